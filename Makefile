@@ -1,0 +1,53 @@
+# `make demo` and `make test` do all set-up themselves on a fresh Debian/Ubuntu machine.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMPS := .make-stamps
+REQS := requirements/core.txt requirements/ros.txt requirements/dev.txt setup.py
+
+.PHONY: demo test lint setup sysdeps clean colcon
+
+demo: setup
+	$(VENV)/bin/vtr-perception demo
+
+test: setup
+	$(VENV)/bin/ruff check .
+	$(PY) -m pytest -q tests
+
+lint: setup
+	$(VENV)/bin/ruff check .
+
+setup: sysdeps $(STAMPS)/venv
+
+# Open3D's wheel links libusb-1.0 (and libgomp); install them when missing and we are root.
+sysdeps:
+	@missing=""; \
+	for lib in libusb-1.0.so.0:libusb-1.0-0 libgomp.so.1:libgomp1; do \
+	  so=$${lib%%:*}; pkg=$${lib##*:}; \
+	  ldconfig -p | grep -q "$$so" || missing="$$missing $$pkg"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing Debian packages:$$missing"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing >/dev/null 2>&1 || \
+	    { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing >/dev/null; }; \
+	  else \
+	    echo "missing system libraries: run 'sudo apt-get install$$missing' and retry"; exit 1; \
+	  fi; \
+	fi
+
+$(STAMPS)/venv: $(REQS)
+	@$(PYTHON) -c 'import sys; assert (3, 10) <= sys.version_info[:2] <= (3, 12), "Python 3.10-3.12 needed, got " + sys.version' 
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip setuptools wheel
+	$(PY) -m pip install -q -r requirements/core.txt -r requirements/ros.txt -r requirements/dev.txt
+	$(PY) -m pip install -q --no-deps --no-build-isolation -e .
+	@mkdir -p $(STAMPS) && touch $@
+
+# Build the package the way a robot does (colcon, ament_python) into ros2_ws/install.
+colcon: setup
+	cd ros2_ws && ../$(VENV)/bin/colcon build --symlink-install
+
+clean:
+	rm -rf $(VENV) $(STAMPS) ros2_ws/build ros2_ws/install ros2_ws/log

@@ -1,0 +1,60 @@
+"""`vtr-perception <subcommand>`: one CLI whose subcommands live in vtr_perception/commands/.
+
+Each command module defines ``add_arguments(parser)`` and ``run(args) -> int`` and is
+imported only when its subcommand runs, so `--help` stays fast and a missing optional
+dependency of one command does not break the others.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+# subcommand -> (module under vtr_perception.commands, one-line help)
+COMMANDS: dict[str, tuple[str, str]] = {}
+
+
+class CliError(Exception):
+    """A user-facing error: printed as one line, exit status 2."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="vtr-perception", description="Active multi-view 3D object reconstruction (vtr_perception)."
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", metavar="<command>")
+    for name, (module, help_text) in COMMANDS.items():
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.set_defaults(_module=module)
+        if "--help" in sys.argv or "-h" in sys.argv or (len(sys.argv) > 1 and sys.argv[1] == name):
+            importlib.import_module(f"vtr_perception.commands.{module}").add_arguments(p)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    if argv is not None:
+        sys.argv = [sys.argv[0], *argv]
+    parser = build_parser()
+    args = parser.parse_args()
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s"
+    )
+    if not args.command:
+        parser.print_help()
+        return 2
+    module = importlib.import_module(f"vtr_perception.commands.{args._module}")
+    try:
+        return int(module.run(args) or 0)
+    except KeyboardInterrupt:
+        print(f"vtr-perception {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except (CliError, ValueError, FileNotFoundError, NotADirectoryError, PermissionError) as exc:
+        print(f"vtr-perception {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

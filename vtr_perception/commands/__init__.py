@@ -1,0 +1,1 @@
+"""Subcommands of the `vtr-perception` CLI (see cli.py)."""

@@ -1,0 +1,1 @@
+"""Cameras and view sets, Open3D renderer, voxels, metrics, meshing."""
