@@ -1,0 +1,115 @@
+"""PerceptionConfig: every knob of the per-object pipeline (CLI flags, YAML and ROS parameters)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class PerceptionConfig:
+    """Per-object perception: segmentation, tracking, view buffer, reconstruction and pose."""
+
+    # --- depth and segmentation -------------------------------------------------------------
+    min_depth_m: float = field(default=0.1, metadata={"help": "depth below this (m) is invalid (sensor minimum)"})
+    max_depth_m: float = field(default=3.0, metadata={"help": "depth beyond this (m) is ignored (background)"})
+    pixel_stride: int = field(
+        default=3, metadata={"help": "segment every n-th pixel in x and y (speed); masks are upsampled back"}
+    )
+    plane_distance_m: float = field(
+        default=0.006, metadata={"help": "RANSAC inlier distance (m) of the support plane"}
+    )
+    plane_iterations: int = field(default=200, metadata={"help": "RANSAC iterations for the support plane"})
+    plane_min_fraction: float = field(
+        default=0.15, metadata={"help": "the support plane must hold at least this fraction of valid points"}
+    )
+    max_object_height_m: float = field(
+        default=0.5, metadata={"help": "points higher than this above the support plane are ignored (m)"}
+    )
+    cluster_eps_m: float = field(
+        default=0.02, metadata={"help": "DBSCAN neighbourhood radius (m); objects closer than this merge"}
+    )
+    cluster_min_points: int = field(default=10, metadata={"help": "DBSCAN core-point neighbour count"})
+    min_object_points: int = field(
+        default=40, metadata={"help": "segments with fewer points (after striding) are dropped"}
+    )
+    border_margin_px: int = field(
+        default=2, metadata={"help": "a mask within this many pixels of the image border counts as cut"}
+    )
+    ignore_mask_ids: tuple[int, ...] = field(
+        default=(0,), metadata={"help": "instance-mask values that are not objects (background, table)"}
+    )
+    known_object_size_m: float = field(
+        default=0.0,
+        metadata={"help": "RGB-only mode: assumed longest side of every object (m); 0 = RGB-only disabled"},
+    )
+
+    # --- tracking ------------------------------------------------------------------------------
+    gate_distance_m: float = field(
+        default=0.08, metadata={"help": "a detection farther than this from a track's centre never matches it"}
+    )
+    size_ratio_gate: float = field(
+        default=1.6, metadata={"help": "a detection whose size differs from the track's by more than this ratio "
+                                       "never matches it (e.g. two touching objects merged by DBSCAN)"}
+    )
+    size_weight: float = field(default=0.5, metadata={"help": "weight of the size difference in the match cost"})
+    confirm_hits: int = field(default=2, metadata={"help": "a track is confirmed after this many matched frames"})
+    retire_misses: int = field(
+        default=8, metadata={"help": "a track is retired after this many frames in view without a match"}
+    )
+    track_timeout_s: float = field(
+        default=120.0, metadata={"help": "a track not seen for this long (s) is retired; 0 = never"}
+    )
+    max_camera_jump_m: float = field(
+        default=0.3, metadata={"help": "camera moves farther than this (m) between frames = suspected pose jump"}
+    )
+    max_camera_jump_deg: float = field(
+        default=45.0, metadata={"help": "camera turns more than this (deg) between frames = suspected pose jump"}
+    )
+    jump_min_consistency: float = field(
+        default=0.5,
+        metadata={"help": "after a suspected jump, the frame is kept only if this fraction of the confirmed "
+                          "tracks expected in view is matched"},
+    )
+    max_consecutive_skips: int = field(
+        default=10, metadata={"help": "after this many skipped jump frames in a row the new pose is accepted"}
+    )
+    fused_voxel_m: float = field(
+        default=0.003, metadata={"help": "voxel size (m) of each track's fused world-frame point cloud"}
+    )
+
+    # --- view buffer and reconstruction -----------------------------------------------------
+    max_views: int = field(default=8, metadata={"help": "views kept per object (also capped by the model)"})
+    min_view_angle_deg: float = field(
+        default=15.0, metadata={"help": "a view closer than this (deg) to a kept viewpoint is a near-duplicate"}
+    )
+    min_views_to_reconstruct: int = field(
+        default=1, metadata={"help": "reconstruct an object once it has this many views"}
+    )
+    occupancy_threshold: float = field(default=0.4, metadata={"help": "occupancy probability of the surface"})
+
+    # --- pose -----------------------------------------------------------------------------------
+    icp_max_distance_frac: float = field(
+        default=0.08, metadata={"help": "ICP correspondence distance as a fraction of the object size"}
+    )
+    icp_iterations: int = field(default=30, metadata={"help": "ICP iterations"})
+    icp_max_correction_deg: float = field(
+        default=15.0, metadata={"help": "ICP corrections turning more than this (deg) are rejected"}
+    )
+    rotation_outlier_deg: float = field(
+        default=30.0, metadata={"help": "canonical mode: per-view rotations farther than this from the mean are "
+                                        "dropped before re-averaging"}
+    )
+
+    def __post_init__(self) -> None:
+        positive = ("max_depth_m", "plane_distance_m", "cluster_eps_m", "gate_distance_m", "fused_voxel_m")
+        for name in positive:
+            if not getattr(self, name) > 0:
+                raise ValueError(f"PerceptionConfig.{name} must be > 0, got {getattr(self, name)}")
+        for name in ("pixel_stride", "confirm_hits", "retire_misses", "max_views", "min_views_to_reconstruct"):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"PerceptionConfig.{name} must be >= 1, got {getattr(self, name)}")
+        if self.size_ratio_gate <= 1.0:
+            raise ValueError(f"PerceptionConfig.size_ratio_gate must be > 1, got {self.size_ratio_gate}")
+        if self.known_object_size_m < 0:
+            raise ValueError(f"PerceptionConfig.known_object_size_m must be >= 0, got {self.known_object_size_m}")
+        self.ignore_mask_ids = tuple(int(i) for i in self.ignore_mask_ids)

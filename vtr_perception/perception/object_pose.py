@@ -1,0 +1,207 @@
+"""Turn a reconstructor output into a posed, metric object in the world frame.
+
+Pose-aware mode: the grid is axis-aligned with the world and covers the canonical cube of
+the object (centre ``c``, longest side ``L`` as estimated from depth or a size prior, which is
+how the views were cropped). Metric scale = L / (longest side of the reconstruction in cube
+units); translation puts the reconstruction's bounding-box centre on ``c``; then ICP
+(point-to-point) registers the observed depth points onto the reconstructed surface and the
+inverse correction is applied to the reconstruction (observed -> model is the right direction
+for partial observations: every observed point has a true surface point near it, not the
+other way round). Corrections larger than the configured limits are rejected.
+
+The object frame sits at the reconstruction's bounding-box centre, z up (world z), x along the
+principal horizontal axis (PCA of the occupied voxels' xy; its sign is arbitrary: x . world x >= 0).
+
+Canonical mode: each view's pose head gives the camera's azimuth/elevation in the object's
+canonical frame, so R_world_object = R_world_virtualcamera @ R_canonical_camera^T per view;
+the views are fused by a chordal L2 mean projected onto SO(3), re-averaged without views
+farther than ``rotation_outlier_deg`` from it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import open3d as o3d
+
+from vtr_perception.geometry.cameras import quaternion_from_matrix, rotation_angle_deg, rotation_from_angles
+from vtr_perception.perception.config import PerceptionConfig
+
+
+@dataclass
+class ObjectEstimate:
+    """Everything known about one object after its latest reconstruction (world frame, metres)."""
+
+    id: int
+    vertices: np.ndarray  # (N, 3) mesh in the world frame
+    triangles: np.ndarray  # (M, 3)
+    position: np.ndarray  # (3,) object frame origin
+    quaternion: np.ndarray  # (4,) x, y, z, w of R_world_object
+    scale: float  # metres per canonical unit (the object's longest side)
+    occupancy: np.ndarray  # (R, R, R) probabilities, grid axes = columns of grid_rotation
+    error: np.ndarray  # (R, R, R) predicted |truth - occupancy|
+    grid_center: np.ndarray  # (3,) world centre of the grid cube
+    grid_extent: float  # side of the grid cube (m)
+    grid_rotation: np.ndarray  # (3, 3) R_world_grid (identity in pose-aware mode up to the ICP correction)
+    num_views: int
+    last_update: float
+    mode: str
+    icp_fitness: float = 0.0
+    view_pose: np.ndarray | None = None
+    frames_skipped: int = 0
+    skip_reasons: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def rotation(self) -> np.ndarray:
+        from vtr_perception.geometry.cameras import matrix_from_quaternion
+
+        return matrix_from_quaternion(self.quaternion)
+
+
+def grid_mesh(occupancy: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray]:
+    """Marching-cubes surface of a probability grid in canonical-cube coordinates ([-0.5, 0.5]^3)."""
+    from skimage.measure import marching_cubes
+
+    R = occupancy.shape[0]
+    if not (occupancy > threshold).any() or (occupancy > threshold).all():
+        return np.zeros((0, 3)), np.zeros((0, 3), dtype=np.int64)
+    padded = np.pad(occupancy.astype(np.float32), 1, constant_values=0.0)
+    verts, faces, _, _ = marching_cubes(padded, level=threshold)
+    return (verts - 1.0 + 0.5) / R - 0.5, faces.astype(np.int64)
+
+
+def voxel_centers(occupancy: np.ndarray, threshold: float) -> np.ndarray:
+    """(N, 3) canonical-cube centres of the voxels above ``threshold``."""
+    R = occupancy.shape[0]
+    idx = np.argwhere(occupancy > threshold)
+    return (idx + 0.5) / R - 0.5
+
+
+def principal_frame(points_world: np.ndarray) -> np.ndarray:
+    """R_world_object: z = world up, x = principal axis of the points' xy (sign: x . world x >= 0)."""
+    xy = points_world[:, :2] - points_world[:, :2].mean(axis=0)
+    if len(xy) < 3:
+        return np.eye(3)
+    w, v = np.linalg.eigh(xy.T @ xy)
+    a = v[:, np.argmax(w)]
+    if a[0] < 0 or (abs(a[0]) < 1e-9 and a[1] < 0):
+        a = -a
+    x = np.array([a[0], a[1], 0.0])
+    z = np.array([0.0, 0.0, 1.0])
+    return np.stack([x, np.cross(z, x), z], axis=1)
+
+
+def angles_from_view_pose(view_pose: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(azimuth_deg, elevation_deg) from pose-head outputs (..., 4) = sin az, cos az, sin el, cos el."""
+    vp = np.asarray(view_pose, dtype=np.float64)
+    return np.degrees(np.arctan2(vp[..., 0], vp[..., 1])), np.degrees(np.arctan2(vp[..., 2], vp[..., 3]))
+
+
+def project_to_so3(M: np.ndarray) -> np.ndarray:
+    U, _, Vt = np.linalg.svd(M)
+    D = np.diag([1.0, 1.0, np.sign(np.linalg.det(U @ Vt))])
+    return U @ D @ Vt
+
+
+def average_rotations(rotations: np.ndarray, *, outlier_deg: float) -> tuple[np.ndarray, np.ndarray]:
+    """Robust chordal L2 mean of (N, 3, 3) rotations: (mean, inlier mask)."""
+    R = np.asarray(rotations, dtype=np.float64)
+    mean = project_to_so3(R.sum(axis=0))
+    for _ in range(3):
+        dist = np.array([rotation_angle_deg(mean, r) for r in R])
+        inliers = dist <= outlier_deg
+        if not inliers.any():
+            inliers = dist <= dist.min() + 1e-9  # all disagree: trust the view closest to the mean
+        mean = project_to_so3(R[inliers].sum(axis=0))
+    dist = np.array([rotation_angle_deg(mean, r) for r in R])
+    return mean, dist <= max(outlier_deg, dist.min() + 1e-9)
+
+
+def fuse_canonical_rotation(view_pose: np.ndarray, R_world_cameras: np.ndarray, *, outlier_deg: float
+                            ) -> tuple[np.ndarray, np.ndarray]:
+    """R_world_object from per-view pose-head angles and the known (virtual) camera rotations."""
+    az, el = angles_from_view_pose(view_pose)
+    R_canonical_camera = rotation_from_angles(az, el)
+    per_view = np.asarray(R_world_cameras, dtype=np.float64) @ np.swapaxes(R_canonical_camera, -1, -2)
+    return average_rotations(per_view, outlier_deg=outlier_deg)
+
+
+def _icp(observed: np.ndarray, surface: np.ndarray, size: float, config: PerceptionConfig) -> tuple[np.ndarray, float]:
+    """4x4 correction to apply to the reconstruction (identity when ICP is rejected), and the fitness."""
+    if len(observed) < 20 or len(surface) < 20:
+        return np.eye(4), 0.0
+    step = max(1, len(observed) // 3000)
+    src = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(observed[::step]))
+    dst = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(surface))
+    result = o3d.pipelines.registration.registration_icp(
+        src, dst, config.icp_max_distance_frac * size, np.eye(4),
+        o3d.pipelines.registration.TransformationEstimationPointToPoint(),
+        o3d.pipelines.registration.ICPConvergenceCriteria(max_iteration=config.icp_iterations),
+    )
+    T = np.asarray(result.transformation)
+    if (result.fitness < 0.3 or rotation_angle_deg(T, np.eye(4)) > config.icp_max_correction_deg
+            or np.linalg.norm(T[:3, 3]) > 0.25 * size):
+        return np.eye(4), float(result.fitness)
+    return np.linalg.inv(T), float(result.fitness)
+
+
+def estimate_object(
+    *,
+    track_id: int,
+    outputs: dict[str, np.ndarray],
+    mode: str,
+    center: np.ndarray,
+    size: float,
+    observed_points: np.ndarray,
+    R_world_cameras: np.ndarray,
+    num_views: int,
+    stamp: float,
+    config: PerceptionConfig,
+) -> ObjectEstimate:
+    """Place one object's reconstruction (batch row 0 of ``outputs``) in the world frame."""
+    occupancy = np.asarray(outputs["occupancy"])[0].astype(np.float32)
+    error = np.asarray(outputs["error"])[0].astype(np.float32)
+    view_pose = np.asarray(outputs["view_pose"])[0] if "view_pose" in outputs else None
+    thr = config.occupancy_threshold
+    if mode == "canonical":
+        if view_pose is None:
+            raise ValueError("canonical mode needs the pose head output 'view_pose'")
+        R_grid, _ = fuse_canonical_rotation(view_pose, R_world_cameras, outlier_deg=config.rotation_outlier_deg)
+    else:
+        R_grid = np.eye(3)
+    R = occupancy.shape[0]
+    centers_c = voxel_centers(occupancy, thr)
+    if len(centers_c):
+        lo, hi = centers_c.min(axis=0) - 0.5 / R, centers_c.max(axis=0) + 0.5 / R
+        # The reconstruction's longest side in world axes (in canonical mode the grid is rotated).
+        corners = np.array([[x, y, z] for x in (lo[0], hi[0]) for y in (lo[1], hi[1]) for z in (lo[2], hi[2])])
+        extent_world_axes = (corners @ R_grid.T).max(axis=0) - (corners @ R_grid.T).min(axis=0)
+        recon_size = float(extent_world_axes.max())
+        mid = 0.5 * (lo + hi)
+    else:
+        recon_size, mid = 1.0, np.zeros(3)
+    scale = size / float(np.clip(recon_size, 0.75, 1.33))
+    S = np.eye(4)  # canonical cube -> world (similarity)
+    S[:3, :3] = scale * R_grid
+    S[:3, 3] = np.asarray(center, dtype=np.float64) - scale * R_grid @ mid
+
+    verts_c, tris = grid_mesh(occupancy, thr)
+    verts = verts_c @ S[:3, :3].T + S[:3, 3]
+    correction, fitness = _icp(np.asarray(observed_points), verts, size, config)
+    total = correction @ S
+    verts = verts_c @ total[:3, :3].T + total[:3, 3]
+    occupied_world = centers_c @ total[:3, :3].T + total[:3, 3]
+    position = total[:3, :3] @ mid + total[:3, 3]
+    R_corr = correction[:3, :3]
+    if mode == "canonical":
+        R_world_object = R_corr @ R_grid
+    else:
+        R_world_object = principal_frame(occupied_world) if len(occupied_world) else np.eye(3)
+    grid_center = total[:3, 3]  # the cube centre (canonical origin) in the world
+    return ObjectEstimate(
+        id=track_id, vertices=verts, triangles=tris, position=position,
+        quaternion=quaternion_from_matrix(R_world_object), scale=scale, occupancy=occupancy, error=error,
+        grid_center=grid_center, grid_extent=scale, grid_rotation=R_corr @ R_grid, num_views=num_views,
+        last_update=float(stamp), mode=mode, icp_fitness=fitness, view_pose=view_pose,
+    )

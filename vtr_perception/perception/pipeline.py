@@ -1,0 +1,171 @@
+"""PerceptionPipeline: one call per camera frame -> updated per-object estimates in the world frame.
+
+    segment (depth table-top or instance mask) -> track (world frame) -> view buffer (virtual
+    object-centred crops) -> backend (only for tracks that gained a new useful view) -> pose,
+    scale and mesh (object_pose)
+
+Bad frames never corrupt a track: a frame is skipped and counted (``skip_counts``) when the
+camera pose is not a finite rigid transform, when depth has too few valid pixels, when no
+support plane is found, or when the camera pose jumps and the detections disagree with the
+confirmed tracks. Border-cut objects are associated (their tracks stay alive) but add no view
+and no geometry.
+
+RGB only (no depth): needs an instance mask and ``known_object_size_m``. The distance comes from
+the mask's pixel extent (d = f * L / extent_px) and is only as good as the size prior: a 10 %
+wrong size gives a 10 % wrong distance along the viewing ray, and ICP refinement is off.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from vtr_perception.geometry.cameras import Intrinsics
+from vtr_perception.infer.base import Backend
+from vtr_perception.perception.config import PerceptionConfig
+from vtr_perception.perception.object_pose import ObjectEstimate, estimate_object
+from vtr_perception.perception.segmentation import Detection, Segmentation, segment_depth, segment_mask
+from vtr_perception.perception.tracking import Track, Tracker
+from vtr_perception.perception.view_buffer import View
+
+
+@dataclass
+class FrameResult:
+    updated: list[int]  # ids whose estimate changed in this frame
+    estimates: dict[int, ObjectEstimate]  # every confirmed track with an estimate
+    skipped: str | None  # why the frame was skipped, None when it was used
+    timings: dict[str, float] = field(default_factory=dict)  # ms: segmentation, tracking, views, network, pose
+
+
+def _valid_pose(T: np.ndarray) -> bool:
+    if T.shape != (4, 4) or not np.isfinite(T).all():
+        return False
+    R = T[:3, :3]
+    return bool(np.allclose(R.T @ R, np.eye(3), atol=1e-3) and np.linalg.det(R) > 0)
+
+
+def size_prior_detection(detection: Detection, intrinsics: Intrinsics, T_world_camera: np.ndarray,
+                         size: float) -> Detection:
+    """RGB only: place the object along the ray through its mask centre at d = f * size / extent_px."""
+    x0, y0, x1, y1 = detection.bbox_px
+    extent_px = max(x1 - x0, y1 - y0)
+    distance = intrinsics.fx * size / max(extent_px, 1)
+    u, v = 0.5 * (x0 + x1), 0.5 * (y0 + y1)
+    ray = np.array([(u - intrinsics.cx) / intrinsics.fx, (v - intrinsics.cy) / intrinsics.fy, 1.0])
+    ray /= np.linalg.norm(ray)
+    center = T_world_camera[:3, :3] @ (distance * ray) + T_world_camera[:3, 3]
+    detection.center, detection.extent = center, np.full(3, float(size))
+    return detection
+
+
+class PerceptionPipeline:
+    """Frames in, posed metric object reconstructions out (plain class; the ROS node wraps it)."""
+
+    def __init__(self, config: PerceptionConfig, backend: Backend) -> None:
+        self.config = config
+        self.backend = backend
+        self.tracker = Tracker(config)
+        self.skip_counts: Counter[str] = Counter()
+        self.event_counts: Counter[str] = Counter()  # not skips: border-cut views, reconstructions, ...
+        self.max_model_views = min(config.max_views, backend.info.max_views)
+
+    @property
+    def frames_skipped(self) -> int:
+        return int(sum(self.skip_counts.values()))
+
+    def _skip(self, reason: str, timings: dict[str, float]) -> FrameResult:
+        self.skip_counts[reason] += 1
+        return FrameResult([], self.estimates(), reason, timings)
+
+    def estimates(self) -> dict[int, ObjectEstimate]:
+        out = {}
+        for t in self.tracker.confirmed():
+            if t.estimate is not None:
+                t.estimate.frames_skipped = self.frames_skipped
+                t.estimate.skip_reasons = dict(self.skip_counts)
+                out[t.id] = t.estimate
+        return out
+
+    def _segment(self, rgb, depth, intrinsics, T, mask) -> Segmentation | str:
+        cfg = self.config
+        if mask is not None:
+            seg = segment_mask(mask, depth, intrinsics, T, cfg)
+        elif depth is not None:
+            seg = segment_depth(depth, intrinsics, T, cfg)
+        else:
+            return "no_depth_and_no_mask"
+        if seg.reason is not None:
+            return seg.reason
+        if depth is None:
+            if cfg.known_object_size_m <= 0:
+                return "rgb_only_needs_known_object_size"
+            seg.detections = [size_prior_detection(d, intrinsics, T, cfg.known_object_size_m)
+                              for d in seg.detections]
+        seg.detections = [d for d in seg.detections if np.isfinite(d.center).all() and d.size > 1e-3]
+        return seg
+
+    def process(self, rgb: np.ndarray, depth: np.ndarray | None, intrinsics: Intrinsics, T_world_camera: np.ndarray,
+                stamp: float, mask: np.ndarray | None = None) -> FrameResult:
+        """Use one frame. ``rgb`` (H, W, 3) uint8; ``depth`` (H, W) metres or None; ``mask`` instance ids."""
+        t0 = time.perf_counter()
+        rgb = np.asarray(rgb)
+        if rgb.shape != (intrinsics.height, intrinsics.width, 3) or rgb.dtype != np.uint8:
+            raise ValueError(f"rgb must be ({intrinsics.height}, {intrinsics.width}, 3) uint8 to match the "
+                             f"intrinsics, got {rgb.shape} {rgb.dtype}")
+        T = np.asarray(T_world_camera, dtype=np.float64)
+        timings: dict[str, float] = {}
+        if not _valid_pose(T):
+            return self._skip("invalid_camera_pose", timings)
+        seg = self._segment(rgb, depth, intrinsics, T, mask)
+        t1 = time.perf_counter()
+        timings["segmentation"] = 1e3 * (t1 - t0)
+        if isinstance(seg, str):
+            return self._skip(seg, timings)
+
+        step = self.tracker.step(seg.detections, intrinsics, T, stamp)
+        t2 = time.perf_counter()
+        timings["tracking"] = 1e3 * (t2 - t1)
+        if step.skipped:
+            return self._skip(step.skipped, timings)
+
+        for track, det in step.matches:
+            if det.cut_by_border:
+                self.event_counts["border_cut_view_dropped"] += 1
+                continue
+            view = View.from_frame(rgb, det.mask, intrinsics, T, stamp, track.center)
+            if track.buffer.consider(view):
+                track.needs_reconstruction = True
+        t3 = time.perf_counter()
+        timings["views"] = 1e3 * (t3 - t2)
+
+        updated, network_ms, pose_ms = [], 0.0, 0.0
+        for track in self.tracker.confirmed():
+            if track.needs_reconstruction and len(track.buffer) >= self.config.min_views_to_reconstruct:
+                n_ms, p_ms = self._reconstruct(track, stamp)
+                network_ms, pose_ms = network_ms + n_ms, pose_ms + p_ms
+                updated.append(track.id)
+        timings["network"], timings["pose"] = network_ms, pose_ms
+        timings["total"] = 1e3 * (time.perf_counter() - t0)
+        timings["pipeline"] = timings["total"] - network_ms
+        return FrameResult(updated, self.estimates(), None, timings)
+
+    def _reconstruct(self, track: Track, stamp: float) -> tuple[float, float]:
+        """Run the backend on the track's views and place the result; returns (network ms, rest ms)."""
+        t0 = time.perf_counter()
+        info = self.backend.info
+        images, rotations = track.buffer.model_inputs(track.center, track.size, info.image_size,
+                                                      max_views=self.max_model_views)
+        t1 = time.perf_counter()
+        outputs = self.backend.run(images[None], rotations[None] if info.needs_rotations else None)
+        t2 = time.perf_counter()
+        track.estimate = estimate_object(
+            track_id=track.id, outputs=outputs, mode=info.mode, center=track.center, size=track.size,
+            observed_points=track.points, R_world_cameras=rotations, num_views=len(images), stamp=stamp,
+            config=self.config,
+        )
+        track.needs_reconstruction = False
+        self.event_counts["reconstructions"] += 1
+        return 1e3 * (t2 - t1), 1e3 * ((t1 - t0) + (time.perf_counter() - t2))

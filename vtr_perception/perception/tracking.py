@@ -1,0 +1,171 @@
+"""Object tracks in the world frame: association (Hungarian), life cycle, camera-pose-jump guard.
+
+A detection matches a track only inside the gates (centre distance and size ratio), so a blob
+of two touching objects never updates either object's track. A track counts a miss only when
+its centre is in front of the camera and inside the image: objects out of view are kept. A
+frame whose camera pose jumps and whose detections then disagree with the confirmed tracks is
+skipped as a whole, leaving every track untouched.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+
+import numpy as np
+import open3d as o3d
+from scipy.optimize import linear_sum_assignment
+
+from vtr_perception.geometry.cameras import Intrinsics, invert, rotation_angle_deg, transform_points
+from vtr_perception.perception.config import PerceptionConfig
+from vtr_perception.perception.segmentation import Detection
+from vtr_perception.perception.view_buffer import ViewBuffer
+
+_GATED = 1e6
+
+
+@dataclass
+class Track:
+    id: int
+    center: np.ndarray
+    extent: np.ndarray
+    buffer: ViewBuffer
+    first_seen: float
+    last_seen: float
+    hits: int = 1
+    misses: int = 0
+    confirmed: bool = False
+    points: np.ndarray = field(default_factory=lambda: np.zeros((0, 3)))  # fused world points (voxel-thinned)
+    floor_z: float = np.inf  # lowest support height seen under the object
+    needs_reconstruction: bool = False
+    estimate: object | None = None  # the latest ObjectEstimate
+
+    @property
+    def size(self) -> float:
+        return float(np.max(self.extent))
+
+    def fuse(self, detection: Detection, voxel: float) -> None:
+        """Merge a complete (not border-cut) detection into the track's geometry."""
+        lo_z = float(detection.center[2] - detection.extent[2] / 2.0)
+        self.floor_z = min(self.floor_z, lo_z)
+        if len(detection.points_world) == 0:  # RGB only: running mean of the size-prior centres
+            w = 1.0 / max(self.hits, 1)
+            self.center = (1.0 - w) * self.center + w * detection.center
+            self.extent = detection.extent.copy()
+            return
+        cloud = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(np.vstack([self.points, detection.points_world])))
+        self.points = np.asarray(cloud.voxel_down_sample(voxel).points)
+        lo, hi = self.points.min(axis=0), self.points.max(axis=0)
+        lo[2] = min(lo[2], self.floor_z)
+        self.center, self.extent = 0.5 * (lo + hi), hi - lo
+
+
+@dataclass
+class TrackingStep:
+    matches: list[tuple[Track, Detection]]
+    created: list[Track]
+    retired: list[int]
+    skipped: str | None = None
+
+
+class Tracker:
+    """Keeps stable object ids across frames."""
+
+    def __init__(self, config: PerceptionConfig) -> None:
+        self.config = config
+        self.tracks: dict[int, Track] = {}
+        self._ids = itertools.count(1)
+        self._last_pose: np.ndarray | None = None
+        self._consecutive_skips = 0
+
+    def confirmed(self) -> list[Track]:
+        return [t for t in self.tracks.values() if t.confirmed]
+
+    def _cost(self, tracks: list[Track], detections: list[Detection]) -> np.ndarray:
+        cfg = self.config
+        cost = np.full((len(tracks), len(detections)), _GATED)
+        for i, t in enumerate(tracks):
+            for j, d in enumerate(detections):
+                dist = float(np.linalg.norm(t.center - d.center))
+                ratio = d.size / max(t.size, 1e-6)
+                too_big = ratio > cfg.size_ratio_gate
+                too_small = ratio < 1.0 / cfg.size_ratio_gate and not d.cut_by_border  # a cut object looks small
+                if dist <= cfg.gate_distance_m and not too_big and not too_small:
+                    cost[i, j] = dist + cfg.size_weight * abs(d.size - t.size)
+        return cost
+
+    def _associate(self, tracks: list[Track], detections: list[Detection]) -> list[tuple[int, int]]:
+        if not tracks or not detections:
+            return []
+        cost = self._cost(tracks, detections)
+        rows, cols = linear_sum_assignment(cost)
+        return [(int(r), int(c)) for r, c in zip(rows, cols, strict=True) if cost[r, c] < _GATED]
+
+    def in_view(self, track: Track, intrinsics: Intrinsics, T_world_camera: np.ndarray) -> bool:
+        p = transform_points(invert(T_world_camera), track.center[None])[0]
+        if p[2] <= self.config.min_depth_m or p[2] > self.config.max_depth_m:
+            return False
+        u, v = intrinsics.project(p[None])[0]
+        return 0 <= u < intrinsics.width and 0 <= v < intrinsics.height
+
+    def _pose_jump(self, T_world_camera: np.ndarray) -> bool:
+        if self._last_pose is None:
+            return False
+        moved = np.linalg.norm(T_world_camera[:3, 3] - self._last_pose[:3, 3])
+        turned = rotation_angle_deg(T_world_camera, self._last_pose)
+        return bool(moved > self.config.max_camera_jump_m or turned > self.config.max_camera_jump_deg)
+
+    def step(self, detections: list[Detection], intrinsics: Intrinsics, T_world_camera: np.ndarray,
+             stamp: float) -> TrackingStep:
+        """Associate one frame's detections; create, confirm and retire tracks."""
+        cfg = self.config
+        tracks = list(self.tracks.values())
+        pairs = self._associate(tracks, detections)
+        if self._pose_jump(T_world_camera) and self._consecutive_skips < cfg.max_consecutive_skips:
+            expected = [t for t in self.confirmed() if self.in_view(t, intrinsics, T_world_camera)]
+            matched = {tracks[i].id for i, _ in pairs}
+            consistent = bool(expected) and (
+                sum(t.id in matched for t in expected) >= cfg.jump_min_consistency * len(expected))
+            if self.confirmed() and not consistent:
+                self._consecutive_skips += 1
+                return TrackingStep([], [], [], skipped="camera_pose_jump")
+        self._consecutive_skips = 0
+        self._last_pose = np.array(T_world_camera, dtype=np.float64)
+
+        matches = []
+        for i, j in pairs:
+            t, d = tracks[i], detections[j]
+            t.hits += 1
+            t.misses = 0
+            t.last_seen = stamp
+            t.confirmed = t.confirmed or t.hits >= cfg.confirm_hits
+            if not d.cut_by_border:
+                t.fuse(d, cfg.fused_voxel_m)
+            matches.append((t, d))
+        matched_tracks = {tracks[i].id for i, _ in pairs}
+        matched_dets = {j for _, j in pairs}
+
+        retired = []
+        for t in tracks:
+            if t.id in matched_tracks:
+                continue
+            if self.in_view(t, intrinsics, T_world_camera):
+                t.misses += 1
+            timed_out = cfg.track_timeout_s > 0 and stamp - t.last_seen > cfg.track_timeout_s
+            limit = cfg.retire_misses if t.confirmed else 2
+            if t.misses >= limit or timed_out:
+                retired.append(t.id)
+                del self.tracks[t.id]
+
+        created = []
+        for j, d in enumerate(detections):
+            if j in matched_dets or d.cut_by_border:  # a cut object's geometry is unreliable: no new track
+                continue
+            t = Track(id=next(self._ids), center=d.center.copy(), extent=d.extent.copy(),
+                      buffer=ViewBuffer(max_views=cfg.max_views, min_angle_deg=cfg.min_view_angle_deg),
+                      first_seen=stamp, last_seen=stamp, confirmed=cfg.confirm_hits <= 1)
+            t.fuse(d, cfg.fused_voxel_m)
+            self.tracks[t.id] = t
+            created.append(t)
+            matches.append((t, d))
+        return TrackingStep(matches, created, retired)
