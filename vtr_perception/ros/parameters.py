@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
-from rclpy.exceptions import InvalidParameterTypeException, ParameterException
+from rclpy.exceptions import InvalidParameterTypeException, ParameterException, ParameterUninitializedException
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 
@@ -194,7 +194,11 @@ def read_dataclass(node: Node, cls: type[T], *, prefix: str = "") -> T:
             values[f.name] = read_dataclass(node, tp, prefix=f"{prefix}{f.name}.")
             continue
         spec = _spec(prefix + f.name, tp)
-        values[f.name] = _from_parameter_value(spec, node.get_parameter(spec.name).value)
+        try:
+            value = node.get_parameter(spec.name).value
+        except ParameterUninitializedException:  # declared typed without a value (None / empty default)
+            value = None
+        values[f.name] = _from_parameter_value(spec, value)
     try:
         return cls(**values)
     except (TypeError, ValueError) as exc:
