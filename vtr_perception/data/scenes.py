@@ -1,0 +1,143 @@
+"""Simulated table-top scenes: a table and a few held-out objects at metric sizes.
+
+The simulated camera node renders these, and the demo and benchmarks use the same
+scene object as ground truth. World frame: z up, origin at the centre of the table top.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from vtr_perception.geometry.mesh import MeshData
+from vtr_perception.geometry.voxels import Normalization
+
+TABLE_SIZE = (0.9, 0.7, 0.04)  # metres: x, y, thickness
+TABLE_COLOR = (0.55, 0.45, 0.35)
+
+
+@dataclass
+class SceneObject:
+    """One object on the table, with the ground truth a benchmark needs."""
+
+    index: int
+    key: str
+    name: str
+    category: str
+    mesh: MeshData  # metric, world frame
+    canonical: MeshData  # the same shape in its canonical cube (longest side 1)
+    T_world_object: np.ndarray  # object frame: bounding-box centre, yaw about world z
+    size: float  # longest side, metres
+
+    @property
+    def center(self) -> np.ndarray:
+        return self.T_world_object[:3, 3]
+
+
+@dataclass
+class TableTopScene:
+    """A table and objects; ``meshes()`` gives the renderer's input (table first)."""
+
+    objects: list[SceneObject]
+    table: MeshData
+    metadata: dict = field(default_factory=dict)
+
+    def meshes(self) -> list[MeshData]:
+        return [self.table, *(o.mesh for o in self.objects)]
+
+    def object_for_instance(self, instance_id: int) -> SceneObject | None:
+        """Renderer instance ids: 1 = table, 2.. = objects in order."""
+        i = instance_id - 2
+        return self.objects[i] if 0 <= i < len(self.objects) else None
+
+
+def box_mesh(size: tuple[float, float, float], center: tuple[float, float, float], name: str, color) -> MeshData:
+    sx, sy, sz = (s / 2.0 for s in size)
+    corners = np.array([[x, y, z] for x in (-sx, sx) for y in (-sy, sy) for z in (-sz, sz)]) + np.asarray(center)
+    # outward-facing triangles of the 8-corner box (index = 4*ix + 2*iy + iz)
+    tris = [
+        (0, 1, 3), (0, 3, 2), (4, 6, 7), (4, 7, 5),  # x- / x+
+        (0, 4, 5), (0, 5, 1), (2, 3, 7), (2, 7, 6),  # y- / y+
+        (0, 2, 6), (0, 6, 4), (1, 5, 7), (1, 7, 3),  # z- / z+
+    ]  # fmt: skip
+    return MeshData(corners, np.array(tris), name=name, color=tuple(color))
+
+
+def _yaw(theta: float) -> np.ndarray:
+    c, s = np.cos(theta), np.sin(theta)
+    return np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
+
+
+def place_object(
+    canonical: MeshData, *, size: float, xy: tuple[float, float], yaw: float
+) -> tuple[MeshData, np.ndarray]:
+    """Scale a canonical mesh to ``size`` metres, rotate by ``yaw`` and stand it on the table at ``xy``."""
+    R = _yaw(yaw)
+    v = (canonical.vertices * size) @ R.T
+    lift = -v[:, 2].min()
+    offset = np.array([xy[0], xy[1], lift])
+    T = np.eye(4)
+    T[:3, :3] = R
+    T[:3, 3] = offset  # the canonical origin is the bounding-box centre
+    return MeshData(v + offset, canonical.triangles, name=canonical.name, parts=canonical.parts, color=canonical.color,
+                    vertex_colors=canonical.vertex_colors), T  # fmt: skip
+
+
+def make_tabletop_scene(
+    source: str = "procedural",
+    *,
+    num_objects: int = 3,
+    split: str = "test",
+    seed: int = 0,
+    object_keys: list[str] | None = None,
+    size_range: tuple[float, float] = (0.12, 0.18),
+    spacing: float = 0.24,
+) -> TableTopScene:
+    """Pick held-out objects from a mesh source and place them apart on a table.
+
+    Objects are drawn from ``split`` (never from training objects) unless ``object_keys``
+    names them. Each is normalised into its canonical cube, scaled so its longest side is
+    in ``size_range`` metres, given a random yaw, and placed on a line along x.
+    """
+    from vtr_perception.data.sources import open_source
+    from vtr_perception.data.splits import split_of
+
+    if num_objects < 1:
+        raise ValueError(f"a scene needs at least one object, got num_objects={num_objects}")
+    rng = np.random.default_rng(seed)
+    src = open_source(source)
+    records = src.list_objects()
+    if object_keys:
+        by_key = {r.key: r for r in records}
+        missing = [k for k in object_keys if k not in by_key]
+        if missing:
+            raise ValueError(f"objects not in source {source!r}: {', '.join(missing)}")
+        candidates = [by_key[k] for k in object_keys]
+    else:
+        candidates = [r for r in records if split_of(r.object_id) == split]
+        rng.shuffle(candidates)
+    objects: list[SceneObject] = []
+    xs = (np.arange(num_objects) - (num_objects - 1) / 2.0) * spacing
+    for record in candidates:
+        if len(objects) == num_objects:
+            break
+        try:
+            mesh = src.load(record).validate()
+        except ValueError:
+            continue
+        norm = Normalization.from_bounds(*mesh.bounds)
+        canonical = MeshData(norm.to_canonical(mesh.vertices), mesh.triangles, name=record.key, parts=mesh.parts,
+                             color=mesh.color, vertex_colors=mesh.vertex_colors)  # fmt: skip
+        size = float(rng.uniform(*size_range))
+        i = len(objects)
+        placed, T = place_object(
+            canonical, size=size, xy=(xs[i], rng.uniform(-0.05, 0.05)), yaw=rng.uniform(0, 2 * np.pi)
+        )
+        objects.append(SceneObject(i, record.key, record.name, record.category, placed, canonical, T, size))
+    if len(objects) < num_objects:
+        raise ValueError(f"source {source!r} has only {len(objects)} loadable {split} objects, {num_objects} requested")
+    table = box_mesh(
+        (TABLE_SIZE[0], TABLE_SIZE[1], TABLE_SIZE[2]), (0.0, 0.0, -TABLE_SIZE[2] / 2), "table", TABLE_COLOR
+    )
+    return TableTopScene(objects, table, {"source": source, "split": split, "seed": seed})
