@@ -1,0 +1,115 @@
+"""Relative-camera conversion (the frame trap) and a few-step run of each synthesizer."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from vtr_perception.train.synthesis import make_synthesizer, relative_angles_deg, relative_camera
+from vtr_perception.train.synthesis.diffusion import DiffusionModelConfig, DiffusionSynthesizer, build_unet
+from vtr_perception.train.synthesis.zero123 import REQUIRED_PARTS, check_zero123_dir
+
+torch.set_num_threads(2)
+
+
+def test_relative_angles_follow_zero123():
+    src = [[350.0, 30.0], [10.0, 20.0], [0.0, -10.0]]
+    tgt = [[20.0, -15.0], [340.0, 20.0], [0.0, 80.0]]
+    rel = relative_angles_deg(src, tgt).numpy()
+    # polar = 90 - elevation: going down by 45 deg is +45 deg polar.
+    assert rel[:, 0].tolist() == pytest.approx([45.0, 0.0, -90.0])
+    # azimuth difference wraps into [0, 360): 350 -> 20 is +30, 10 -> 340 is +330 (= -30).
+    assert rel[:, 1].tolist() == pytest.approx([30.0, 330.0, 0.0])
+    assert rel[:, 2].tolist() == pytest.approx([0.0, 0.0, 0.0])
+
+
+def test_relative_camera_vector():
+    cam = relative_camera([[350.0, 30.0]], [[20.0, -15.0]], source_radius=2.0, target_radius=2.5)
+    assert cam.dtype == torch.float32 and cam.shape == (1, 4)
+    want = [math.radians(45.0), math.sin(math.radians(30.0)), math.cos(math.radians(30.0)), 0.5]
+    assert cam[0].tolist() == pytest.approx(want, abs=1e-6)
+    # Same relative motion from a different absolute start gives the same condition (frame-free).
+    cam2 = relative_camera([[100.0, 30.0]], [[130.0, -15.0]], source_radius=2.0, target_radius=2.5)
+    assert torch.allclose(cam, cam2, atol=1e-6)
+    # Identity: no motion.
+    assert relative_camera([[123.0, 4.0]], [[123.0, 4.0]])[0].tolist() == pytest.approx([0.0, 0.0, 1.0, 0.0])
+
+
+def test_relative_camera_rejects_bad_shapes():
+    with pytest.raises(ValueError, match="source_az_el"):
+        relative_camera([1.0, 2.0], [[1.0, 2.0]])
+    with pytest.raises(ValueError, match="differ in shape"):
+        relative_camera([[1.0, 2.0]], [[1.0, 2.0], [3.0, 4.0]])
+    with pytest.raises(ValueError, match="NaN"):
+        relative_camera([[float("nan"), 2.0]], [[1.0, 2.0]])
+
+
+def _tiny_diffusion(tmp_path, **kw) -> DiffusionSynthesizer:
+    config = DiffusionModelConfig(image_size=16, block_out_channels=(8, 16), attention_levels=(1,), norm_num_groups=4)
+    torch.manual_seed(0)
+    unet, proj = build_unet(config)
+    return DiffusionSynthesizer(unet, proj, num_inference_steps=3, batch_size=3, progress=False, **kw)
+
+
+def test_diffusion_synthesizer_runs_caches_and_round_trips(tmp_path):
+    synth = _tiny_diffusion(tmp_path, cache_dir=tmp_path / "cache")
+    src = torch.rand(4, 3, 24, 24)
+    angles = np.array([[0.0, 20.0]] * 4)
+    targets = np.array([[90.0, -30.0], [180.0, 0.0], [270.0, 60.0], [45.0, 10.0]])
+    out = synth.synthesize(src, angles, targets, object_keys=["a", "b", "c", "d"])
+    assert out.shape == (4, 3, 24, 24) and out.min() >= 0 and out.max() <= 1
+    cached = sorted((tmp_path / "cache").rglob("*.npy"))
+    assert len(cached) == 4
+    # A second call reads the cache (same images up to uint8 quantisation), even with the UNet broken.
+    for p in synth.unet.parameters():
+        p.data.fill_(float("nan"))
+    again = synth.synthesize(src, angles, targets, object_keys=["a", "b", "c", "d"])
+    assert torch.allclose(out, again, atol=1.0 / 255.0 + 1e-6)
+
+
+def test_diffusion_synthesizer_save_load(tmp_path):
+    synth = _tiny_diffusion(tmp_path)
+    synth.save_pretrained(tmp_path / "model")
+    loaded = make_synthesizer("diffusion", model_dir=tmp_path / "model", num_inference_steps=3, progress=False)
+    assert loaded.fingerprint() == synth.fingerprint()
+    src = torch.rand(2, 3, 16, 16)
+    a = synth.synthesize(src, [[0.0, 20.0]] * 2, [[30.0, 20.0]] * 2)
+    b = loaded.synthesize(src, [[0.0, 20.0]] * 2, [[30.0, 20.0]] * 2)
+    assert torch.allclose(a, b, atol=1e-5)
+    with pytest.raises(ValueError, match="missing unet"):
+        make_synthesizer("diffusion", model_dir=tmp_path)
+
+
+def test_synthesize_checks_inputs(tmp_path):
+    synth = _tiny_diffusion(tmp_path)
+    with pytest.raises(ValueError, match="one source and one target angle per image"):
+        synth.synthesize(torch.rand(2, 3, 16, 16), [[0.0, 0.0]], [[0.0, 0.0]] * 2)
+    with pytest.raises(ValueError, match=r"\(N, 3, H, W\)"):
+        synth.synthesize(torch.rand(2, 16, 16), [[0.0, 0.0]] * 2, [[0.0, 0.0]] * 2)
+    with pytest.raises(ValueError, match="object_keys"):
+        synth.synthesize(torch.rand(1, 3, 16, 16), [[0.0, 0.0]], [[0.0, 0.0]], object_keys=["a", "b"])
+
+
+def test_zero123_missing_directory_is_a_clear_error(tmp_path):
+    with pytest.raises(ValueError, match="does not exist"):
+        make_synthesizer("zero123", model_dir=tmp_path / "nope")
+    (tmp_path / "unet").mkdir()
+    (tmp_path / "unet" / "config.json").write_text("{}")
+    (tmp_path / "vae").mkdir()
+    with pytest.raises(ValueError, match="is missing") as info:
+        check_zero123_dir(tmp_path)
+    msg = str(info.value)
+    assert "unet/ weights" in msg and "vae/config.json" in msg
+    for part in ("image_encoder", "cc_projection", "scheduler"):
+        assert f"{part}/" in msg
+    assert set(REQUIRED_PARTS) == {"unet", "vae", "image_encoder", "cc_projection", "scheduler"}
+
+
+def test_unknown_synthesizer():
+    with pytest.raises(ValueError, match="unknown synthesizer"):
+        make_synthesizer("magic")
+    with pytest.raises(ValueError, match="data cache"):
+        make_synthesizer("render")
