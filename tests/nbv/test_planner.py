@@ -1,0 +1,150 @@
+import numpy as np
+import pytest
+
+from vtr_perception.geometry.cameras import camera_from_angles
+from vtr_perception.nbv.config import PlannerConfig
+from vtr_perception.nbv.planner import NextBestViewPlanner
+
+R = 16
+
+
+def _cube():
+    occupancy = np.zeros((R, R, R), dtype=np.float32)
+    occupancy[4:12, 4:12, 4:12] = 1.0
+    return occupancy
+
+
+def _planner(**overrides):
+    options = dict(distance_min=2.0, distance_max=2.0, rays=16, min_angle_from_taken_deg=0.0)
+    options.update(overrides)
+    return NextBestViewPlanner(PlannerConfig(**options))
+
+
+def _direction(pose, center=(0.0, 0.0, 0.0)):
+    d = pose[:3, 3] - np.asarray(center)
+    return d / np.linalg.norm(d)
+
+
+def test_error_on_the_plus_x_face_is_seen_best_from_plus_x():
+    occupancy = _cube()
+    error = np.zeros_like(occupancy)
+    error[11, 4:12, 4:12] = 1.0  # the +x face of the cube
+    result = _planner().plan(error, occupancy)
+    assert not result.stop
+    assert _direction(result.best_pose)[0] > 0.9
+    assert np.all(np.diff(result.scores) <= 0.0)  # ranked best first
+    # the camera is an optical frame looking at the object centre
+    assert np.allclose(result.best_pose[:3, 2], -_direction(result.best_pose), atol=1e-9)
+
+
+def test_error_on_the_bottom_is_seen_from_below_or_from_the_lowest_allowed_view():
+    occupancy = _cube()
+    error = np.zeros_like(occupancy)
+    error[4:12, 4:12, 4] = 1.0  # the bottom slab of the cube
+    free = _planner().plan(error, occupancy)
+    assert _direction(free.best_pose)[2] < -0.9  # from below (elevation -75)
+    limited = _planner(elevation_min_deg=0.0).plan(error, occupancy)
+    elevations = np.degrees(np.arcsin([_direction(p)[2] for p in limited.poses]))
+    assert elevations.min() >= 0.0
+    assert elevations[0] == pytest.approx(15.0)  # the lowest allowed ring sees the slab's sides
+
+
+def test_planner_works_around_an_object_anywhere_in_the_world():
+    occupancy = _cube()
+    error = np.zeros_like(occupancy)
+    error[4:12, 11, 4:12] = 1.0  # +y face
+    center, extent = np.array([1.0, -2.0, 0.7]), 0.3
+    planner = _planner(distance_min=0.5, distance_max=0.7, num_distances=2)
+    result = planner.plan(error, occupancy, center=center, extent=extent)
+    assert _direction(result.best_pose, center)[1] > 0.9
+    distances = np.linalg.norm(result.poses[:, :3, 3] - center, axis=1)
+    assert distances.min() >= 0.5 - 1e-9 and distances.max() <= 0.7 + 1e-9
+    # at 0.6 m = 2 grid sides the views are those of the canonical placement at distance 2
+    moved = _planner(distance_min=0.6, distance_max=0.6).plan(error, occupancy, center=center, extent=extent)
+    reference = _planner().plan(error, occupancy)
+    np.testing.assert_allclose(moved.gains, reference.gains, atol=1e-9)
+    np.testing.assert_allclose(moved.poses[:, :3, 3], center + extent * reference.poses[:, :3, 3], atol=1e-9)
+
+
+def test_workspace_box_and_distance_limits_are_respected():
+    occupancy = _cube()
+    error = np.zeros_like(occupancy)
+    error[11] = 1.0  # +x error, but the camera may not go to x > 0.1
+    config = dict(workspace_min=(-5.0, -5.0, -5.0), workspace_max=(0.1, 5.0, 5.0))
+    result = _planner(**config).plan(error, occupancy)
+    assert len(result.poses) > 0
+    assert np.all(result.poses[:, 0, 3] <= 0.1 + 1e-9)
+    # a shell closer than the grid's bounding sphere would put the camera inside the object
+    inside = NextBestViewPlanner(PlannerConfig(distance_min=0.3, distance_max=0.3)).plan(error, occupancy)
+    assert inside.best_pose is None and inside.stop and "limits" in inside.reason
+
+
+def test_minimum_angle_from_taken_views_excludes_nearby_candidates():
+    occupancy = _cube()
+    error = np.zeros_like(occupancy)
+    error[11, 4:12, 4:12] = 1.0
+    taken = camera_from_angles(0.0, 0.0, 2.0)
+    result = _planner(min_angle_from_taken_deg=40.0).plan(error, occupancy, taken_poses=[taken])
+    cos = np.array([_direction(p) @ _direction(taken) for p in result.poses])
+    assert np.all(cos <= np.cos(np.radians(40.0)) + 1e-9)
+    assert len(result.poses) < 72
+
+
+def test_motion_cost_prefers_the_nearer_of_equal_views():
+    occupancy = _cube()
+    error = np.ones_like(occupancy)  # every view sees the same amount of error by symmetry
+    current = camera_from_angles(100.0, -20.0, 2.0)
+    result = _planner(motion_weight=1.0).plan(error, occupancy, current_pose=current)
+    az = np.degrees(np.arctan2(result.best_pose[1, 3], result.best_pose[0, 3])) % 360.0
+    el = np.degrees(np.arcsin(_direction(result.best_pose)[2]))
+    assert az == pytest.approx(105.0) and el == pytest.approx(-15.0)
+    assert np.all(result.scores <= result.gains)
+
+
+@pytest.mark.parametrize(
+    "error,occupancy",
+    [
+        (np.zeros((R, R, R)), _cube()),  # no error anywhere
+        (np.ones((R, R, R)) * 0.3, np.ones((R, R, R))),  # everything occupied
+        (np.zeros((R, R, R)), np.zeros((R, R, R))),  # empty grid
+    ],
+    ids=["no-error", "all-occupied", "empty"],
+)
+def test_degenerate_volumes_give_a_defined_answer(error, occupancy):
+    result = _planner().plan(error, occupancy)
+    assert result.best_pose is not None and result.best_pose.shape == (4, 4)
+    assert np.all(np.isfinite(result.scores)) and np.all(np.isfinite(result.gains))
+    assert len(result.poses) == 72
+    if not error.any():
+        assert result.stop and "stop_gain" in result.reason
+
+
+def test_max_views_stops_planning():
+    occupancy = _cube()
+    taken = camera_from_angles(np.arange(3) * 120.0, np.zeros(3), 2.0)
+    result = _planner(max_views=3).plan(np.ones_like(occupancy), occupancy, taken_poses=taken)
+    assert result.stop and "max views" in result.reason
+    assert result.best_pose is not None
+
+
+def test_plan_from_outputs_uses_the_configured_estimator():
+    occupancy = np.zeros((R, R, R), dtype=np.float32)
+    occupancy[4:12, 4:12, 4:12] = 0.98
+    occupancy[11, 4:12, 4:12] = 0.5  # uncertain +x face
+    outputs = {"occupancy": occupancy, "error": np.zeros_like(occupancy), "view_occupancy": occupancy[None]}
+    result = _planner(estimator="entropy").plan_from_outputs(outputs)
+    assert _direction(result.best_pose)[0] > 0.9
+    with pytest.raises(ValueError, match="estimator"):
+        PlannerConfig(estimator="magic")
+
+
+def test_bad_inputs_name_the_parameter():
+    planner = _planner()
+    with pytest.raises(ValueError, match="error_volume"):
+        planner.plan(np.zeros((8, 8, 8)), _cube())
+    with pytest.raises(ValueError, match="extent"):
+        planner.plan(_cube(), _cube(), extent=0.0)
+    nan = _cube()
+    nan[0, 0, 0] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        planner.plan(nan, _cube())

@@ -1,0 +1,96 @@
+"""PlannerConfig: the next-best-view planner's parameters (CLI flags, YAML, ROS parameters).
+
+Lengths are metres in the world frame; angles are degrees. The object's voxel grid is
+axis-aligned with the world, centred at the object centre with side ``extent``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+
+@dataclass
+class PlannerConfig:
+    """Next-best-view planner: candidate limits, scoring and stopping."""
+
+    estimator: str = field(
+        default="error_head",
+        metadata={"help": "error estimate to score views with: error_head, entropy, disagreement or oracle"},
+    )
+    candidates: Literal["grid", "fibonacci"] = field(
+        default="grid",
+        metadata={"help": "candidate directions: the 72-bin azimuth/elevation grid or a Fibonacci sphere"},
+    )
+    num_candidates: int = field(
+        default=72, metadata={"help": "directions on the Fibonacci sphere (ignored for the 72-bin grid)"}
+    )
+    distance_min: float = field(default=0.4, metadata={"help": "closest camera distance from the object centre (m)"})
+    distance_max: float = field(default=0.8, metadata={"help": "farthest camera distance from the object centre (m)"})
+    num_distances: int = field(
+        default=1,
+        metadata={"help": "shells of candidates from distance_min to distance_max (1: one shell at their midpoint)"},
+    )
+    elevation_min_deg: float = field(
+        default=-90.0, metadata={"help": "lowest camera elevation above the object centre's horizontal plane (deg)"}
+    )
+    elevation_max_deg: float = field(default=90.0, metadata={"help": "highest camera elevation (deg)"})
+    workspace_min: tuple[float, float, float] = field(
+        default=(-100.0, -100.0, -100.0),
+        metadata={"help": "minimum x y z of the box the camera must stay in (world frame, m)"},
+    )
+    workspace_max: tuple[float, float, float] = field(
+        default=(100.0, 100.0, 100.0),
+        metadata={"help": "maximum x y z of the box the camera must stay in (world frame, m)"},
+    )
+    min_angle_from_taken_deg: float = field(
+        default=15.0,
+        metadata={"help": "a candidate's direction from the object must differ this much from every view taken (deg)"},
+    )
+    motion_weight: float = field(
+        default=0.0, metadata={"help": "score penalty per metre of camera travel from the current pose"}
+    )
+    stop_gain: float = field(
+        default=0.005, metadata={"help": "stop when the best visible-error gain falls below this (mean per ray)"}
+    )
+    max_views: int = field(default=8, metadata={"help": "stop once this many views have been taken"})
+    occupancy_threshold: float = field(
+        default=0.4, metadata={"help": "occupancy probability at which a ray stops (the first-hit surface)"}
+    )
+    rays: int = field(default=24, metadata={"help": "rays per side of the square ray grid cast from each candidate"})
+    free_space_weight: float = field(
+        default=1.0,
+        metadata={"help": "weight of the error in predicted-free voxels a ray crosses before its first hit"},
+    )
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.distance_min <= self.distance_max:
+            raise ValueError(
+                f"PlannerConfig: need 0 < distance_min <= distance_max, got {self.distance_min}, {self.distance_max}"
+            )
+        if not -90.0 <= self.elevation_min_deg <= self.elevation_max_deg <= 90.0:
+            raise ValueError(
+                "PlannerConfig: need -90 <= elevation_min_deg <= elevation_max_deg <= 90, got "
+                f"{self.elevation_min_deg}, {self.elevation_max_deg}"
+            )
+        for name in ("num_candidates", "num_distances", "max_views", "rays"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"PlannerConfig.{name} must be >= 1, got {getattr(self, name)}")
+        for name in ("workspace_min", "workspace_max"):
+            if len(getattr(self, name)) != 3:
+                raise ValueError(f"PlannerConfig.{name} must have 3 values (x y z), got {getattr(self, name)}")
+        if any(lo > hi for lo, hi in zip(self.workspace_min, self.workspace_max, strict=True)):
+            raise ValueError(
+                f"PlannerConfig: workspace_min {self.workspace_min} exceeds workspace_max {self.workspace_max}"
+            )
+        from vtr_perception.nbv.error_estimates import ESTIMATORS
+
+        if self.estimator not in ESTIMATORS:
+            raise ValueError(f"PlannerConfig.estimator must be one of {', '.join(ESTIMATORS)}, got {self.estimator!r}")
+        if self.candidates not in ("grid", "fibonacci"):
+            raise ValueError(f"PlannerConfig.candidates must be 'grid' or 'fibonacci', got {self.candidates!r}")
+        if not 0.0 < self.occupancy_threshold < 1.0:
+            raise ValueError(f"PlannerConfig.occupancy_threshold must be in (0, 1), got {self.occupancy_threshold}")
+        for name in ("min_angle_from_taken_deg", "motion_weight", "stop_gain", "free_space_weight"):
+            if getattr(self, name) < 0.0:
+                raise ValueError(f"PlannerConfig.{name} must be >= 0, got {getattr(self, name)}")

@@ -1,0 +1,130 @@
+"""Next-best-view planner: candidates -> visible-error gain - motion cost -> ranked poses.
+
+Fallbacks (always a defined answer, never NaN):
+- no candidate inside the limits: ``best_pose`` is None, ``stop`` is True;
+- no error anywhere, nothing occupied and no free-space error, or a best gain below
+  ``stop_gain``: the ranking is returned (ties keep candidate order, then motion cost
+  decides) and ``stop`` is True;
+- ``max_views`` views taken: the ranking is returned and ``stop`` is True.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from vtr_perception.nbv.candidates import Candidates, allowed_mask, make_candidates
+from vtr_perception.nbv.config import PlannerConfig
+from vtr_perception.nbv.error_estimates import get_estimator
+from vtr_perception.nbv.visibility import RayBundle, grid_from_world, ray_bundle, visible_error_from_bundle
+
+
+@dataclass(frozen=True)
+class PlanResult:
+    """Allowed candidates ranked best first; poses are T_world_camera (optical frame)."""
+
+    best_pose: np.ndarray | None  # (4, 4), None when no candidate is allowed
+    poses: np.ndarray  # (M, 4, 4)
+    scores: np.ndarray  # (M,) gain - motion_weight * travel
+    gains: np.ndarray  # (M,) visible error, mean per ray
+    stop: bool
+    reason: str
+    plan_ms: float
+
+    @property
+    def best_gain(self) -> float:
+        return float(self.gains.max()) if len(self.gains) else 0.0
+
+
+class NextBestViewPlanner:
+    """Scores candidate views by the error they would see; a plain object the ROS node wraps."""
+
+    def __init__(self, config: PlannerConfig | None = None) -> None:
+        self.config = config or PlannerConfig()
+        get_estimator(self.config.estimator)  # fail early on an unknown name
+        self._bundles: dict[tuple, RayBundle] = {}
+
+    def _bundle(self, candidates: Candidates, *, extent: float, resolution: int) -> RayBundle:
+        # Ray samples depend only on the candidates relative to the centre, in grid units.
+        key = (round(float(extent), 9), resolution)
+        if key not in self._bundles:
+            T_grid = grid_from_world(candidates.poses, center=candidates.center, extent=extent)
+            if len(self._bundles) > 8:
+                self._bundles.clear()
+            self._bundles[key] = ray_bundle(T_grid, resolution=resolution, rays=self.config.rays)
+        return self._bundles[key]
+
+    def plan_from_outputs(
+        self, outputs: Mapping[str, np.ndarray], *, gt: np.ndarray | None = None, **kwargs
+    ) -> PlanResult:
+        """Plan from one object's reconstructor outputs with the configured error estimator."""
+        error = get_estimator(self.config.estimator)(outputs, gt=gt)
+        return self.plan(error, outputs["occupancy"], **kwargs)
+
+    def plan(
+        self,
+        error_volume: np.ndarray,
+        occupancy: np.ndarray,
+        *,
+        center: Sequence[float] = (0.0, 0.0, 0.0),
+        extent: float = 1.0,
+        current_pose: np.ndarray | None = None,
+        taken_poses: np.ndarray | Sequence[np.ndarray] = (),
+    ) -> PlanResult:
+        """Rank the allowed candidates around an object whose grid is centred at ``center`` with side ``extent``."""
+        start = time.perf_counter()
+        cfg = self.config
+        occupancy = np.asarray(occupancy, dtype=np.float32)
+        error_volume = np.asarray(error_volume, dtype=np.float32)
+        if occupancy.ndim != 3 or len(set(occupancy.shape)) != 1 or occupancy.shape[0] < 1:
+            raise ValueError(f"occupancy must be a cubic (R, R, R) volume, got shape {occupancy.shape}")
+        if error_volume.shape != occupancy.shape:
+            raise ValueError(f"error_volume shape {error_volume.shape} differs from occupancy {occupancy.shape}")
+        if not (np.isfinite(extent) and extent > 0):
+            raise ValueError(f"extent must be positive and finite, got {extent}")
+        taken = np.asarray(taken_poses, dtype=np.float64).reshape(-1, 4, 4)
+        candidates = make_candidates(cfg, center=center)
+        allowed = allowed_mask(candidates, cfg, extent=extent, taken_poses=taken)
+        if not allowed.any():
+            return PlanResult(
+                None,
+                np.zeros((0, 4, 4)),
+                np.zeros(0),
+                np.zeros(0),
+                True,
+                "no candidate satisfies the limits",
+                _ms(start),
+            )
+
+        bundle = self._bundle(candidates, extent=extent, resolution=occupancy.shape[0])
+        gains = visible_error_from_bundle(
+            bundle,
+            error_volume,
+            occupancy,
+            threshold=cfg.occupancy_threshold,
+            free_space_weight=cfg.free_space_weight,
+        )
+        scores = gains.copy()
+        if current_pose is not None and cfg.motion_weight > 0.0:
+            current = np.asarray(current_pose, dtype=np.float64).reshape(4, 4)
+            travel = np.linalg.norm(candidates.poses[:, :3, 3] - current[:3, 3], axis=1)
+            scores = scores - cfg.motion_weight * travel
+
+        index = np.flatnonzero(allowed)
+        order = index[np.argsort(-scores[index], kind="stable")]
+        best_gain = float(gains[index].max())
+        if len(taken) >= cfg.max_views:
+            stop, reason = True, f"max views reached ({len(taken)} >= {cfg.max_views})"
+        elif best_gain < cfg.stop_gain:
+            stop, reason = True, f"best gain {best_gain:.4g} below stop_gain {cfg.stop_gain:.4g}"
+        else:
+            stop, reason = False, f"best gain {best_gain:.4g}"
+        poses = candidates.poses[order]
+        return PlanResult(poses[0], poses, scores[order], gains[order], stop, reason, _ms(start))
+
+
+def _ms(start: float) -> float:
+    return (time.perf_counter() - start) * 1e3

@@ -1,0 +1,164 @@
+"""The error visible from a camera: rays through the predicted occupancy, first hit along each.
+
+Everything here works in grid-normalised coordinates: the voxel grid of resolution R covers
+the cube [-0.5, 0.5]^3 (voxel (i, j, k) indexes (x, y, z), as in the canonical frame), and a
+camera pose is ``T_grid_camera`` (optical frame, z forward). Each camera casts a square grid
+of rays over the cube's bounding sphere (or over a given field of view); samples one voxel
+apart run along each ray through that sphere. The first sample whose occupancy reaches the
+threshold is the surface the camera sees; the error there counts fully, and the error of the
+predicted-free voxels before it counts with ``free_space_weight`` (a missing part lies in
+predicted free space, and the camera sees it too). A view's score is the mean per ray, so
+rays that hit nothing add 0 and an empty view scores 0, never NaN.
+
+The sample lookups are precomputed once per set of cameras (``RayBundle``) and reused for
+every volume: scoring is then two gathers, an argmax and a sum (no Python loop over rays).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+GRID_BOUNDING_RADIUS = math.sqrt(3.0) / 2.0
+# A camera inside the bounding sphere cannot see all of it; it casts rays over this half-angle.
+INSIDE_HALF_ANGLE_DEG = 60.0
+
+
+@dataclass(frozen=True)
+class RayBundle:
+    """Flat voxel indices of every ray sample; index R^3 means "outside the grid" (empty, no error)."""
+
+    indices: np.ndarray  # (N, P, S) int64
+    resolution: int
+    step_voxels: float  # sample spacing along a ray, in voxels
+
+
+def _as_poses(T_grid_cameras: np.ndarray | torch.Tensor) -> torch.Tensor:
+    T = torch.as_tensor(
+        np.asarray(T_grid_cameras, dtype=np.float64) if not torch.is_tensor(T_grid_cameras) else T_grid_cameras,
+        dtype=torch.float64,
+    )
+    if T.ndim == 2:
+        T = T[None]
+    if T.ndim != 3 or T.shape[1:] != (4, 4):
+        raise ValueError(f"T_grid_cameras must be (N, 4, 4), got {tuple(T.shape)}")
+    if not torch.isfinite(T).all():
+        raise ValueError("T_grid_cameras holds NaN or infinite values")
+    return T
+
+
+def ray_bundle(
+    T_grid_cameras: np.ndarray | torch.Tensor,
+    *,
+    resolution: int,
+    rays: int = 24,
+    fov_deg: float | None = None,
+    step_voxels: float = 1.0,
+) -> RayBundle:
+    """Precompute the sample lookups of ``rays x rays`` rays per camera.
+
+    ``fov_deg=None`` fits the ray grid to the bounding sphere as seen from each camera (the
+    camera is assumed to look at the grid centre); a value uses that full field of view.
+    """
+    if resolution < 1 or rays < 1 or step_voxels <= 0:
+        raise ValueError(f"need resolution >= 1, rays >= 1, step_voxels > 0; got {resolution}, {rays}, {step_voxels}")
+    T = _as_poses(T_grid_cameras)
+    origin = T[:, :3, 3]  # (N, 3)
+    distance = origin.norm(dim=1)  # from the grid centre
+    r = GRID_BOUNDING_RADIUS
+    inside = distance <= r * 1.0001
+    if fov_deg is None:
+        tangent = r / torch.sqrt(torch.clamp(distance**2 - r**2, min=1e-12))
+        tangent = torch.where(inside, torch.full_like(tangent, math.tan(math.radians(INSIDE_HALF_ANGLE_DEG))), tangent)
+    else:
+        if not 0.0 < fov_deg < 180.0:
+            raise ValueError(f"fov_deg must be in (0, 180), got {fov_deg}")
+        tangent = torch.full_like(distance, math.tan(math.radians(fov_deg) / 2.0))
+    u = (torch.arange(rays, dtype=torch.float64) + 0.5) / rays * 2.0 - 1.0
+    vv, uu = torch.meshgrid(u, u, indexing="ij")
+    pixel = torch.stack([uu.reshape(-1), vv.reshape(-1)], dim=-1)  # (P, 2)
+    dirs_cam = torch.cat(
+        [pixel[None] * tangent[:, None, None], torch.ones(len(T), pixel.shape[0], 1, dtype=torch.float64)], dim=-1
+    )
+    dirs_cam = dirs_cam / dirs_cam.norm(dim=-1, keepdim=True)  # (N, P, 3)
+    dirs = dirs_cam @ T[:, :3, :3].transpose(1, 2)  # into the grid frame
+    step = step_voxels / resolution
+    samples = int(math.ceil(2.0 * r / step)) + 1
+    t_near = torch.clamp(distance - r, min=0.0)  # (N,)
+    t = t_near[:, None] + step * torch.arange(samples, dtype=torch.float64)[None]  # (N, S)
+    points = origin[:, None, None, :] + dirs[:, :, None, :] * t[:, None, :, None]  # (N, P, S, 3)
+    ijk = torch.floor((points + 0.5) * resolution).long()
+    valid = ((ijk >= 0) & (ijk < resolution)).all(dim=-1)
+    flat = (ijk[..., 0] * resolution + ijk[..., 1]) * resolution + ijk[..., 2]
+    flat = torch.where(valid, flat, torch.full_like(flat, resolution**3))
+    return RayBundle(indices=flat.numpy(), resolution=resolution, step_voxels=step_voxels)
+
+
+def _padded_flat(volume: np.ndarray | torch.Tensor, resolution: int, name: str) -> np.ndarray:
+    v = volume.detach().cpu().numpy() if torch.is_tensor(volume) else np.asarray(volume)
+    v = v.astype(np.float32, copy=False)
+    if v.shape != (resolution,) * 3:
+        raise ValueError(f"{name} must be ({resolution}, {resolution}, {resolution}), got {tuple(v.shape)}")
+    if not np.all(np.isfinite(v)):
+        raise ValueError(f"{name} holds NaN or infinite values")
+    return np.concatenate([v.reshape(-1), np.zeros(1, np.float32)])
+
+
+def visible_error_from_bundle(
+    bundle: RayBundle,
+    volume_error: np.ndarray | torch.Tensor,
+    occupancy: np.ndarray | torch.Tensor,
+    *,
+    threshold: float = 0.5,
+    free_space_weight: float = 1.0,
+) -> np.ndarray:
+    """(N,) mean visible error per ray for each camera of ``bundle`` (float64)."""
+    R = bundle.resolution
+    err = _padded_flat(volume_error, R, "volume_error")
+    occ = _padded_flat(occupancy, R, "occupancy")
+    # numpy fancy indexing gathers about 3x faster than torch on CPU; torch does the scans.
+    occupied = (occ >= threshold)[bundle.indices]  # (N, P, S)
+    first = occupied.argmax(axis=-1)[..., None]  # first occupied sample; 0 where none
+    hit = np.take_along_axis(occupied, first, axis=-1)[..., 0]  # (N, P)
+    err_samples = err[bundle.indices]  # (N, P, S)
+    per_ray = np.take_along_axis(err_samples, first, axis=-1)[..., 0] * hit
+    if free_space_weight > 0.0:
+        samples = err_samples.shape[-1]
+        stop = torch.from_numpy(np.where(hit, first[..., 0], samples))  # samples strictly before the hit
+        cumulative = torch.from_numpy(err_samples).cumsum(dim=-1)
+        before = torch.gather(cumulative, -1, (stop - 1).clamp(min=0)[..., None])[..., 0]
+        before = torch.where(stop > 0, before, torch.zeros_like(before))
+        per_ray = per_ray + free_space_weight * bundle.step_voxels * before.numpy()
+    return per_ray.astype(np.float64).mean(axis=-1)
+
+
+def visible_error(
+    volume_error: np.ndarray | torch.Tensor,
+    occupancy: np.ndarray | torch.Tensor,
+    T_grid_cameras: np.ndarray | torch.Tensor,
+    *,
+    threshold: float = 0.5,
+    rays: int = 24,
+    fov_deg: float | None = None,
+    free_space_weight: float = 1.0,
+) -> np.ndarray:
+    """(N,) error visible from each camera ``T_grid_cameras`` (N, 4, 4) in grid-normalised coordinates."""
+    resolution = int(np.asarray(occupancy.shape)[0]) if len(occupancy.shape) == 3 else -1
+    if resolution < 1:
+        raise ValueError(f"occupancy must be an (R, R, R) volume, got shape {tuple(occupancy.shape)}")
+    bundle = ray_bundle(T_grid_cameras, resolution=resolution, rays=rays, fov_deg=fov_deg)
+    return visible_error_from_bundle(
+        bundle, volume_error, occupancy, threshold=threshold, free_space_weight=free_space_weight
+    )
+
+
+def grid_from_world(T_world_cameras: np.ndarray, *, center: np.ndarray, extent: float) -> np.ndarray:
+    """T_grid_camera of world camera poses, for a grid centred at ``center`` with side ``extent``."""
+    if not (np.isfinite(extent) and extent > 0):
+        raise ValueError(f"grid extent must be positive and finite, got {extent}")
+    T = np.array(T_world_cameras, dtype=np.float64, copy=True)
+    T[..., :3, 3] = (T[..., :3, 3] - np.asarray(center, dtype=np.float64)) / extent
+    return T
