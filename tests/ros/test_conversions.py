@@ -7,7 +7,7 @@ import struct
 import numpy as np
 import pytest
 
-pytest.importorskip("sensor_msgs.msg", reason="ROS 2 message packages not installed")
+pytest.importorskip("sensor_msgs.msg", exc_type=ImportError, reason="ROS 2 message packages not installed")
 
 from builtin_interfaces.msg import Time  # noqa: E402
 from geometry_msgs.msg import Pose, Quaternion  # noqa: E402

@@ -13,7 +13,7 @@ import subprocess
 import numpy as np
 import pytest
 
-pytest.importorskip("rclpy", reason="rclpy not installed (pip extra or system ROS 2)")
+pytest.importorskip("rclpy", exc_type=ImportError, reason="rclpy not installed (pip extra or system ROS 2)")
 
 from sensor_msgs.msg import Image  # noqa: E402
 from std_msgs.msg import String  # noqa: E402

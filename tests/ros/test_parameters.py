@@ -9,7 +9,7 @@ from typing import Literal
 
 import pytest
 
-pytest.importorskip("rclpy", reason="rclpy not installed (pip extra or system ROS 2)")
+pytest.importorskip("rclpy", exc_type=ImportError, reason="rclpy not installed (pip extra or system ROS 2)")
 
 from rcl_interfaces.msg import ParameterType  # noqa: E402
 from rclpy.parameter import Parameter  # noqa: E402
