@@ -23,7 +23,7 @@ class RenderSynthesizer(ViewSynthesizer):
     def __init__(self, cache_dir: str | Path, *, load_mesh: Callable | None = None, render: Callable | None = None):
         self.cache_dir = Path(cache_dir)
         if load_mesh is None:
-            from vtr_perception.data import load_cached_mesh as load_mesh
+            from vtr_perception.data.dataset import load_cached_mesh as load_mesh
         if render is None:
             from vtr_perception.geometry.renderer import render_object_views as render
         self._load_mesh = load_mesh
