@@ -13,7 +13,10 @@ import logging
 import sys
 
 # subcommand -> (module under vtr_perception.commands, one-line help)
-COMMANDS: dict[str, tuple[str, str]] = {}
+COMMANDS: dict[str, tuple[str, str]] = {
+    "data": ("data", "build and inspect rendered-view dataset caches"),
+    "demo": ("demo", "closed-loop active reconstruction in simulation through the ROS 2 nodes"),
+}
 
 
 class CliError(Exception):

@@ -1,0 +1,206 @@
+"""The demo's conductor: steps the closed loop camera -> reconstruction -> nbv -> camera.
+
+It sits between nbv_node and sim_camera_node: nbv_node publishes ``next_best_view``, the
+monitor forwards the suggestion to the camera (``camera_goal``) once the previous view
+has been reconstructed, and measures each step against the simulated ground truth. In a
+"random" run it sends random views instead, for comparison.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+from geometry_msgs.msg import PoseArray, PoseStamped
+from rclpy.node import Node
+from sensor_msgs.msg import PointCloud2
+from std_msgs.msg import Int32
+
+from vtr_perception.data.scenes import SceneObject, TableTopScene
+from vtr_perception.geometry import cameras
+from vtr_perception.geometry.metrics import grid_metrics
+from vtr_perception.geometry.voxels import Normalization, voxelize
+from vtr_perception.ros import conversions as conv
+from vtr_perception.ros.nbv_node import ObjectGrid, grids_from_cloud
+from vtr_perception.ros.qos import reliable_qos
+
+
+@dataclass
+class StepRecord:
+    views: int
+    iou: float
+    fscore: float
+    translation_cm: float
+    camera_pose: list[list[float]]
+    latency_ms: float
+    planner: str
+
+
+@dataclass
+class ObjectRun:
+    object_index: int
+    track_id: int | None = None
+    steps: list[StepRecord] = field(default_factory=list)
+    occupancy_first: np.ndarray | None = None
+    occupancy_last: np.ndarray | None = None
+    grid_last: ObjectGrid | None = None
+    position_last: list[float] | None = None
+
+
+def true_grid(obj: SceneObject, grid: ObjectGrid) -> np.ndarray:
+    """The true object voxelised into the reconstruction's world-aligned grid."""
+    norm = Normalization(center=np.asarray(grid.center, dtype=np.float64), scale=1.0 / grid.extent)
+    occ, _ = voxelize(obj.mesh, resolution=grid.occupancy.shape[0], normalization=norm)
+    return occ
+
+
+def initial_view(obj: SceneObject, rng: np.random.Generator, distance: float) -> np.ndarray:
+    return cameras.camera_from_angles(rng.uniform(0, 360), rng.uniform(25, 40), distance, target=obj.center)
+
+
+def random_view(obj: SceneObject, rng: np.random.Generator, distance: float) -> np.ndarray:
+    """A random view of the same kind the planner may choose (elevation 10-80 deg)."""
+    el = np.degrees(np.arcsin(rng.uniform(np.sin(np.radians(10)), np.sin(np.radians(80)))))
+    return cameras.camera_from_angles(rng.uniform(0, 360), el, distance, target=obj.center)
+
+
+class DemoMonitor(Node):
+    """Subscribes the loop's outputs; ``run_object`` drives one object for a number of steps."""
+
+    def __init__(self, scene: TableTopScene, *, planner: str, seed: int, distance: float = 0.5,
+                 log: Callable[[str], None] = print, **kwargs) -> None:  # fmt: skip
+        super().__init__("demo_monitor", **kwargs)
+        self.scene, self.planner, self.distance, self.log = scene, planner, distance, log
+        self.rng = np.random.default_rng(seed)
+        self._cond = threading.Condition()
+        self.grids: dict[int, ObjectGrid] = {}
+        self.grid_stamp = 0.0
+        self.updates = 0
+        self.suggestion: tuple[float, np.ndarray] | None = None
+        self.camera_pose: np.ndarray | None = None
+        self.view_counts: dict[int, int] = {}
+        self.positions: dict[int, np.ndarray] = {}
+        self._poses_by_stamp: dict[float, np.ndarray] = {}
+        self.create_subscription(PoseArray, "objects/poses", self._on_poses, reliable_qos())
+        self.create_subscription(PointCloud2, "objects/error", self._on_error, reliable_qos(depth=2))
+        self.create_subscription(PoseStamped, "next_best_view", self._on_nbv, reliable_qos())
+        self.create_subscription(PoseStamped, "camera_pose", self._on_pose, reliable_qos())
+        self.pub_goal = self.create_publisher(PoseStamped, "camera_goal", reliable_qos())
+        self.pub_target = self.create_publisher(Int32, "nbv/target", reliable_qos())
+
+    # callbacks (executor thread)
+    def _on_poses(self, msg: PoseArray) -> None:
+        with self._cond:
+            self._poses_by_stamp[conv.stamp_to_seconds(msg.header.stamp)] = conv.pose_array_to_matrices(msg)
+            while len(self._poses_by_stamp) > 20:
+                self._poses_by_stamp.pop(next(iter(self._poses_by_stamp)))
+
+    def _on_error(self, msg: PointCloud2) -> None:
+        try:
+            points = conv.pointcloud2_to_structured(msg)
+            grids = grids_from_cloud(points)
+        except ValueError:
+            return
+        stamp = conv.stamp_to_seconds(msg.header.stamp)
+        views = (
+            {int(i): int(points["views"][points["id"] == i][0]) for i in grids} if "views" in points.dtype.names else {}
+        )
+        with self._cond:
+            self.grids, self.grid_stamp = grids, stamp
+            self.view_counts = views
+            poses = self._poses_by_stamp.get(stamp)
+            if poses is not None and len(poses) == len(grids):  # objects/poses is ordered by id
+                self.positions = {i: T[:3, 3] for i, T in zip(sorted(grids), poses, strict=True)}
+            self.updates += 1
+            self._cond.notify_all()
+
+    def _on_nbv(self, msg: PoseStamped) -> None:
+        with self._cond:
+            self.suggestion = (time.monotonic(), conv.pose_to_matrix(msg))
+            self._cond.notify_all()
+
+    def _on_pose(self, msg: PoseStamped) -> None:
+        with self._cond:
+            self.camera_pose = conv.pose_to_matrix(msg)
+
+    # driving (main thread)
+    def _wait(self, predicate: Callable[[], bool], timeout: float) -> bool:
+        with self._cond:
+            return self._cond.wait_for(predicate, timeout=timeout)
+
+    def _move(self, T: np.ndarray) -> None:
+        self.pub_goal.publish(conv.matrix_to_pose_stamped(T, frame_id="world"))
+
+    def track_for(self, obj: SceneObject) -> int | None:
+        with self._cond:
+            grids = dict(self.grids)
+        if not grids:
+            return None
+        tid = min(grids, key=lambda i: np.linalg.norm(grids[i].center - obj.center))
+        return tid if np.linalg.norm(grids[tid].center - obj.center) < 0.6 * obj.size + 0.03 else None
+
+    def run_object(self, obj: SceneObject, *, steps: int, timeout: float = 30.0) -> ObjectRun:
+        """Initial view, then ``steps`` - 1 moves; one measurement per reconstructed view count."""
+        run = ObjectRun(obj.index)
+        self._move(initial_view(obj, self.rng, self.distance))
+        last_views, t_move = -1, time.monotonic()
+        while len(run.steps) < steps:
+            seen = self.updates
+            if not self._wait(lambda s=seen: self.updates > s, timeout):
+                self.log(f"  object {obj.index}: no reconstruction update within {timeout:.0f} s, stopping")
+                break
+            run.track_id = self.track_for(obj)
+            with self._cond:
+                grid = self.grids.get(run.track_id) if run.track_id is not None else None
+                pose = None if self.camera_pose is None else self.camera_pose.copy()
+            if grid is None:
+                continue
+            views = self._views_of(run.track_id)
+            if views == last_views:  # no new view of this object yet; wait for the next update
+                if time.monotonic() - t_move > timeout:
+                    self.log(f"  object {obj.index}: the new view was not used within {timeout:.0f} s, stopping")
+                    break
+                continue
+            last_views = views
+            truth = true_grid(obj, grid)
+            m = grid_metrics(grid.occupancy, truth, threshold=0.4)
+            latency = 1e3 * (time.monotonic() - t_move)
+            T_obj = self._object_position(run.track_id)
+            trans = float(np.linalg.norm(T_obj - obj.center) * 100) if T_obj is not None else float("nan")
+            rec = StepRecord(views, float(m["iou"]), float(m["fscore"]), trans,
+                             (pose if pose is not None else np.eye(4)).tolist(), latency, self.planner)  # fmt: skip
+            run.steps.append(rec)
+            if run.occupancy_first is None:
+                run.occupancy_first = grid.occupancy.copy()
+            run.occupancy_last, run.grid_last = grid.occupancy.copy(), grid
+            run.position_last = None if T_obj is None else [float(v) for v in T_obj]
+            self.log(f"  {obj.key:<22} {self.planner:<6} views={views} IoU={rec.iou:.3f} F={rec.fscore:.3f} "
+                     f"trans={trans:.1f}cm  step {latency:.0f} ms")  # fmt: skip
+            if len(run.steps) >= steps:
+                break
+            t_move = time.monotonic()
+            self._move(self._next_view(obj, run.track_id, timeout))
+        return run
+
+    def _next_view(self, obj: SceneObject, track_id: int, timeout: float) -> np.ndarray:
+        if self.planner == "random":
+            return random_view(obj, self.rng, self.distance)
+        self.pub_target.publish(Int32(data=int(track_id)))
+        since = time.monotonic()
+        ok = self._wait(lambda: self.suggestion is not None and self.suggestion[0] > since, timeout)
+        if not ok:
+            self.log(f"  object {obj.index}: no next_best_view within {timeout:.0f} s, moving randomly")
+            return random_view(obj, self.rng, self.distance)
+        with self._cond:
+            return self.suggestion[1].copy()
+
+    def _views_of(self, track_id: int) -> int:
+        with self._cond:
+            return self.view_counts.get(track_id, 0)
+
+    def _object_position(self, track_id: int) -> np.ndarray | None:
+        with self._cond:
+            return self.positions.get(track_id)

@@ -1,0 +1,187 @@
+"""nbv_node: objects/error + the camera pose in, next_best_view out.
+
+Rebuilds each object's occupancy and error grids from the objects/error cloud (one point
+per voxel in (i, j, k) order, with an ``id`` field), picks the target object (a parameter,
+or the one with the most estimated error), and asks the plain NextBestViewPlanner for
+the view that shows the most of that error. Publishes the best pose, the ranked
+candidates and arrows coloured by score for rviz.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from dataclasses import dataclass, field
+
+import numpy as np
+import rclpy
+from geometry_msgs.msg import PoseArray, PoseStamped
+from rclpy.node import Node
+from sensor_msgs.msg import PointCloud2
+from std_msgs.msg import Int32
+from visualization_msgs.msg import MarkerArray
+
+from vtr_perception.geometry.cameras import rotation_angle_deg
+from vtr_perception.nbv.config import PlannerConfig
+from vtr_perception.nbv.planner import NextBestViewPlanner, PlanResult
+from vtr_perception.ros import conversions as conv
+from vtr_perception.ros.parameters import declare_from_dataclass
+from vtr_perception.ros.qos import latched_qos, reliable_qos
+
+
+@dataclass
+class NbvNodeConfig:
+    """ROS-side options of the next-best-view node (the planner's are under `planner.`)."""
+
+    world_frame: str = field(default="world", metadata={"help": "frame of the published poses"})
+    target_id: int = field(default=-1, metadata={"help": "object to plan for; -1 = the one with most estimated error"})
+    max_arrows: int = field(default=24, metadata={"help": "candidate arrows shown in rviz (best first)"})
+    taken_view_min_angle_deg: float = field(
+        default=10.0, metadata={"help": "camera poses closer than this to a recorded view are not recorded again"}
+    )
+    log_throttle_s: float = field(default=5.0, metadata={"help": "minimum seconds between repeated warnings"})
+
+
+@dataclass
+class ObjectGrid:
+    """One object's grids as rebuilt from the error cloud (grid axis-aligned with the world)."""
+
+    id: int
+    occupancy: np.ndarray
+    error: np.ndarray
+    center: np.ndarray
+    extent: float
+
+
+def grids_from_cloud(points: np.ndarray) -> dict[int, ObjectGrid]:
+    """Split an objects/error cloud into per-object cubic grids; malformed objects raise ValueError."""
+    for name in ("x", "y", "z", "occupancy", "error", "id"):
+        if points.dtype.names is None or name not in points.dtype.names:
+            raise ValueError(f"objects/error cloud lacks the field {name!r}")
+    out = {}
+    ids = points["id"].astype(np.int64)
+    for i in np.unique(ids):
+        sel = points[ids == i]
+        R = round(len(sel) ** (1.0 / 3.0))
+        if R < 2 or R**3 != len(sel):
+            raise ValueError(f"object {i} has {len(sel)} voxels, not a cubic grid")
+        xyz = np.stack([sel["x"], sel["y"], sel["z"]], axis=1).astype(np.float64)
+        if not np.isfinite(xyz).all():
+            raise ValueError(f"object {i} has non-finite voxel positions")
+        step = np.linalg.norm(xyz[R * R] - xyz[0])  # one step along i
+        occ = np.nan_to_num(sel["occupancy"].reshape(R, R, R), nan=0.0)
+        err = np.nan_to_num(sel["error"].reshape(R, R, R), nan=0.0)
+        out[int(i)] = ObjectGrid(int(i), occ, err, xyz.mean(axis=0), float(step * R))
+    return out
+
+
+class NbvNode(Node):
+    def __init__(self, **kwargs) -> None:
+        super().__init__("nbv", **kwargs)
+        self.config = declare_from_dataclass(self, NbvNodeConfig)
+        self.planner_config = declare_from_dataclass(self, PlannerConfig, prefix="planner")
+        self.planner = NextBestViewPlanner(self.planner_config)
+        self._lock = threading.Lock()
+        self.current_pose: np.ndarray | None = None
+        self.target_id = self.config.target_id
+        self.taken: dict[int, list[np.ndarray]] = {}
+        self.last_result: PlanResult | None = None
+        self.plans = 0
+
+        self.create_subscription(PointCloud2, "objects/error", self._on_error, reliable_qos(depth=2))
+        self.create_subscription(PoseStamped, "camera_pose", self._on_pose, reliable_qos(depth=10))
+        self.create_subscription(Int32, "nbv/target", self._on_target, reliable_qos())
+        self.pub_goal = self.create_publisher(PoseStamped, "next_best_view", reliable_qos())
+        self.pub_candidates = self.create_publisher(PoseArray, "nbv/candidates", reliable_qos())
+        self.pub_markers = self.create_publisher(MarkerArray, "nbv/markers", latched_qos())
+
+    def _on_pose(self, msg: PoseStamped) -> None:
+        try:
+            T = conv.pose_to_matrix(msg)
+        except ValueError as exc:
+            self.get_logger().warning(f"ignoring camera_pose: {exc}", throttle_duration_sec=self.config.log_throttle_s)
+            return
+        with self._lock:
+            self.current_pose = T
+
+    def _on_target(self, msg: Int32) -> None:
+        with self._lock:
+            self.target_id = int(msg.data)
+        self.get_logger().info(f"planning for object {msg.data}" if msg.data >= 0 else "planning for the worst object")
+
+    def _record_view(self, object_id: int, pose: np.ndarray) -> None:
+        views = self.taken.setdefault(object_id, [])
+        for T in views:
+            d = pose[:3, 3] - T[:3, 3]
+            if np.linalg.norm(d) < 1e-3 and rotation_angle_deg(pose, T) < self.config.taken_view_min_angle_deg:
+                return
+        views.append(pose.copy())
+
+    def _on_error(self, msg: PointCloud2) -> None:
+        try:
+            grids = grids_from_cloud(conv.pointcloud2_to_structured(msg))
+        except ValueError as exc:
+            self.get_logger().warning(
+                f"ignoring objects/error: {exc}", throttle_duration_sec=self.config.log_throttle_s
+            )
+            return
+        if not grids:
+            return
+        with self._lock:
+            current = None if self.current_pose is None else self.current_pose.copy()
+            target = self.target_id
+        if target not in grids:
+            target = max(grids, key=lambda i: float(grids[i].error.sum()))
+        grid = grids[target]
+        if current is not None:
+            self._record_view(target, current)
+        result = self.planner.plan(grid.error, grid.occupancy, center=grid.center, extent=grid.extent,
+                                   current_pose=current, taken_poses=self.taken.get(target, []))  # fmt: skip
+        self.last_result = result
+        self.plans += 1
+        self.publish(result, msg.header.stamp, target)
+
+    def publish(self, result: PlanResult, stamp, target: int) -> None:
+        frame_id = self.config.world_frame
+        self.pub_candidates.publish(conv.matrices_to_pose_array(result.poses, stamp=stamp, frame_id=frame_id))
+        if result.best_pose is None:
+            self.get_logger().warning(
+                f"object {target}: {result.reason}", throttle_duration_sec=self.config.log_throttle_s
+            )
+            return
+        markers = MarkerArray(markers=[conv.delete_all_markers(ns="nbv", frame_id=frame_id)])
+        n = min(self.config.max_arrows, len(result.poses))
+        lo, hi = (float(result.scores[:n].min()), float(result.scores[:n].max())) if n else (0.0, 1.0)
+        for k in range(n):
+            T = result.poses[k]
+            start, end = T[:3, 3], T[:3, 3] + 0.08 * T[:3, 2]
+            s = (float(result.scores[k]) - lo) / (hi - lo) if hi > lo else 1.0
+            markers.markers.append(conv.arrow_marker(start, end, marker_id=k, ns="nbv", frame_id=frame_id, stamp=stamp,
+                                                     color=(s, 0.2, 1.0 - s, 1.0)))  # fmt: skip
+        self.pub_markers.publish(markers)
+        if not result.stop:
+            self.pub_goal.publish(conv.matrix_to_pose_stamped(result.best_pose, stamp=stamp, frame_id=frame_id))
+        else:
+            self.get_logger().info(
+                f"object {target}: stop ({result.reason})", throttle_duration_sec=self.config.log_throttle_s
+            )
+
+
+def main(args: list[str] | None = None) -> int:
+    rclpy.init(args=args if args is not None else sys.argv)
+    node = None
+    try:
+        node = NbvNode()
+        rclpy.spin(node)
+    except (KeyboardInterrupt, rclpy.executors.ExternalShutdownException):
+        pass
+    finally:
+        if node is not None:
+            node.destroy_node()
+        if rclpy.ok():
+            rclpy.shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

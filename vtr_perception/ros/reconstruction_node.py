@@ -1,0 +1,344 @@
+"""reconstruction_node: camera frames in, per-object meshes, poses and error volumes out.
+
+A thin adapter: messages are converted (ros/conversions), assembled into frames by stamp
+(ros/sync), handed to a worker thread that runs the plain PerceptionPipeline, and its
+estimates are published. Frames that arrive while the worker is busy replace the waiting
+one (the newest frame wins; the replaced one is counted as dropped). A bad frame is
+logged (throttled), counted and skipped; the node keeps serving.
+"""
+
+from __future__ import annotations
+
+import collections
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+import rclpy
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from geometry_msgs.msg import PoseArray, PoseStamped
+from rclpy.node import Node
+from sensor_msgs.msg import CameraInfo, Image, PointCloud2
+from visualization_msgs.msg import MarkerArray
+
+from vtr_perception.geometry.cameras import transform_points
+from vtr_perception.geometry.voxels import voxel_centers
+from vtr_perception.perception.config import PerceptionConfig
+from vtr_perception.perception.object_pose import ObjectEstimate
+from vtr_perception.perception.pipeline import PerceptionPipeline
+from vtr_perception.ros import conversions as conv
+from vtr_perception.ros.parameters import declare_from_dataclass
+from vtr_perception.ros.qos import image_qos, latched_qos, reliable_qos
+from vtr_perception.ros.sync import Frame, FrameAssembler
+from vtr_perception.ros.tf import TfLookup, TfPublisher
+
+# objects/error: one point per voxel of every object's grid, in (i, j, k) order per object.
+# Fields: position (world), occupancy, predicted error, object id and the object's view count.
+OBJECT_CLOUD_DTYPE = np.dtype([(n, "<f4") for n in ("x", "y", "z", "occupancy", "error", "id", "views")])
+
+
+@dataclass
+class ReconstructionNodeConfig:
+    """ROS-side options of the reconstruction node (the pipeline's are under `perception.`)."""
+
+    world_frame: str = field(default="world", metadata={"help": "fixed frame of poses, meshes and error clouds"})
+    pose_source: Literal["auto", "tf", "topic"] = field(
+        default="auto", metadata={"help": "camera pose from tf2 (when importable), the camera_pose topic, or auto"}
+    )
+    image_qos: Literal["sensor_data", "reliable"] = field(
+        default="sensor_data", metadata={"help": "QoS of image inputs: sensor_data (best effort) or reliable"}
+    )
+    sync: Literal["exact", "approximate"] = field(
+        default="exact", metadata={"help": "image/camera_info/depth/mask matching by exact or approximate stamp"}
+    )
+    sync_slop_s: float = field(default=0.02, metadata={"help": "approximate sync tolerance, seconds"})
+    pose_tolerance_s: float = field(
+        default=0.25, metadata={"help": "a camera_pose message this close to the image stamp is used, seconds"}
+    )
+    use_depth: bool = field(default=True, metadata={"help": "subscribe to depth (RGB-D); off = RGB only"})
+    use_mask: bool = field(
+        default=False, metadata={"help": "subscribe to an instance mask instead of depth segmentation"}
+    )
+    backend: Literal["auto", "tensorrt", "onnxruntime", "torch"] = field(
+        default="auto", metadata={"help": "inference runtime; auto picks the best that works"}
+    )
+    model_dir: str = field(default="", metadata={"help": "directory of the shipped model; empty = package share"})
+    engine_cache: str = field(default="", metadata={"help": "TensorRT engine cache directory; empty = default"})
+    publish_error_cloud: bool = field(default=True, metadata={"help": "publish objects/error (PointCloud2)"})
+    diagnostics_period_s: float = field(default=1.0, metadata={"help": "diagnostics publishing period, seconds"})
+    log_throttle_s: float = field(default=5.0, metadata={"help": "minimum seconds between repeated warnings"})
+
+
+def load_node_backend(config: ReconstructionNodeConfig):
+    """The inference backend the node runs (resolved from the package share dir by default)."""
+    from vtr_perception.infer import load_backend
+
+    return load_backend(config.backend, model_dir=config.model_dir or None, engine_cache=config.engine_cache or None)
+
+
+def object_cloud(estimates: list[ObjectEstimate]) -> np.ndarray:
+    """The structured points of objects/error for these estimates (world frame)."""
+    parts = []
+    for est in estimates:
+        R = est.occupancy.shape[0]
+        local = voxel_centers(R).reshape(-1, 3) * est.grid_extent
+        T = np.eye(4)
+        T[:3, :3], T[:3, 3] = est.grid_rotation, est.grid_center
+        cloud = np.empty(R**3, OBJECT_CLOUD_DTYPE)
+        pts = transform_points(T, local)
+        cloud["x"], cloud["y"], cloud["z"] = pts.T
+        cloud["occupancy"] = est.occupancy.reshape(-1)
+        cloud["error"] = est.error.reshape(-1)
+        cloud["id"] = est.id
+        cloud["views"] = est.num_views
+        parts.append(cloud)
+    return np.concatenate(parts) if parts else np.empty(0, OBJECT_CLOUD_DTYPE)
+
+
+class LatestFrameSlot:
+    """A one-frame mailbox between the callbacks and the worker: the newest frame wins."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._frame: Frame | None = None
+        self.dropped = 0
+        self.closed = False
+
+    def put(self, frame: Frame) -> None:
+        with self._cond:
+            if self._frame is not None:
+                self.dropped += 1
+            self._frame = frame
+            self._cond.notify()
+
+    def take(self, timeout: float = 0.2) -> Frame | None:
+        with self._cond:
+            if self._frame is None and not self.closed:
+                self._cond.wait(timeout)
+            frame, self._frame = self._frame, None
+            return frame
+
+    def close(self) -> None:
+        with self._cond:
+            self.closed = True
+            self._cond.notify_all()
+
+
+class ReconstructionNode(Node):
+    def __init__(self, *, backend=None, **kwargs) -> None:
+        super().__init__("reconstruction", **kwargs)
+        self.config = declare_from_dataclass(self, ReconstructionNodeConfig)
+        self.perception_config = declare_from_dataclass(self, PerceptionConfig, prefix="perception")
+        self.backend = backend if backend is not None else load_node_backend(self.config)
+        self.pipeline = PerceptionPipeline(self.perception_config, self.backend)
+        self.get_logger().info(f"backend: {self.backend.name} ({self.backend.info.mode})")
+
+        cfg = self.config
+        required = ["image", "camera_info"]
+        if cfg.use_depth:
+            required.append("depth")
+        if cfg.use_mask:
+            required.append("mask")
+        self.assembler = FrameAssembler(tuple(required), mode=cfg.sync, slop=cfg.sync_slop_s)
+        self.slot = LatestFrameSlot()
+        self.tf_lookup = TfLookup(self) if cfg.pose_source in ("auto", "tf") else None
+        self.tf_publisher = TfPublisher(self)
+        self._poses: collections.deque[tuple[float, np.ndarray]] = collections.deque(maxlen=200)
+        self._pose_lock = threading.Lock()
+
+        qos = image_qos(cfg.image_qos)
+        self.create_subscription(Image, "image", lambda m: self._on_part("image", m), qos)
+        self.create_subscription(CameraInfo, "camera_info", lambda m: self._on_part("camera_info", m), qos)
+        if cfg.use_depth:
+            self.create_subscription(Image, "depth", lambda m: self._on_part("depth", m), qos)
+        if cfg.use_mask:
+            self.create_subscription(Image, "mask", lambda m: self._on_part("mask", m), qos)
+        self.create_subscription(PoseStamped, "camera_pose", self._on_pose, reliable_qos(depth=50))
+
+        self.pub_markers = self.create_publisher(MarkerArray, "objects/markers", latched_qos())
+        self.pub_poses = self.create_publisher(PoseArray, "objects/poses", reliable_qos())
+        self.pub_error = self.create_publisher(PointCloud2, "objects/error", reliable_qos(depth=2))
+        self.pub_diag = self.create_publisher(DiagnosticArray, "diagnostics", reliable_qos())
+
+        self.stats = collections.Counter()
+        self.latencies_ms: collections.deque[float] = collections.deque(maxlen=200)
+        self._input_stamps: collections.deque[float] = collections.deque(maxlen=100)
+        self._published_ids: set[int] = set()
+        self._worker = threading.Thread(target=self._work, name="reconstruction-worker", daemon=True)
+        self._worker.start()
+        self.create_timer(cfg.diagnostics_period_s, self._publish_diagnostics)
+
+    # ------------------------------------------------------------------ inputs (executor thread)
+
+    def _on_part(self, part: str, msg) -> None:
+        stamp = conv.stamp_to_seconds(msg.header.stamp)
+        if part == "image":
+            self._input_stamps.append(time.monotonic())
+        frame = self.assembler.add(part, stamp, msg)
+        if frame is not None:
+            self.slot.put(frame)
+
+    def _on_pose(self, msg: PoseStamped) -> None:
+        try:
+            T = conv.pose_to_matrix(msg)
+        except ValueError as exc:
+            self._skip("bad_camera_pose", str(exc))
+            return
+        with self._pose_lock:
+            self._poses.append((conv.stamp_to_seconds(msg.header.stamp), T))
+
+    # ------------------------------------------------------------------ worker thread
+
+    def _skip(self, reason: str, detail: str) -> None:
+        self.stats[f"skipped.{reason}"] += 1
+        self.get_logger().warning(
+            f"frame skipped ({reason}): {detail}", throttle_duration_sec=self.config.log_throttle_s
+        )
+
+    def camera_pose(self, frame: Frame) -> np.ndarray | None:
+        image = frame.parts["image"]
+        if self.tf_lookup is not None and self.tf_lookup.available:
+            T = self.tf_lookup.lookup(self.config.world_frame, image.header.frame_id, image.header.stamp)
+            if T is not None:
+                return T
+        with self._pose_lock:
+            if not self._poses:
+                return None
+            stamp, T = min(self._poses, key=lambda p: abs(p[0] - frame.stamp))
+        return T if abs(stamp - frame.stamp) <= self.config.pose_tolerance_s else None
+
+    def _work(self) -> None:
+        while rclpy.ok() and not self.slot.closed:
+            frame = self.slot.take()
+            if frame is None:
+                continue
+            try:
+                self.process_frame(frame)
+            except Exception as exc:  # keep serving: a bug in one frame must not kill the node
+                self.stats["errors"] += 1
+                self.get_logger().error(f"frame failed: {exc!r}", throttle_duration_sec=self.config.log_throttle_s)
+
+    def process_frame(self, frame: Frame) -> None:
+        parts = frame.parts
+        try:
+            intrinsics = conv.camera_info_to_intrinsics(parts["camera_info"])
+            rgb = conv.image_to_rgb(parts["image"])
+            depth = conv.image_to_depth(parts["depth"]) if "depth" in parts else None
+            mask = conv.image_to_mask(parts["mask"]) if "mask" in parts else None
+        except ValueError as exc:
+            self._skip("bad_input", str(exc))
+            return
+        expected = (intrinsics.height, intrinsics.width)
+        for name, array in (("image", rgb), ("depth", depth), ("mask", mask)):
+            if array is not None and array.shape[:2] != expected:
+                self._skip("size_mismatch", f"{name} is {array.shape[1]}x{array.shape[0]}, camera_info says "
+                                            f"{intrinsics.width}x{intrinsics.height}")  # fmt: skip
+                return
+        T = self.camera_pose(frame)
+        if T is None:
+            self._skip("no_camera_pose", f"no camera pose near stamp {frame.stamp:.3f}")
+            return
+        result = self.pipeline.process(rgb, depth, intrinsics, T, frame.stamp, mask=mask)
+        self.stats["frames_processed"] += 1
+        if result.skipped:
+            self._skip(result.skipped, "rejected by the perception pipeline")
+            return
+        current = set(result.estimates)
+        if result.updated or current != self._published_ids:
+            self.publish(result.estimates, parts["image"].header.stamp)
+            self.latencies_ms.append(1e3 * (time.time() - frame.stamp))
+            self.stats["updates"] += 1
+
+    # ------------------------------------------------------------------ outputs
+
+    def publish(self, estimates: dict[int, ObjectEstimate], stamp) -> None:
+        frame_id = self.config.world_frame
+        ids = sorted(estimates)
+        markers = MarkerArray()
+        for i in ids:
+            est = estimates[i]
+            color = conv.color_for_id(i)
+            if len(est.triangles):
+                markers.markers.append(conv.mesh_marker(est.vertices, est.triangles, marker_id=i, ns="objects",
+                                                        frame_id=frame_id, stamp=stamp, color=color))  # fmt: skip
+            top = est.position + np.array([0.0, 0.0, 0.6 * est.scale + 0.03])
+            label = f"object {i}: {est.num_views} views"
+            markers.markers.append(
+                conv.text_marker(label, top, marker_id=i, ns="labels", frame_id=frame_id, stamp=stamp)
+            )
+        retired = sorted(self._published_ids - set(ids))
+        for ns in ("objects", "labels"):
+            markers.markers.extend(conv.delete_markers(retired, ns=ns, frame_id=frame_id))
+        self._published_ids = set(ids)
+        self.pub_markers.publish(markers)
+
+        poses = [self._object_matrix(estimates[i]) for i in ids]
+        self.pub_poses.publish(conv.matrices_to_pose_array(np.array(poses).reshape(-1, 4, 4), stamp=stamp,
+                                                           frame_id=frame_id))  # fmt: skip
+        self.tf_publisher.send_many(
+            [(T, frame_id, f"object_{i}") for i, T in zip(ids, poses, strict=True)], stamp=stamp
+        )
+        if self.config.publish_error_cloud:
+            cloud = object_cloud([estimates[i] for i in ids])
+            self.pub_error.publish(conv.structured_to_pointcloud2(cloud, stamp=stamp, frame_id=frame_id))
+
+    @staticmethod
+    def _object_matrix(est: ObjectEstimate) -> np.ndarray:
+        T = np.eye(4)
+        T[:3, :3], T[:3, 3] = est.rotation, est.position
+        return T
+
+    def _publish_diagnostics(self) -> None:
+        now = time.monotonic()
+        recent = [t for t in self._input_stamps if now - t < 5.0]
+        rate = (len(recent) - 1) / (recent[-1] - recent[0]) if len(recent) > 1 and recent[-1] > recent[0] else 0.0
+        lat = np.array(self.latencies_ms) if self.latencies_ms else np.zeros(1)
+        skipped = sum(v for k, v in self.stats.items() if k.startswith("skipped."))
+        values = {
+            "backend": self.backend.name,
+            "input_rate_hz": f"{rate:.2f}",
+            "frames_processed": str(self.stats["frames_processed"]),
+            "frames_dropped": str(self.slot.dropped),
+            "frames_skipped": str(skipped),
+            "latency_ms_p50": f"{np.percentile(lat, 50):.1f}",
+            "latency_ms_p95": f"{np.percentile(lat, 95):.1f}",
+            "objects": str(len(self._published_ids)),
+            "errors": str(self.stats["errors"]),
+        }
+        values.update({k: str(v) for k, v in self.stats.items() if k.startswith("skipped.")})
+        level = DiagnosticStatus.OK if self.stats["errors"] == 0 else DiagnosticStatus.WARN
+        status = DiagnosticStatus(level=level, name="vtr_perception: reconstruction", hardware_id=self.backend.name,
+                                  message=f"{len(self._published_ids)} objects, {rate:.1f} Hz in")  # fmt: skip
+        status.values = [KeyValue(key=k, value=v) for k, v in values.items()]
+        msg = DiagnosticArray(status=[status])
+        msg.header.stamp = self.get_clock().now().to_msg()
+        self.pub_diag.publish(msg)
+
+    def destroy_node(self) -> None:
+        self.slot.close()
+        if self._worker.is_alive():
+            self._worker.join(timeout=2.0)
+        super().destroy_node()
+
+
+def main(args: list[str] | None = None) -> int:
+    rclpy.init(args=args if args is not None else sys.argv)
+    node = None
+    try:
+        node = ReconstructionNode()
+        rclpy.spin(node)
+    except (KeyboardInterrupt, rclpy.executors.ExternalShutdownException):
+        pass
+    finally:
+        if node is not None:
+            node.destroy_node()
+        if rclpy.ok():
+            rclpy.shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
