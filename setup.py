@@ -46,6 +46,9 @@ setup(
     entry_points={
         "console_scripts": [
             "vtr-perception = vtr_perception.cli:main",
+            "reconstruction_node = vtr_perception.ros.reconstruction_node:main",
+            "nbv_node = vtr_perception.ros.nbv_node:main",
+            "sim_camera_node = vtr_perception.ros.sim_camera_node:main",
         ],
     },
 )

@@ -54,7 +54,12 @@ def ros_environment() -> dict[str, str]:
 
 
 def start_node(name: str, params: dict, remaps: dict[str, str], env: dict[str, str], log_dir: Path) -> subprocess.Popen:
+    """Start a node process with its shipped parameter file (config/<node>.yaml) plus ``params``."""
+    from vtr_perception.resources import package_file
+
     args = [sys.executable, "-m", NODE_MODULES[name], "--ros-args"]
+    yaml_name = {"sim_camera": "sim_camera", "reconstruction": "reconstruction", "nbv": "nbv"}[name]
+    args += ["--params-file", str(package_file(f"config/{yaml_name}.yaml"))]
     for key, value in params.items():
         if isinstance(value, bool):
             value = str(value).lower()
@@ -125,9 +130,9 @@ def start_rviz(env: dict[str, str], log_dir: Path) -> list[subprocess.Popen]:
     if rviz is None:
         print("rviz2 is not installed here: running without it (install ROS 2 desktop to see the demo live)")
         return []
-    from vtr_perception.infer.paths import share_dir
+    from vtr_perception.resources import package_file
 
-    config = share_dir() / "rviz" / "vtr_perception.rviz"
+    config = package_file("rviz/vtr_perception.rviz")
     log = open(log_dir / "rviz2.log", "w")  # noqa: SIM115
     return [subprocess.Popen([rviz, "-d", str(config)], env=env, stdout=log, stderr=subprocess.STDOUT,
                              start_new_session=True)]  # fmt: skip
