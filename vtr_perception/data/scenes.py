@@ -117,6 +117,13 @@ def make_tabletop_scene(
     else:
         candidates = [r for r in records if split_of(r.object_id) == split]
         rng.shuffle(candidates)
+        # round-robin over categories, so a small scene shows different kinds of objects
+        seen: dict[str, int] = {}
+        rank = []
+        for r in candidates:
+            seen[r.category] = seen.get(r.category, 0) + 1
+            rank.append(seen[r.category])
+        candidates = [r for _, r in sorted(zip(rank, candidates, strict=True), key=lambda p: p[0])]
     objects: list[SceneObject] = []
     xs = (np.arange(num_objects) - (num_objects - 1) / 2.0) * spacing
     for record in candidates:
