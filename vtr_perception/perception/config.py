@@ -70,9 +70,6 @@ class PerceptionConfig:
         metadata={"help": "after a suspected jump, the frame is kept only if this fraction of the confirmed "
                           "tracks expected in view is matched"},
     )
-    max_consecutive_skips: int = field(
-        default=10, metadata={"help": "after this many skipped jump frames in a row the new pose is accepted"}
-    )
     fused_voxel_m: float = field(
         default=0.003, metadata={"help": "voxel size (m) of each track's fused world-frame point cloud"}
     )

@@ -10,9 +10,12 @@ support plane is found, or when the camera pose jumps and the detections disagre
 confirmed tracks. Border-cut objects are associated (their tracks stay alive) but add no view
 and no geometry.
 
-RGB only (no depth): needs an instance mask and ``known_object_size_m``. The distance comes from
-the mask's pixel extent (d = f * L / extent_px) and is only as good as the size prior: a 10 %
-wrong size gives a 10 % wrong distance along the viewing ray, and ICP refinement is off.
+RGB only (no depth): needs an instance mask and ``known_object_size_m``. From one view the
+distance comes from the mask's pixel extent (d = f * L / extent_px): only as good as the size
+prior and the silhouette (an oblique box looks bigger than its longest side, so it is placed too
+close). Once a track has views from directions more than a few degrees apart, its centre is
+triangulated from the rays through the mask centres instead; the scale stays the size prior,
+and there is no ICP refinement (no observed points).
 """
 
 from __future__ import annotations
@@ -58,6 +61,7 @@ def size_prior_detection(detection: Detection, intrinsics: Intrinsics, T_world_c
     ray /= np.linalg.norm(ray)
     center = T_world_camera[:3, :3] @ (distance * ray) + T_world_camera[:3, 3]
     detection.center, detection.extent = center, np.full(3, float(size))
+    detection.ray = (T_world_camera[:3, 3].copy(), T_world_camera[:3, :3] @ ray)
     return detection
 
 

@@ -27,6 +27,7 @@ class Detection:
     extent: np.ndarray  # (3,) world-axis bounding-box size (m)
     cut_by_border: bool
     instance_id: int | None = None
+    ray: tuple[np.ndarray, np.ndarray] | None = None  # RGB only: (origin, unit direction) through the mask centre
 
     @property
     def size(self) -> float:
@@ -75,6 +76,7 @@ def _detection(mask: np.ndarray, points: np.ndarray, plane: np.ndarray | None, c
 def backproject(depth: np.ndarray, intrinsics: Intrinsics, T_world_camera: np.ndarray, stride: int = 1):
     """World points of every ``stride``-th pixel: returns (points (h, w, 3), depth (h, w)) on that sub-grid."""
     d = depth[::stride, ::stride].astype(np.float64)
+    d[~np.isfinite(d)] = np.nan  # inf * 0 in the products below would warn
     v = np.arange(0, depth.shape[0], stride) + 0.5
     u = np.arange(0, depth.shape[1], stride) + 0.5
     rays = np.stack(np.broadcast_arrays(((u - intrinsics.cx) / intrinsics.fx)[None, :],

@@ -37,6 +37,7 @@ class Track:
     confirmed: bool = False
     points: np.ndarray = field(default_factory=lambda: np.zeros((0, 3)))  # fused world points (voxel-thinned)
     floor_z: float = np.inf  # lowest support height seen under the object
+    rays: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)  # RGB only: mask-centre rays
     needs_reconstruction: bool = False
     estimate: object | None = None  # the latest ObjectEstimate
 
@@ -48,16 +49,37 @@ class Track:
         """Merge a complete (not border-cut) detection into the track's geometry."""
         lo_z = float(detection.center[2] - detection.extent[2] / 2.0)
         self.floor_z = min(self.floor_z, lo_z)
-        if len(detection.points_world) == 0:  # RGB only: running mean of the size-prior centres
-            w = 1.0 / max(self.hits, 1)
-            self.center = (1.0 - w) * self.center + w * detection.center
+        if len(detection.points_world) == 0:  # RGB only
             self.extent = detection.extent.copy()
+            if detection.ray is not None:
+                self.rays = [*self.rays[-49:], detection.ray]
+            triangulated = triangulate(self.rays)
+            if triangulated is not None:
+                self.center = triangulated
+            else:  # a single viewing direction: running mean of the size-prior centres
+                w = 1.0 / max(self.hits, 1)
+                self.center = (1.0 - w) * self.center + w * detection.center
             return
         cloud = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(np.vstack([self.points, detection.points_world])))
         self.points = np.asarray(cloud.voxel_down_sample(voxel).points)
         lo, hi = self.points.min(axis=0), self.points.max(axis=0)
         lo[2] = min(lo[2], self.floor_z)
         self.center, self.extent = 0.5 * (lo + hi), hi - lo
+
+
+def triangulate(rays: list[tuple[np.ndarray, np.ndarray]], min_angle_deg: float = 5.0) -> np.ndarray | None:
+    """Least-squares point nearest to all rays (origin, unit direction); None without enough baseline."""
+    if len(rays) < 2:
+        return None
+    dirs = np.stack([d for _, d in rays])
+    if np.degrees(np.arccos(np.clip(dirs @ dirs.T, -1.0, 1.0))).max() < min_angle_deg:
+        return None
+    A, b = np.zeros((3, 3)), np.zeros(3)
+    for o, d in rays:
+        P = np.eye(3) - np.outer(d, d)
+        A += P
+        b += P @ o
+    return np.linalg.solve(A, b)
 
 
 @dataclass
@@ -76,7 +98,6 @@ class Tracker:
         self.tracks: dict[int, Track] = {}
         self._ids = itertools.count(1)
         self._last_pose: np.ndarray | None = None
-        self._consecutive_skips = 0
 
     def confirmed(self) -> list[Track]:
         return [t for t in self.tracks.values() if t.confirmed]
@@ -121,16 +142,20 @@ class Tracker:
         cfg = self.config
         tracks = list(self.tracks.values())
         pairs = self._associate(tracks, detections)
-        if self._pose_jump(T_world_camera) and self._consecutive_skips < cfg.max_consecutive_skips:
+        jumped = self._pose_jump(T_world_camera)
+        # Jumps are measured against the previous frame, used or not: a pose that stays where it
+        # jumped to is a real move (judged on its own next frame), a one-frame glitch is skipped.
+        self._last_pose = np.array(T_world_camera, dtype=np.float64)
+        if jumped:
+            # Consistent = most confirmed tracks expected in view are matched and most detections
+            # match a track; a jump to an empty view (nothing expected, nothing seen) is accepted.
             expected = [t for t in self.confirmed() if self.in_view(t, intrinsics, T_world_camera)]
             matched = {tracks[i].id for i, _ in pairs}
-            consistent = bool(expected) and (
-                sum(t.id in matched for t in expected) >= cfg.jump_min_consistency * len(expected))
-            if self.confirmed() and not consistent:
-                self._consecutive_skips += 1
+            frac = cfg.jump_min_consistency
+            tracks_ok = not expected or sum(t.id in matched for t in expected) >= frac * len(expected)
+            detections_ok = not detections or len(pairs) >= frac * len(detections)
+            if self.confirmed() and not (tracks_ok and detections_ok):
                 return TrackingStep([], [], [], skipped="camera_pose_jump")
-        self._consecutive_skips = 0
-        self._last_pose = np.array(T_world_camera, dtype=np.float64)
 
         matches = []
         for i, j in pairs:

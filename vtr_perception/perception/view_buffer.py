@@ -116,8 +116,8 @@ class ViewBuffer:
     def consider(self, view: View) -> bool:
         """Keep ``view`` if it adds a new viewpoint; returns whether the buffer changed.
 
-        When full, the most redundant view (smallest angle to its nearest neighbour, oldest on
-        ties) is replaced, unless that is the new view itself.
+        When full, one view goes so that the smallest angle between any two kept viewpoints is
+        as large as possible (max-min diversity); if dropping the new view is as good, nothing changes.
         """
         if self.views:
             dirs = np.stack([v.direction for v in self.views])
@@ -129,10 +129,12 @@ class ViewBuffer:
         dirs = np.stack([v.direction for v in self.views] + [view.direction])
         pair = angle_deg(dirs[:, None], dirs[None, :])
         np.fill_diagonal(pair, np.inf)
-        victim = int(np.argmin(pair.min(axis=1)))
-        if victim == len(self.views):
+        n = len(dirs)
+        spread = np.array([pair[np.ix_(keep, keep)].min() for keep in
+                           (np.delete(np.arange(n), k) for k in range(n))])
+        if spread[-1] >= spread.max() - 1e-9:
             return False
-        del self.views[victim]
+        del self.views[int(np.argmax(spread))]
         self.views.append(view)
         return True
 

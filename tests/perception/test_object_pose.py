@@ -1,0 +1,111 @@
+import numpy as np
+
+from tests.perception.doubles import FixedShapeBackend
+from tests.perception.scenes import Box, camera_on_circle, render
+from vtr_perception.geometry.cameras import Intrinsics, camera_from_angles, rotation_angle_deg, rotation_from_angles
+from vtr_perception.perception.config import PerceptionConfig
+from vtr_perception.perception.object_pose import (
+    average_rotations,
+    fuse_canonical_rotation,
+    grid_mesh,
+    principal_frame,
+)
+from vtr_perception.perception.pipeline import PerceptionPipeline
+
+K = Intrinsics.from_fov(320, 240, 60)
+
+
+def _random_rotation(rng):
+    q = rng.normal(size=4)
+    q /= np.linalg.norm(q)
+    x, y, z, w = q
+    return np.array([[1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
+                     [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
+                     [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)]])
+
+
+def test_robust_rotation_average_rejects_outliers():
+    rng = np.random.default_rng(0)
+    truth = _random_rotation(rng)
+    noisy = []
+    for _ in range(6):  # ~3 deg noise
+        axis = rng.normal(size=3)
+        axis /= np.linalg.norm(axis)
+        a = np.radians(3.0)
+        Kx = np.array([[0, -axis[2], axis[1]], [axis[2], 0, -axis[0]], [-axis[1], axis[0], 0]])
+        noisy.append(truth @ (np.eye(3) + np.sin(a) * Kx + (1 - np.cos(a)) * Kx @ Kx))
+    outliers = [_random_rotation(rng) for _ in range(2)]
+    mean, inliers = average_rotations(np.stack(noisy + outliers), outlier_deg=20.0)
+    assert rotation_angle_deg(mean, truth) < 3.0
+    assert inliers[:6].all() and not inliers[6:].any()
+
+
+def test_canonical_pose_head_angles_fuse_into_the_object_rotation():
+    rng = np.random.default_rng(1)
+    R_world_object = _random_rotation(rng)
+    az, el = rng.uniform(0, 360, 5), rng.uniform(-60, 60, 5)
+    R_world_cameras = R_world_object @ rotation_from_angles(az, el)  # cameras around the object, no roll
+    view_pose = np.stack([np.sin(np.radians(az)), np.cos(np.radians(az)),
+                          np.sin(np.radians(el)), np.cos(np.radians(el))], axis=-1)
+    view_pose[4] = [1.0, 0.0, 0.0, 1.0]  # one pose-head failure
+    R, inliers = fuse_canonical_rotation(view_pose, R_world_cameras, outlier_deg=20.0)
+    assert rotation_angle_deg(R, R_world_object) < 1e-6
+    assert inliers.tolist() == [True] * 4 + [False]
+
+
+def test_principal_frame_is_z_up_with_x_along_the_long_horizontal_axis():
+    rng = np.random.default_rng(2)
+    pts = rng.uniform(-1, 1, (2000, 3)) * [0.2, 0.05, 0.5]  # tall, long in x
+    yaw = np.radians(30.0)
+    Rz = np.array([[np.cos(yaw), -np.sin(yaw), 0], [np.sin(yaw), np.cos(yaw), 0], [0, 0, 1]])
+    R = principal_frame(pts @ Rz.T)
+    assert np.allclose(R[:, 2], [0, 0, 1]) and np.isclose(np.linalg.det(R), 1.0)
+    assert rotation_angle_deg(R, Rz) < 1.0
+
+
+def test_grid_mesh_spans_the_canonical_cube():
+    occ = np.zeros((16, 16, 16), np.float32)
+    occ[4:12, 2:14, 0:16] = 1.0
+    verts, tris = grid_mesh(occ, 0.4)
+    assert len(tris) > 0
+    assert np.allclose(verts.min(0), [-0.25, -0.375, -0.5], atol=0.04)
+    assert np.allclose(verts.max(0), [0.25, 0.375, 0.5], atol=0.04)
+    assert grid_mesh(np.zeros((8, 8, 8)), 0.4)[0].shape == (0, 3)
+
+
+def test_pose_and_scale_of_a_known_shape_are_recovered_from_depth():
+    box = Box((0.03, -0.02), (0.14, 0.06, 0.09), 35)
+    backend = FixedShapeBackend(box.occupancy(32))  # a perfect reconstructor of this one object
+    pipe = PerceptionPipeline(PerceptionConfig(pixel_stride=2), backend)
+    for i, az in enumerate(range(-20, 100, 20)):
+        T = camera_on_circle(az)
+        rgb, depth, _ = render([box], K, T)
+        result = pipe.process(rgb, depth, K, T, float(i))
+        assert result.skipped is None
+    (est,) = result.estimates.values()
+    assert est.num_views >= 3
+    assert np.linalg.norm(est.position - box.center) < 0.01  # < 1 cm
+    side = np.ptp((np.array([[sx, sy] for sx in (-1, 1) for sy in (-1, 1)]) * np.array(box.size[:2]) / 2)
+                  @ box.R[:2, :2].T, axis=0).max()
+    assert abs(est.scale - side) / side < 0.05
+    yaw_err = rotation_angle_deg(est.rotation, box.R)
+    assert min(yaw_err, 180.0 - yaw_err) < 5.0  # the principal axis has no sign
+    assert est.vertices.min(axis=0)[2] > -0.01 and abs(est.vertices.max(axis=0)[2] - 0.09) < 0.01
+    assert est.grid_extent == est.scale and est.occupancy.shape == (32, 32, 32)
+    # The backend got pose-aware inputs: world rotations of the virtual cameras.
+    images, rotations = backend.calls[-1]
+    assert images.shape[1] == est.num_views and rotations.shape == (1, est.num_views, 3, 3)
+
+
+def test_every_view_given_to_the_model_is_centred_on_the_object():
+    box = Box((0.0, 0.0), (0.1, 0.1, 0.1))
+    backend = FixedShapeBackend(box.occupancy(16))
+    pipe = PerceptionPipeline(PerceptionConfig(pixel_stride=2), backend)
+    for i, az in enumerate((0, 30, 60)):
+        T = camera_from_angles(az, 35.0, 0.5, target=(0.1, 0.1, 0.0))  # the box is off-centre
+        rgb, depth, _ = render([box], K, T)
+        pipe.process(rgb, depth, K, T, float(i))
+    images = backend.calls[-1][0][0]
+    for img in images:
+        ys, xs = np.nonzero(img.min(axis=0) < 0.95)
+        assert abs(xs.mean() - 15.5) < 2.0 and abs(ys.mean() - 15.5) < 2.5

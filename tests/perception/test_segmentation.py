@@ -1,0 +1,113 @@
+import numpy as np
+import pytest
+
+from tests.perception.scenes import Box, camera_on_circle, render
+from vtr_perception.geometry.cameras import Intrinsics, look_at
+from vtr_perception.perception.config import PerceptionConfig
+from vtr_perception.perception.segmentation import segment_depth, segment_mask
+
+K = Intrinsics.from_fov(320, 240, 60)
+BOXES = [
+    Box((0.0, 0.0), (0.10, 0.06, 0.12), 20),
+    Box((0.15, 0.10), (0.08, 0.08, 0.08), 0, (40, 160, 60)),
+    Box((-0.12, 0.12), (0.15, 0.05, 0.05), -30, (40, 60, 200)),
+]
+CFG = PerceptionConfig(pixel_stride=2)
+
+
+def _match(detections, boxes):
+    """For each true box, the detection whose centre is closest (xy)."""
+    return [min(detections, key=lambda d: np.linalg.norm(d.center[:2] - b.center[:2])) for b in boxes]
+
+
+def test_depth_segmentation_finds_every_object_on_the_table():
+    T = camera_on_circle(30)
+    _, depth, _ = render(BOXES, K, T)
+    seg = segment_depth(depth, K, T, CFG)
+    assert seg.reason is None
+    assert len(seg.detections) == 3
+    assert abs(seg.plane_world[2]) > 0.99 and abs(seg.plane_world[3]) < 0.005  # the table z = 0
+    for det, box in zip(_match(seg.detections, BOXES), BOXES, strict=True):
+        assert not det.cut_by_border
+        assert abs(det.center[2] - box.center[2]) < 0.005  # extended down to the table
+        assert abs(det.extent[2] - box.size[2]) < 0.01
+        assert np.linalg.norm(det.center[:2] - box.center[:2]) < 0.03  # only the visible side is seen
+
+
+def test_masks_are_full_resolution_and_cover_the_object():
+    T = camera_on_circle(30)
+    _, depth, ids = render(BOXES, K, T)
+    seg = segment_depth(depth, K, T, CFG)
+    for det, i in zip(_match(seg.detections, BOXES), range(3), strict=True):
+        truth = ids == 2 + i
+        iou = (det.mask & truth).sum() / (det.mask | truth).sum()
+        assert iou > 0.85
+
+
+def test_bad_depth_values_are_ignored():
+    T = camera_on_circle(30)
+    _, depth, _ = render(BOXES, K, T)
+    rng = np.random.default_rng(0)
+    bad = depth.copy()
+    idx = rng.random(bad.shape)
+    bad[idx < 0.05] = np.nan
+    bad[(idx >= 0.05) & (idx < 0.1)] = np.inf
+    bad[(idx >= 0.1) & (idx < 0.15)] = 0.0
+    bad[(idx >= 0.15) & (idx < 0.17)] = -1.0
+    seg = segment_depth(bad, K, T, CFG)
+    assert len(seg.detections) == 3
+    for det in seg.detections:
+        assert np.isfinite(det.points_world).all()
+
+
+@pytest.mark.parametrize("value", [np.nan, np.inf, 0.0])
+def test_depth_without_valid_pixels_gives_a_reason_not_a_crash(value):
+    depth = np.full((K.height, K.width), value, dtype=np.float32)
+    seg = segment_depth(depth, K, camera_on_circle(0), CFG)
+    assert seg.detections == [] and seg.reason == "no_valid_depth"
+
+
+def test_no_support_plane():
+    T = camera_on_circle(30)
+    _, depth, _ = render(BOXES[:1], K, T, table=False)
+    seg = segment_depth(depth, K, T, PerceptionConfig(pixel_stride=2, plane_min_fraction=0.9))
+    assert seg.reason == "no_support_plane"
+
+
+def test_object_cut_by_the_image_border_is_flagged():
+    T = look_at(np.array([0.5, 0.0, 0.35]), np.array([0.0, 0.35, 0.0]))  # the box sits at the left edge
+    _, depth, ids = render(BOXES[:1], K, T)
+    assert (ids[:, 0] == 2).any()
+    seg = segment_depth(depth, K, T, CFG)
+    assert len(seg.detections) == 1 and seg.detections[0].cut_by_border
+
+
+def test_touching_objects_merge_into_one_detection_without_error():
+    boxes = [Box((0.0, 0.0), (0.08, 0.08, 0.1)), Box((0.08, 0.0), (0.08, 0.08, 0.06))]
+    T = camera_on_circle(90)
+    _, depth, _ = render(boxes, K, T)
+    seg = segment_depth(depth, K, T, CFG)
+    assert len(seg.detections) == 1
+    assert seg.detections[0].extent[0] > 0.14
+
+
+def test_instance_mask_segmentation():
+    T = camera_on_circle(30)
+    _, depth, ids = render(BOXES, K, T)
+    cfg = PerceptionConfig(ignore_mask_ids=(0, 1))
+    seg = segment_mask(ids, depth, K, T, cfg)
+    assert sorted(d.instance_id for d in seg.detections) == [2, 3, 4]
+    for det in seg.detections:
+        box = BOXES[det.instance_id - 2]
+        assert abs(det.center[2] + det.extent[2] / 2 - box.size[2]) < 0.005  # the top is seen
+    empty = segment_mask(np.zeros_like(ids), depth, K, T, cfg)
+    assert empty.detections == []
+    rgb_only = segment_mask(ids, None, K, T, cfg)
+    assert len(rgb_only.detections) == 3 and all(len(d.points_world) == 0 for d in rgb_only.detections)
+
+
+def test_image_size_mismatch_is_a_clear_error():
+    with pytest.raises(ValueError, match="depth is 10x10"):
+        segment_depth(np.ones((10, 10), np.float32), K, camera_on_circle(0), CFG)
+    with pytest.raises(ValueError, match="integer instance-id"):
+        segment_mask(np.ones((K.height, K.width), np.float32), None, K, camera_on_circle(0), CFG)

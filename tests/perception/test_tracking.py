@@ -1,0 +1,124 @@
+import numpy as np
+
+from tests.perception.scenes import Box, camera_on_circle, render
+from vtr_perception.geometry.cameras import Intrinsics
+from vtr_perception.perception.config import PerceptionConfig
+from vtr_perception.perception.segmentation import Detection, segment_depth
+from vtr_perception.perception.tracking import Tracker
+
+K = Intrinsics.from_fov(320, 240, 60)
+CFG = PerceptionConfig(pixel_stride=2)
+BOXES = [
+    Box((0.0, 0.0), (0.10, 0.06, 0.12), 20),
+    Box((0.15, 0.10), (0.08, 0.08, 0.08), 0, (40, 160, 60)),
+    Box((-0.12, 0.12), (0.15, 0.05, 0.05), -30, (40, 60, 200)),
+]
+
+
+def _det(center, size, cut=False) -> Detection:
+    c = np.asarray(center, float)
+    ext = np.full(3, size)
+    pts = c + (np.random.default_rng(0).random((50, 3)) - 0.5) * ext
+    return Detection(np.ones((2, 2), bool), pts, c, ext, cut)
+
+
+def _frame(tracker, az, stamp):
+    T = camera_on_circle(az)
+    _, depth, _ = render(BOXES, K, T)
+    return tracker.step(segment_depth(depth, K, T, CFG).detections, K, T, stamp)
+
+
+def _owner(tracker, box):
+    return min(tracker.tracks.values(), key=lambda t: np.linalg.norm(t.center[:2] - box.center[:2]))
+
+
+def test_ids_stay_stable_while_the_camera_moves_around():
+    tracker = Tracker(CFG)
+    owners = None
+    for i, az in enumerate(range(0, 180, 12)):
+        step = _frame(tracker, az, float(i))
+        assert step.skipped is None and step.retired == []
+        ids = [_owner(tracker, b).id for b in BOXES]
+        owners = owners or ids
+        assert ids == owners
+    assert len(tracker.tracks) == 3 and all(t.confirmed for t in tracker.tracks.values())
+    for b in BOXES:  # geometry fused over views converges on the true boxes
+        assert np.linalg.norm(_owner(tracker, b).center - b.center) < 0.01
+
+
+def test_tracks_confirm_after_hits_and_retire_after_misses_in_view_only():
+    cfg = PerceptionConfig(confirm_hits=2, retire_misses=3)
+    tracker = Tracker(cfg)
+    T = camera_on_circle(0)
+    tracker.step([_det([0, 0, 0.05], 0.1)], K, T, 0.0)
+    (track,) = tracker.tracks.values()
+    assert not track.confirmed
+    tracker.step([_det([0.005, 0, 0.05], 0.1)], K, T, 1.0)
+    assert track.confirmed and tracker.tracks[track.id] is track
+    away = camera_on_circle(0, target=(3.0, 0.0, 0.0))  # the object is out of view: no misses
+    away[:3, 3] = T[:3, 3]
+    for s in range(5):
+        tracker.step([], K, away, 2.0 + s)
+    assert track.id in tracker.tracks and track.misses == 0
+    # Turning back is a pose jump to a view where the track is expected but not seen: skipped
+    # once; the next frames from the same pose are normal frames and count misses.
+    assert tracker.step([], K, T, 10.0).skipped == "camera_pose_jump"
+    for s in range(3):
+        assert tracker.step([], K, T, 11.0 + s).skipped is None
+    assert track.id not in tracker.tracks
+
+
+def test_track_times_out():
+    tracker = Tracker(PerceptionConfig(track_timeout_s=5.0, confirm_hits=1))
+    T = camera_on_circle(0)
+    tracker.step([_det([0, 0, 0.05], 0.1)], K, T, 0.0)
+    far = camera_on_circle(0, target=(3.0, 0.0, 0.0))
+    far[:3, 3] = T[:3, 3]
+    assert tracker.step([], K, far, 4.0).retired == []
+    assert len(tracker.step([], K, far, 6.0).retired) == 1
+
+
+def test_merged_blob_of_touching_objects_never_updates_either_track():
+    tracker = Tracker(PerceptionConfig(confirm_hits=1))
+    T = camera_on_circle(0)
+    tracker.step([_det([0, 0, 0.05], 0.08), _det([0, 0.1, 0.05], 0.08)], K, T, 0.0)
+    before = {t.id: (t.center.copy(), t.points.copy()) for t in tracker.tracks.values()}
+    step = tracker.step([_det([0, 0.05, 0.05], 0.18)], K, T, 1.0)  # the two merged by DBSCAN
+    assert all(t.id not in before for t, _ in step.matches)  # a new (tentative) blob track, not an old one
+    for tid, (c, p) in before.items():
+        assert np.array_equal(tracker.tracks[tid].center, c) and np.array_equal(tracker.tracks[tid].points, p)
+
+
+def test_border_cut_detection_keeps_the_track_alive_but_adds_no_geometry():
+    tracker = Tracker(PerceptionConfig(confirm_hits=1))
+    T = camera_on_circle(0)
+    tracker.step([_det([0, 0, 0.05], 0.1)], K, T, 0.0)
+    (track,) = tracker.tracks.values()
+    points = track.points.copy()
+    step = tracker.step([_det([0.02, 0, 0.05], 0.05, cut=True)], K, T, 1.0)
+    assert [t.id for t, _ in step.matches] == [track.id]
+    assert np.array_equal(track.points, points) and track.last_seen == 1.0
+    assert not tracker.step([_det([0.5, 0, 0.05], 0.05, cut=True)], K, T, 2.0).created  # no track from a cut object
+
+
+def test_camera_pose_jump_with_inconsistent_detections_is_skipped_and_tracks_untouched():
+    tracker = Tracker(CFG)
+    for i, az in enumerate((0, 10, 20)):
+        _frame(tracker, az, float(i))
+    snapshot = {t.id: (t.center.copy(), t.hits, t.misses) for t in tracker.tracks.values()}
+    # The pose says the camera moved 1 m, but the image is the one from the true pose: the
+    # detections land far from every track.
+    T_true = camera_on_circle(30)
+    _, depth, _ = render(BOXES, K, T_true)
+    T_wrong = T_true.copy()
+    T_wrong[:3, 3] += [0.0, 0.0, 1.0]
+    T_wrong[:3, :3] = camera_on_circle(30, target=(0.0, 0.0, 1.05))[:3, :3]
+    step = tracker.step(segment_depth(depth, K, T_wrong, CFG).detections, K, T_wrong, 3.0)
+    assert step.skipped == "camera_pose_jump"
+    assert {t.id: (t.center.copy(), t.hits, t.misses) for t in tracker.tracks.values()}.keys() == snapshot.keys()
+    for t in tracker.tracks.values():
+        c, hits, misses = snapshot[t.id]
+        assert np.array_equal(t.center, c) and t.hits == hits and t.misses == misses
+    # A real large move whose detections agree with the tracks is accepted.
+    step = _frame(tracker, 100, 4.0)
+    assert step.skipped is None and len(step.matches) == 3 and not step.created
