@@ -100,6 +100,11 @@ def run_loop(args: argparse.Namespace, planner: str, scene, env: dict[str, str],
     context = rclpy.Context()
     rclpy.init(context=context, domain_id=int(env["ROS_DOMAIN_ID"]))
     monitor = DemoMonitor(scene, planner=planner, seed=args.seed + 1, context=context)
+    recorder = None
+    if args.record and planner == "nbv":
+        from vtr_perception.ros.bag import BagRecorder
+
+        recorder = BagRecorder(monitor, args.record)
     executor = SingleThreadedExecutor(context=context)
     executor.add_node(monitor)
     import threading
@@ -117,10 +122,67 @@ def run_loop(args: argparse.Namespace, planner: str, scene, env: dict[str, str],
             runs.append(monitor.run_object(obj, steps=args.steps, timeout=args.timeout))
     finally:
         executor.shutdown()
+        if recorder is not None:
+            recorder.close()
+            print(f"recorded {recorder.count} messages to {args.record}")
         monitor.destroy_node()
         rclpy.shutdown(context=context)
         stop_nodes(procs)
     return runs
+
+
+def run_bag(args: argparse.Namespace) -> int:
+    """Play a recorded camera run into the reconstruction and nbv nodes; write the final meshes and poses."""
+    import threading
+
+    import rclpy
+    from rclpy.executors import SingleThreadedExecutor
+
+    from vtr_perception.geometry.meshing import grid_to_mesh, save_mesh
+    from vtr_perception.geometry.voxels import Normalization
+    from vtr_perception.ros.bag import play_into
+    from vtr_perception.ros.demo_monitor import DemoMonitor
+
+    out = Path(args.out)
+    log_dir = out / "logs"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    env = ros_environment()
+    procs = [
+        start_node("reconstruction", {"backend": args.backend}, {}, env, log_dir),
+        start_node("nbv", {}, {}, env, log_dir),
+    ]
+    context = rclpy.Context()
+    rclpy.init(context=context, domain_id=int(env["ROS_DOMAIN_ID"]))
+    monitor = DemoMonitor(None, planner="bag", seed=args.seed, context=context)
+    executor = SingleThreadedExecutor(context=context)
+    executor.add_node(monitor)
+    threading.Thread(target=executor.spin, daemon=True).start()
+    try:
+        time.sleep(5.0)  # the reconstruction node loads its model
+        n = play_into(monitor, args.bag)
+        monitor._wait(lambda: False, 3.0)  # let the last frames be processed
+        print(f"played {n} messages from {args.bag}")
+        with monitor._cond:
+            grids, views, positions = dict(monitor.grids), dict(monitor.view_counts), dict(monitor.positions)
+    finally:
+        executor.shutdown()
+        monitor.destroy_node()
+        rclpy.shutdown(context=context)
+        stop_nodes(procs)
+    summary, poses = {"objects": []}, {"frame": "world", "objects": []}
+    for i, g in sorted(grids.items()):
+        mesh = grid_to_mesh(
+            g.occupancy, threshold=0.4, normalization=Normalization(center=g.center, scale=1 / g.extent)
+        )
+        if len(mesh.triangles):
+            save_mesh(mesh, out / f"object_{i}.ply")
+        summary["objects"].append({"id": i, "name": f"object_{i}", "views": views.get(i, 0), "nbv": [], "random": []})
+        pos = positions.get(i)
+        poses["objects"].append({"id": i, "estimated_position": None if pos is None else [float(v) for v in pos]})
+    atomic_write_json(out / "summary.json", summary)
+    atomic_write_json(out / "poses.json", poses)
+    print(f"{len(grids)} objects reconstructed from the bag: {out}")
+    return 0 if grids else 1
 
 
 def start_rviz(env: dict[str, str], log_dir: Path) -> list[subprocess.Popen]:
@@ -190,9 +252,7 @@ def run(args: argparse.Namespace) -> int:
     if args.objects < 1 or args.steps < 1:
         raise ValueError("--objects and --steps must be at least 1")
     if args.bag:
-        from vtr_perception.ros.bag import play_demo
-
-        return play_demo(args)
+        return run_bag(args)
     out = Path(args.out)
     log_dir = out / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
