@@ -10,7 +10,7 @@ import pytest
 from vtr_perception.data.binvox import read_binvox, write_binvox
 from vtr_perception.data.shapenet import read_rendering_metadata, read_shapenet_voxels
 from vtr_perception.data.sources import ObjectRecord
-from vtr_perception.data.splits import split_of, split_of_record
+from vtr_perception.data.splits import block_counts, split_of, split_of_record
 
 
 def test_split_is_deterministic_and_near_the_fractions():
@@ -68,3 +68,22 @@ def test_rendering_metadata(tmp_path):
     p.write_text("1 2\n")
     with pytest.raises(ValueError, match="rendering_metadata"):
         read_rendering_metadata(p)
+
+
+def test_indexed_objects_are_stratified_per_category():
+    from vtr_perception.data.procedural import ProceduralSource
+
+    records = ProceduralSource(per_category=100).list_objects()
+    per_cat = Counter((r.category, split_of_record(r)) for r in records)
+    for category in {r.category for r in records}:
+        assert (per_cat[(category, "train")], per_cat[(category, "val")], per_cat[(category, "test")]) == (80, 10, 10)
+    # a prefix (e.g. --limit) keeps every object's split
+    small = ProceduralSource(per_category=7).list_objects()
+    big = {r.object_id: split_of_record(r) for r in records}
+    assert all(split_of_record(r) == big[r.object_id] for r in small)
+    # the shuffle differs between categories and blocks
+    chairs = [split_of_record(r) for r in records if r.category == "chair"]
+    tables = [split_of_record(r) for r in records if r.category == "table"]
+    assert chairs != tables and chairs[:20] != chairs[20:40]
+    assert block_counts((0.7, 0.1, 0.1, 0.1)) == [14, 2, 2, 2]
+    assert block_counts((0.5, 0.25, 0.25)) == [10, 5, 5]
