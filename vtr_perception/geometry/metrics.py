@@ -12,7 +12,8 @@ Definitions (all on the canonical cube, side 1):
   the two directions (the Occupancy Networks / Pix2Vox++ "Chamfer-L1"). One set empty ->
   inf from chamfer_l1; grid_metrics reports CHAMFER_EMPTY (the cube diagonal) instead so
   that means over objects stay finite.
-On grids (grid_metrics) the surfaces are the marching-cubes meshes (meshing.py); points
+On grids (grid_metrics) the surfaces are the marching-cubes meshes (meshing.py) of the
+binarised grids (prediction at the IoU threshold, so both metrics judge the same voxels); points
 sampled on each are measured to the other mesh exactly, so a perfect prediction scores
 F = 1 and Chamfer = 0 whatever the number of samples. fscore/chamfer_l1 on point sets
 are the plain point-to-point versions.
@@ -104,10 +105,13 @@ def chamfer_l1(pred_points, gt_points) -> float:
 def surface_points_from_grid(
     prob, threshold: float = DEFAULT_THRESHOLD, n: int = SURFACE_POINTS, *, seed: int = 0
 ) -> np.ndarray:
-    """(n, 3) points sampled uniformly by area on the grid's marching-cubes surface (canonical); (0, 3) if empty."""
+    """(n, 3) points uniform by area on the marching-cubes surface of ``prob >= threshold`` (canonical).
+
+    (0, 3) when nothing is occupied.
+    """
     from vtr_perception.geometry.meshing import grid_to_mesh, sample_surface
 
-    return sample_surface(grid_to_mesh(_np(prob), threshold), n, seed=seed)
+    return sample_surface(grid_to_mesh(_occupied(prob, threshold)), n, seed=seed)
 
 
 def _distances_to_surface(points: np.ndarray, vertices: np.ndarray, triangles: np.ndarray) -> np.ndarray:
@@ -151,8 +155,9 @@ def grid_metrics(
 ) -> dict[str, float]:
     """iou (at ``threshold``), iou_best (over IOU_THRESHOLDS), fscore (at 1%) and chamfer of one grid.
 
-    The surfaces are the marching-cubes meshes of the prediction at ``threshold`` and of
-    the truth at 0.5 (see surface_fscore_chamfer).
+    The surfaces are the marching-cubes meshes of the prediction binarised at ``threshold``
+    (the voxels IoU counts) and of the truth, so a perfect prediction scores exactly
+    F = 1 and Chamfer = 0 (see surface_fscore_chamfer).
     """
     from vtr_perception.geometry.meshing import grid_to_mesh
 
@@ -160,7 +165,8 @@ def grid_metrics(
     if pred.shape != gt.shape or pred.ndim != 3:
         raise ValueError(f"expected two (R, R, R) grids of the same shape, got {pred.shape} and {gt.shape}")
     ious = iou_at_thresholds(pred, gt)
-    f, chamfer = surface_fscore_chamfer(grid_to_mesh(pred, threshold), grid_to_mesh(gt), n=n_points, seed=seed)
+    pred_occupied = _occupied(pred, threshold)
+    f, chamfer = surface_fscore_chamfer(grid_to_mesh(pred_occupied), grid_to_mesh(gt), n=n_points, seed=seed)
     return {
         "iou": iou(pred, gt, threshold),
         "iou_best": max(ious.values()),
