@@ -1,0 +1,69 @@
+"""`vtr-perception train-vtr`: VTR fine-tuning of an aligned-view reconstructor checkpoint."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from vtr_perception import config as cfg
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from vtr_perception.train.vtr import VTRConfig
+
+    parser.add_argument("--config", help="YAML file with VTRConfig fields (flags override it)")
+    cfg.add_arguments(parser, VTRConfig)
+
+
+def _predict(model, images, rotations):
+    return model(images, rotations if model.pose_aware else None)["occupancy"]
+
+
+def _loss_fn():
+    """The reconstructor trainer's loss, reused so VTR fine-tunes exactly what training optimises."""
+    try:
+        from vtr_perception.train.trainer import compute_loss
+    except ImportError as exc:
+        raise ValueError(
+            "vtr_perception.train.trainer.compute_loss(model, batch) is not available; train-vtr reuses the "
+            "reconstructor trainer's loss"
+        ) from exc
+    return compute_loss
+
+
+def run(args: argparse.Namespace) -> int:
+    from vtr_perception.data.dataset import ViewDataset
+    from vtr_perception.models.checkpoint import load_checkpoint, save_checkpoint
+    from vtr_perception.train.synthesis import make_synthesizer
+    from vtr_perception.train.vtr import VTRConfig, run_vtr
+
+    base = cfg.load_yaml(VTRConfig, args.config) if args.config else None
+    config = cfg.from_args(VTRConfig, args, base=base)
+    model, model_config, metadata = load_checkpoint(config.base)
+    train_set = ViewDataset(config.data_cache, split="train", view_set="aligned", num_views=config.num_views,
+                            seed=config.seed)
+    source_set = ViewDataset(config.data_cache, split="train", view_set="aligned", num_views=1, seed=config.seed,
+                             fixed=True)
+    synthesizer = None
+    if config.selection != "none":
+        options = {}
+        if config.synth == "diffusion":
+            options = {"num_inference_steps": config.synth_steps, "cache_dir": config.synth_cache}
+        elif config.synth == "zero123":
+            options = {"num_inference_steps": config.synth_steps}
+        synthesizer = make_synthesizer(
+            config.synth, data_cache=config.data_cache, model_dir=config.synth_model, **options
+        )
+    vtr_meta = {"base": config.base, "vtr": cfg.to_dict(config), "base_metadata": metadata}
+
+    def save(m, entry):
+        save_checkpoint(config.out, m, metadata={**vtr_meta, "epochs_done": entry["epoch"] + 1})
+
+    logs = run_vtr(model, config, train_set=train_set, source_set=source_set, synthesizer=synthesizer,
+                   predict=_predict, loss_fn=_loss_fn(), save=save)
+    if not logs:
+        save_checkpoint(config.out, model, metadata=vtr_meta)
+    summary = [{k: v for k, v in e.items() if k != "pool"} for e in logs]
+    print(json.dumps({"out": str(Path(config.out)), "epochs": summary}, indent=2))
+    return 0
