@@ -77,7 +77,8 @@ def test_camera_inside_the_bounding_sphere_is_defined():
 def test_bundle_is_reusable_and_inputs_are_checked():
     T = camera_from_angles(np.array([0.0, 90.0]), np.array([10.0, 10.0]), 2.0)
     bundle = ray_bundle(T, resolution=R, rays=RAYS)
-    assert bundle.indices.shape[:2] == (2, RAYS * RAYS)
+    assert bundle.indices.shape[0] == 2 and bundle.indices.shape[1] <= RAYS * RAYS  # rays missing the cube dropped
+    assert bundle.rays_per_camera == RAYS * RAYS
     assert bundle.indices.min() >= 0 and bundle.indices.max() <= R**3
     with pytest.raises(ValueError, match="volume_error"):
         visible_error_from_bundle(bundle, np.zeros((8, 8, 8)), np.zeros((R, R, R)))

@@ -12,46 +12,58 @@ rays that hit nothing add 0 and an empty view scores 0, never NaN.
 
 The sample lookups are precomputed once per set of cameras (``RayBundle``) and reused for
 every volume: scoring is then two gathers, an argmax and a sum (no Python loop over rays).
+Plain numpy (inputs may be numpy arrays or torch tensors), so any layer can reuse it.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
-import torch
 
 GRID_BOUNDING_RADIUS = math.sqrt(3.0) / 2.0
 # A camera inside the bounding sphere cannot see all of it; it casts rays over this half-angle.
 INSIDE_HALF_ANGLE_DEG = 60.0
 
+Volume = Any  # np.ndarray or torch.Tensor of shape (R, R, R)
+
 
 @dataclass(frozen=True)
 class RayBundle:
-    """Flat voxel indices of every ray sample; index R^3 means "outside the grid" (empty, no error)."""
+    """Flat voxel indices of ray samples; index R^3 means "outside the grid" (empty, no error).
 
-    indices: np.ndarray  # (N, P, S) int64
+    Rays that miss the grid cube are dropped (they could only add 0), so each camera keeps
+    at most ``indices.shape[1]`` rays, padded with all-outside rays; scores still average
+    over all ``rays_per_camera`` rays so that they compare across cameras.
+    """
+
+    indices: np.ndarray  # (N, P', S) int64, P' <= rays_per_camera
     resolution: int
     step_voxels: float  # sample spacing along a ray, in voxels
+    rays_per_camera: int
 
 
-def _as_poses(T_grid_cameras: np.ndarray | torch.Tensor) -> torch.Tensor:
-    T = torch.as_tensor(
-        np.asarray(T_grid_cameras, dtype=np.float64) if not torch.is_tensor(T_grid_cameras) else T_grid_cameras,
-        dtype=torch.float64,
-    )
+def _to_numpy(x: Any) -> np.ndarray:
+    if hasattr(x, "detach"):  # a torch tensor, without importing torch here
+        x = x.detach().cpu().numpy()
+    return np.asarray(x)
+
+
+def _as_poses(T_grid_cameras: Any) -> np.ndarray:
+    T = _to_numpy(T_grid_cameras).astype(np.float64)
     if T.ndim == 2:
         T = T[None]
     if T.ndim != 3 or T.shape[1:] != (4, 4):
         raise ValueError(f"T_grid_cameras must be (N, 4, 4), got {tuple(T.shape)}")
-    if not torch.isfinite(T).all():
+    if not np.all(np.isfinite(T)):
         raise ValueError("T_grid_cameras holds NaN or infinite values")
     return T
 
 
 def ray_bundle(
-    T_grid_cameras: np.ndarray | torch.Tensor,
+    T_grid_cameras: Any,
     *,
     resolution: int,
     rays: int = 24,
@@ -67,39 +79,44 @@ def ray_bundle(
         raise ValueError(f"need resolution >= 1, rays >= 1, step_voxels > 0; got {resolution}, {rays}, {step_voxels}")
     T = _as_poses(T_grid_cameras)
     origin = T[:, :3, 3]  # (N, 3)
-    distance = origin.norm(dim=1)  # from the grid centre
+    distance = np.linalg.norm(origin, axis=1)  # from the grid centre
     r = GRID_BOUNDING_RADIUS
     inside = distance <= r * 1.0001
     if fov_deg is None:
-        tangent = r / torch.sqrt(torch.clamp(distance**2 - r**2, min=1e-12))
-        tangent = torch.where(inside, torch.full_like(tangent, math.tan(math.radians(INSIDE_HALF_ANGLE_DEG))), tangent)
+        tangent = r / np.sqrt(np.maximum(distance**2 - r**2, 1e-12))
+        tangent = np.where(inside, math.tan(math.radians(INSIDE_HALF_ANGLE_DEG)), tangent)
     else:
         if not 0.0 < fov_deg < 180.0:
             raise ValueError(f"fov_deg must be in (0, 180), got {fov_deg}")
-        tangent = torch.full_like(distance, math.tan(math.radians(fov_deg) / 2.0))
-    u = (torch.arange(rays, dtype=torch.float64) + 0.5) / rays * 2.0 - 1.0
-    vv, uu = torch.meshgrid(u, u, indexing="ij")
-    pixel = torch.stack([uu.reshape(-1), vv.reshape(-1)], dim=-1)  # (P, 2)
-    dirs_cam = torch.cat(
-        [pixel[None] * tangent[:, None, None], torch.ones(len(T), pixel.shape[0], 1, dtype=torch.float64)], dim=-1
-    )
-    dirs_cam = dirs_cam / dirs_cam.norm(dim=-1, keepdim=True)  # (N, P, 3)
-    dirs = dirs_cam @ T[:, :3, :3].transpose(1, 2)  # into the grid frame
+        tangent = np.full_like(distance, math.tan(math.radians(fov_deg) / 2.0))
+    u = (np.arange(rays) + 0.5) / rays * 2.0 - 1.0
+    vv, uu = np.meshgrid(u, u, indexing="ij")
+    pixel = np.stack([uu.reshape(-1), vv.reshape(-1)], axis=-1)  # (P, 2)
+    dirs_cam = np.concatenate([pixel[None] * tangent[:, None, None], np.ones((len(T), pixel.shape[0], 1))], axis=-1)
+    dirs_cam /= np.linalg.norm(dirs_cam, axis=-1, keepdims=True)  # (N, P, 3)
+    dirs = dirs_cam @ np.swapaxes(T[:, :3, :3], 1, 2)  # into the grid frame
     step = step_voxels / resolution
     samples = int(math.ceil(2.0 * r / step)) + 1
-    t_near = torch.clamp(distance - r, min=0.0)  # (N,)
-    t = t_near[:, None] + step * torch.arange(samples, dtype=torch.float64)[None]  # (N, S)
+    t_near = np.maximum(distance - r, 0.0)  # (N,)
+    t = t_near[:, None] + step * np.arange(samples)[None]  # (N, S)
     points = origin[:, None, None, :] + dirs[:, :, None, :] * t[:, None, :, None]  # (N, P, S, 3)
-    ijk = torch.floor((points + 0.5) * resolution).long()
-    valid = ((ijk >= 0) & (ijk < resolution)).all(dim=-1)
+    ijk = np.floor((points + 0.5) * resolution).astype(np.int64)
+    valid = np.all((ijk >= 0) & (ijk < resolution), axis=-1)
     flat = (ijk[..., 0] * resolution + ijk[..., 1]) * resolution + ijk[..., 2]
-    flat = torch.where(valid, flat, torch.full_like(flat, resolution**3))
-    return RayBundle(indices=flat.numpy(), resolution=resolution, step_voxels=step_voxels)
+    flat = np.where(valid, flat, resolution**3)
+    # Keep the rays that enter the grid, first in each camera, padded to a common count.
+    useful = valid.any(axis=-1)  # (N, P)
+    keep = max(int(useful.sum(axis=1).max()), 1)
+    order = np.argsort(~useful, axis=1, kind="stable")[:, :keep]
+    flat = np.take_along_axis(flat, order[..., None], axis=1)
+    flat[~np.take_along_axis(useful, order, axis=1)] = resolution**3
+    return RayBundle(
+        indices=np.ascontiguousarray(flat), resolution=resolution, step_voxels=step_voxels, rays_per_camera=rays * rays
+    )
 
 
-def _padded_flat(volume: np.ndarray | torch.Tensor, resolution: int, name: str) -> np.ndarray:
-    v = volume.detach().cpu().numpy() if torch.is_tensor(volume) else np.asarray(volume)
-    v = v.astype(np.float32, copy=False)
+def _padded_flat(volume: Volume, resolution: int, name: str) -> np.ndarray:
+    v = _to_numpy(volume).astype(np.float32, copy=False)
     if v.shape != (resolution,) * 3:
         raise ValueError(f"{name} must be ({resolution}, {resolution}, {resolution}), got {tuple(v.shape)}")
     if not np.all(np.isfinite(v)):
@@ -109,8 +126,8 @@ def _padded_flat(volume: np.ndarray | torch.Tensor, resolution: int, name: str) 
 
 def visible_error_from_bundle(
     bundle: RayBundle,
-    volume_error: np.ndarray | torch.Tensor,
-    occupancy: np.ndarray | torch.Tensor,
+    volume_error: Volume,
+    occupancy: Volume,
     *,
     threshold: float = 0.5,
     free_space_weight: float = 1.0,
@@ -119,7 +136,7 @@ def visible_error_from_bundle(
     R = bundle.resolution
     err = _padded_flat(volume_error, R, "volume_error")
     occ = _padded_flat(occupancy, R, "occupancy")
-    # numpy fancy indexing gathers about 3x faster than torch on CPU; torch does the scans.
+    # Single-threaded numpy: on a shared CPU it beats torch's threaded gathers and scans.
     occupied = (occ >= threshold)[bundle.indices]  # (N, P, S)
     first = occupied.argmax(axis=-1)[..., None]  # first occupied sample; 0 where none
     hit = np.take_along_axis(occupied, first, axis=-1)[..., 0]  # (N, P)
@@ -127,18 +144,17 @@ def visible_error_from_bundle(
     per_ray = np.take_along_axis(err_samples, first, axis=-1)[..., 0] * hit
     if free_space_weight > 0.0:
         samples = err_samples.shape[-1]
-        stop = torch.from_numpy(np.where(hit, first[..., 0], samples))  # samples strictly before the hit
-        cumulative = torch.from_numpy(err_samples).cumsum(dim=-1)
-        before = torch.gather(cumulative, -1, (stop - 1).clamp(min=0)[..., None])[..., 0]
-        before = torch.where(stop > 0, before, torch.zeros_like(before))
-        per_ray = per_ray + free_space_weight * bundle.step_voxels * before.numpy()
-    return per_ray.astype(np.float64).mean(axis=-1)
+        stop = np.where(hit, first[..., 0], samples)  # samples strictly before the hit are free
+        before = (np.arange(samples) < stop[..., None]).astype(np.float32)
+        free = np.einsum("nps,nps->np", err_samples, before)
+        per_ray = per_ray + free_space_weight * bundle.step_voxels * free
+    return per_ray.astype(np.float64).sum(axis=-1) / bundle.rays_per_camera
 
 
 def visible_error(
-    volume_error: np.ndarray | torch.Tensor,
-    occupancy: np.ndarray | torch.Tensor,
-    T_grid_cameras: np.ndarray | torch.Tensor,
+    volume_error: Volume,
+    occupancy: Volume,
+    T_grid_cameras: Any,
     *,
     threshold: float = 0.5,
     rays: int = 24,

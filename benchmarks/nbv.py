@@ -1,0 +1,306 @@
+"""Closed-loop next-best-view benchmark: does planning from the error head find better views?
+
+For each held-out object: start from one random view (sphere view set), then K times:
+reconstruct (pose-aware, world = canonical frame), let each planner choose among the
+72-bin candidate grid at the render distance, render that view and add it. All planners
+share the renders, the limits (15 degrees from views taken) and the initial view.
+
+    random      a uniformly random allowed candidate
+    farthest    the allowed candidate farthest (in angle) from every view taken
+    entropy     NextBestViewPlanner with the occupancy-entropy estimate
+    error_head  NextBestViewPlanner with the error head's prediction (ours)
+    oracle      NextBestViewPlanner with the true error |gt - occupancy|
+
+Writes benchmarks/results/nbv.json (schema in ../shared/DESIGN.md) and nbv.png.
+
+    python benchmarks/nbv.py [--cache .cache/data] [--checkpoint models/reconstructor.pt] [--objects 40]
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import ROOT, run_metadata  # noqa: E402
+
+from vtr_perception.geometry.cameras import RENDER_DISTANCE  # noqa: E402
+from vtr_perception.geometry.view_sets import sample_views  # noqa: E402
+from vtr_perception.io_utils import atomic_write, atomic_write_json  # noqa: E402
+from vtr_perception.nbv.candidates import Candidates, allowed_mask, make_candidates  # noqa: E402
+from vtr_perception.nbv.config import PlannerConfig  # noqa: E402
+from vtr_perception.nbv.planner import NextBestViewPlanner  # noqa: E402
+
+PLANNERS = ("random", "farthest", "entropy", "error_head", "oracle")
+IOU_THRESHOLD = 0.4  # the reported threshold of the design frame
+
+# images (B, V, 3, H, W) float32 in [0, 1], rotations (B, V, 3, 3) -> outputs of each of B objects
+Reconstruct = Callable[[np.ndarray, np.ndarray], dict[str, np.ndarray]]
+
+
+def benchmark_planner_config(**overrides) -> PlannerConfig:
+    """The 72-bin grid at the render distance, whole sphere, no motion cost (views are free here)."""
+    options = dict(
+        candidates="grid",
+        distance_min=RENDER_DISTANCE,
+        distance_max=RENDER_DISTANCE,
+        num_distances=1,
+        min_angle_from_taken_deg=15.0,
+        motion_weight=0.0,
+        stop_gain=0.0,
+        max_views=100,
+    )
+    options.update(overrides)
+    return PlannerConfig(**options)
+
+
+def iou(occupancy: np.ndarray, gt: np.ndarray, threshold: float = IOU_THRESHOLD) -> float:
+    try:
+        from vtr_perception.geometry.metrics import iou as metrics_iou
+    except ImportError:  # before geometry/metrics.py exists: the same definition
+        pred, true = occupancy >= threshold, gt > 0.5
+        union = np.count_nonzero(pred | true)
+        return float(np.count_nonzero(pred & true) / union) if union else 1.0
+    return float(metrics_iou(occupancy, gt, threshold=threshold))
+
+
+def _nearest_candidate(candidates: Candidates, pose: np.ndarray) -> int:
+    return int(np.argmin(np.linalg.norm(candidates.poses[:, :3, 3] - pose[:3, 3], axis=1)))
+
+
+def choose_view(
+    name: str,
+    *,
+    outputs: dict[str, np.ndarray],
+    gt: np.ndarray,
+    candidates: Candidates,
+    taken_poses: np.ndarray,
+    planners: dict[str, NextBestViewPlanner],
+    config: PlannerConfig,
+    rng: np.random.Generator,
+) -> int | None:
+    """Index of the candidate planner ``name`` picks next; None when no candidate is allowed."""
+    if name in ("random", "farthest"):
+        allowed = np.flatnonzero(allowed_mask(candidates, config, extent=1.0, taken_poses=taken_poses))
+        if len(allowed) == 0:
+            return None
+        if name == "random":
+            return int(rng.choice(allowed))
+        taken = taken_poses[:, :3, 3] / np.linalg.norm(taken_poses[:, :3, 3], axis=1, keepdims=True)
+        closest = (candidates.directions[allowed] @ taken.T).max(axis=1)  # cos of the nearest taken view
+        return int(allowed[np.argmin(closest)])
+    result = planners[name].plan_from_outputs(outputs, gt=gt, taken_poses=taken_poses)
+    return None if result.best_pose is None else _nearest_candidate(candidates, result.best_pose)
+
+
+def run_object(
+    reconstruct: Reconstruct,
+    *,
+    images: np.ndarray,
+    poses: np.ndarray,
+    gt: np.ndarray,
+    steps: int,
+    rng: np.random.Generator,
+    config: PlannerConfig,
+    planner_names: tuple[str, ...] = PLANNERS,
+) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
+    """One object's closed loop. ``images``/``poses``: view 0 is the initial view, 1..72 the candidates.
+
+    Returns IoU after 1..steps+1 views and planning times (ms) per planner.
+    """
+    candidates = make_candidates(config)
+    if not np.allclose(candidates.poses, poses[1:], atol=1e-6):
+        raise ValueError("rendered candidate poses differ from the planner's candidate grid")
+    planners = {
+        n: NextBestViewPlanner(dataclasses.replace(config, estimator=n))
+        for n in planner_names
+        if n not in ("random", "farthest")
+    }
+    views = {n: [0] for n in planner_names}  # indices into images/poses
+    ious: dict[str, list[float]] = {n: [] for n in planner_names}
+    times: dict[str, list[float]] = {n: [] for n in planner_names}
+    for step in range(steps + 1):
+        batch = np.stack([images[views[n]] for n in planner_names])
+        rotations = np.stack([poses[views[n], :3, :3] for n in planner_names]).astype(np.float32)
+        outputs = reconstruct(batch, rotations)
+        for b, name in enumerate(planner_names):
+            one = {k: v[b] for k, v in outputs.items()}
+            ious[name].append(iou(one["occupancy"], gt))
+            if step == steps:
+                continue
+            start = time.perf_counter()
+            pick = choose_view(
+                name, outputs=one, gt=gt, candidates=candidates, taken_poses=poses[views[name]],
+                planners=planners, config=config, rng=rng,
+            )  # fmt: skip
+            times[name].append((time.perf_counter() - start) * 1e3)
+            views[name].append(views[name][-1] if pick is None else pick + 1)
+    return ious, times
+
+
+def views_to_target(iou_curve: np.ndarray, target: float) -> float:
+    """1-based number of views at which ``target`` IoU is first reached (inf if never)."""
+    reached = np.flatnonzero(iou_curve >= target)
+    return float(reached[0] + 1) if len(reached) else float("inf")
+
+
+def summarise(all_ious: dict[str, list[list[float]]], all_times: dict[str, list[float]], target: float) -> dict:
+    planners = {}
+    for name, curves in all_ious.items():
+        curves_arr = np.asarray(curves)  # (objects, steps + 1)
+        needed = np.array([views_to_target(c, target) for c in curves_arr])
+        reached = np.isfinite(needed)
+        planners[name] = {
+            "iou_per_step": curves_arr.mean(axis=0).round(4).tolist(),
+            "iou_std_per_step": curves_arr.std(axis=0).round(4).tolist(),
+            "plan_ms_p50": round(float(np.median(all_times[name])), 3) if all_times[name] else 0.0,
+            "plan_ms_p95": round(float(np.percentile(all_times[name], 95)), 3) if all_times[name] else 0.0,
+            "views_to_target_mean": round(float(needed[reached].mean()), 3) if reached.any() else None,
+            "reached_target_fraction": round(float(reached.mean()), 4),
+        }
+    return planners
+
+
+def targets(planners: dict) -> dict:
+    """The issue's targets, checked on the mean curves."""
+    if not {"random", "farthest", "error_head", "oracle"} <= set(planners):
+        return {}
+    curve = {n: np.asarray(p["iou_per_step"]) for n, p in planners.items()}
+    beats = bool(np.all(curve["error_head"][1:] > np.maximum(curve["random"], curve["farthest"])[1:]))
+    at3 = 2  # index of "after 3 views"
+    gap = curve["oracle"][at3] - curve["random"][at3]
+    closed = float((curve["error_head"][at3] - curve["random"][at3]) / gap) if abs(gap) > 1e-9 else None
+    return {
+        "error_head_beats_random_and_farthest_from_view_2": beats,
+        "gap_closed_at_3_views": None if closed is None else round(closed, 4),
+        "gap_target_met": closed is not None and closed >= 0.5,
+    }
+
+
+def plot(planners: dict, path: Path, *, objects: int) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for name, p in planners.items():
+        mean, std = np.asarray(p["iou_per_step"]), np.asarray(p["iou_std_per_step"])
+        x = np.arange(1, len(mean) + 1)
+        ax.plot(x, mean, marker="o", label=name)
+        ax.fill_between(x, mean - std / np.sqrt(objects), mean + std / np.sqrt(objects), alpha=0.15)
+    ax.set_xlabel("views")
+    ax.set_ylabel(f"IoU at {IOU_THRESHOLD}")
+    ax.set_title(f"closed-loop next-best-view, {objects} held-out objects (band: std error)")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=120, format="png"))
+    plt.close(fig)
+
+
+def load_reconstructor(checkpoint: Path) -> tuple[Reconstruct, int]:
+    """(reconstruct, image_size) of a shipped pose-aware checkpoint, run with torch on the CPU."""
+    from vtr_perception.models import load_checkpoint
+
+    if not checkpoint.is_file():
+        raise ValueError(f"checkpoint {checkpoint} does not exist (train one or pass --checkpoint)")
+    loaded = load_checkpoint(checkpoint)
+    model = loaded[0] if isinstance(loaded, tuple) else loaded
+    model.eval()
+    config = model.config
+    if config.mode != "pose_aware":
+        raise ValueError(f"checkpoint {checkpoint} is a {config.mode} model; this benchmark needs pose_aware")
+
+    @torch.no_grad()
+    def reconstruct(images: np.ndarray, rotations: np.ndarray) -> dict[str, np.ndarray]:
+        out = model(torch.from_numpy(images), torch.from_numpy(rotations))
+        return {k: v.float().numpy() for k, v in out.items() if k in ("occupancy", "error", "view_occupancy")}
+
+    return reconstruct, int(config.image_size)
+
+
+def test_objects(cache: Path, split: str, limit: int) -> list[dict]:
+    from vtr_perception.data.dataset import cached_records
+
+    records = sorted(cached_records(cache, split=split), key=lambda r: r["key"])
+    if not records:
+        raise ValueError(f"cache {cache} has no objects in split {split!r}")
+    return records[:limit]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cache", type=Path, default=ROOT / ".cache" / "data", help="rendered-view dataset cache")
+    parser.add_argument("--checkpoint", type=Path, default=ROOT / "models" / "reconstructor.pt")
+    parser.add_argument("--split", default="test", help="held-out split to run on (default: test)")
+    parser.add_argument("--objects", type=int, default=40, help="at most this many objects (default: 40)")
+    parser.add_argument("--steps", type=int, default=5, help="views added after the initial one (default: 5)")
+    parser.add_argument("--target-iou", type=float, default=0.6, help="IoU for 'views needed' (default: 0.6)")
+    parser.add_argument("--initial-view-set", default="sphere", help="view set of the random first view")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "nbv.json")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(2)
+
+    from vtr_perception.data.cache import read_object
+    from vtr_perception.data.dataset import load_cached_mesh
+    from vtr_perception.geometry.renderer import render_object_views
+
+    reconstruct, image_size = load_reconstructor(args.checkpoint)
+    config = benchmark_planner_config()
+    candidates = make_candidates(config)
+    records = test_objects(args.cache, args.split, args.objects)
+    all_ious: dict[str, list[list[float]]] = {n: [] for n in PLANNERS}
+    all_times: dict[str, list[float]] = {n: [] for n in PLANNERS}
+    for i, record in enumerate(tqdm(records, desc="nbv objects")):
+        rng = np.random.default_rng([args.seed, i])
+        az0, el0 = sample_views(args.initial_view_set, 1, rng)
+        mesh = load_cached_mesh(args.cache, record["key"])
+        gt = read_object(args.cache / record["file"])["voxels"].astype(np.float32)
+        az = np.concatenate([az0, candidates.azimuth_deg])
+        el = np.concatenate([el0, candidates.elevation_deg])
+        rgb, _, poses, _ = render_object_views(mesh, az, el, size=image_size)
+        images = np.ascontiguousarray(rgb.transpose(0, 3, 1, 2), dtype=np.float32) / 255.0
+        ious, times = run_object(
+            reconstruct, images=images, poses=poses, gt=gt, steps=args.steps, rng=rng, config=config
+        )
+        for name in PLANNERS:
+            all_ious[name].append(ious[name])
+            all_times[name].extend(times[name])
+
+    planners = summarise(all_ious, all_times, args.target_iou)
+    payload = {
+        "planners": planners,
+        "objects": len(records),
+        "targets": targets(planners),
+        "target_iou": args.target_iou,
+        "iou_threshold": IOU_THRESHOLD,
+        "steps": args.steps,
+        "initial_view_set": args.initial_view_set,
+        "split": args.split,
+        "checkpoint": str(
+            args.checkpoint.relative_to(ROOT) if args.checkpoint.is_relative_to(ROOT) else args.checkpoint
+        ),
+        "planner_config": {k: list(v) if isinstance(v, tuple) else v for k, v in vars(config).items()},
+        **run_metadata(),
+    }
+    atomic_write_json(args.out, payload)
+    plot(planners, args.out.with_suffix(".png"), objects=len(records))
+    for name, p in planners.items():
+        print(f"{name:>10}: IoU {' '.join(f'{v:.3f}' for v in p['iou_per_step'])}  plan p50 {p['plan_ms_p50']:.1f} ms")
+    print(f"targets: {payload['targets']}")
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
