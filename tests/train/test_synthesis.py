@@ -113,3 +113,40 @@ def test_unknown_synthesizer():
         make_synthesizer("magic")
     with pytest.raises(ValueError, match="data cache"):
         make_synthesizer("render")
+
+
+def test_image_scores_reference_cases():
+    from vtr_perception.train.synth_trainer import image_scores
+
+    white = torch.ones(2, 3, 16, 16)
+    obj = white.clone()
+    obj[:, :, 4:12, 4:12] = 0.2
+    same = image_scores(obj, obj)
+    assert same["psnr"] == pytest.approx(100.0) and same["ssim"] == pytest.approx(1.0)
+    assert same["silhouette_iou"] == pytest.approx(1.0)
+    shifted = white.clone()
+    shifted[:, :, 4:12, 8:16] = 0.2  # half of the square overlaps: IoU = 32 / 96
+    assert image_scores(shifted, obj)["silhouette_iou"] == pytest.approx(32 / 96)
+    mse = float(((shifted - obj) ** 2).mean())
+    assert image_scores(shifted, obj)["psnr"] == pytest.approx(10 * math.log10(1.0 / mse), rel=1e-6)
+
+
+def test_train_synth_few_steps_on_a_tiny_cache(tmp_path):
+    from vtr_perception.data.cache import build_cache
+    from vtr_perception.train.synth_trainer import SynthTrainConfig, train_synthesizer
+
+    cache = tmp_path / "cache"
+    build_cache("pybullet", cache, size=16, resolution=8, views={"aligned": 2, "hemisphere": 2, "sphere": 2},
+                object_ids=[str(i) for i in range(800, 805)], workers=1, progress=False)
+    config = SynthTrainConfig(data_cache=str(cache), out=str(tmp_path / "synth"), max_steps=3, batch_size=4,
+                              eval_objects=2, eval_pairs=2, inference_steps=2)
+    model = DiffusionModelConfig(image_size=8, block_out_channels=(8, 16), attention_levels=(1,), norm_num_groups=4)
+    report = train_synthesizer(config, model)
+    assert report["steps"] == 3 and report["train_objects"] == 3 and report["held_out_objects"] == 2
+    assert report["scores"]["pairs"] == 4
+    for name in ("model", "copy_source"):
+        assert set(report["scores"][name]) == {"psnr", "ssim", "silhouette_iou"}
+    loaded = DiffusionSynthesizer.from_pretrained(tmp_path / "synth", num_inference_steps=2, progress=False)
+    assert loaded.image_size == 8
+    with pytest.raises(ValueError, match="no objects in split"):
+        train_synthesizer(SynthTrainConfig(data_cache=str(cache), split="test"), model)
