@@ -16,6 +16,8 @@ import sys
 COMMANDS: dict[str, tuple[str, str]] = {
     "data": ("data", "build and inspect rendered-view dataset caches"),
     "demo": ("demo", "closed-loop active reconstruction in simulation through the ROS 2 nodes"),
+    "render": ("render", "render one view of a mesh file: rgb.png, depth.npy, mask.png, camera.json"),
+    "voxelize": ("voxelize", "solid occupancy grid of a mesh file in its canonical cube"),
 }
 
 
