@@ -98,6 +98,10 @@ def test_view_dataset(procedural_cache):
     assert item["azimuth"].shape == (2,) and item["elevation"].dtype == torch.float32
     assert item["voxels"].shape == (32, 32, 32) and set(item["voxels"].unique().tolist()) <= {0.0, 1.0}
     assert item["object_id"] == index["objects"][0]["key"] and item["category"] == "chair"
+    torch.manual_seed(3)
+    first = ds[1]["azimuth"]
+    torch.manual_seed(3)
+    assert torch.equal(first, ds[1]["azimuth"])  # random picks follow torch's seed
     one = ViewDataset(out, split=None, view_set="aligned", num_views=1, fixed=True)
     assert [one[i]["azimuth"].item() for i in range(3)] == [one[i]["azimuth"].item() for i in range(3)]
     loader = torch.utils.data.DataLoader(ds, batch_size=3)

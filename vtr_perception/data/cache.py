@@ -107,12 +107,16 @@ def write_object(path: Path, arrays: dict) -> None:
     atomic_write(path, lambda tmp: np.savez_compressed(tmp.open("wb"), **arrays))
 
 
-def read_object(path: str | Path) -> dict[str, np.ndarray]:
-    """All arrays of an object file, voxels unpacked to bool (R, R, R); ValueError naming the file if unreadable."""
+def read_object(path: str | Path, keys: tuple[str, ...] | None = None) -> dict[str, np.ndarray]:
+    """Arrays of an object file (all, or ``keys`` plus the voxels), voxels unpacked to bool (R, R, R).
+
+    ValueError naming the file if it is unreadable or lacks a requested array.
+    """
     try:
         with np.load(path, allow_pickle=False) as z:
-            arrays = {k: z[k] for k in z.files}
-    except Exception as exc:  # zipfile/OSError/ValueError: all mean a broken or missing file
+            wanted = z.files if keys is None else ("voxels", "voxel_shape", *keys)
+            arrays = {k: z[k] for k in wanted}
+    except Exception as exc:  # zipfile/OSError/ValueError/KeyError: all mean a broken or missing file
         raise ValueError(f"cannot read cache object {path}: {exc}") from exc
     if "voxels" not in arrays or "voxel_shape" not in arrays:
         raise ValueError(f"cache object {path} has no voxel grid")

@@ -8,7 +8,8 @@ An item is one object with ``num_views`` of its views from one view set:
     voxels     float32 (R, R, R)    occupancy in the canonical cube, (i, j, k) = (x, y, z)
     index int, object_id str (the cache key, e.g. 'pybullet_042'), category str
 
-Views are drawn at random on every call (training); ``fixed=True`` draws them from a
+Views are drawn at random on every call from torch's generator (so DataLoader workers
+differ and ``torch.manual_seed`` reproduces a run); ``fixed=True`` draws them from a
 generator seeded by (seed, index) so evaluation sees the same views on every pass.
 """
 
@@ -57,7 +58,6 @@ class ViewDataset(Dataset):
         self.num_views = num_views
         self.seed = seed
         self.fixed = fixed
-        self._rng = np.random.default_rng(seed)
 
     def __len__(self) -> int:
         return len(self.objects)
@@ -65,18 +65,23 @@ class ViewDataset(Dataset):
     def categories(self) -> list[str]:
         return [o["category"] for o in self.objects]
 
-    def load_object(self, index: int) -> dict[str, np.ndarray]:
-        """All cached arrays of one object (voxels unpacked)."""
-        return read_object(self.cache_dir / self.objects[index]["file"])
+    def load_object(self, index: int, keys: tuple[str, ...] | None = None) -> dict[str, np.ndarray]:
+        """Cached arrays of one object (all, or ``keys`` and the voxels; voxels unpacked)."""
+        return read_object(self.cache_dir / self.objects[index]["file"], keys)
 
     def __getitem__(self, index: int) -> dict:
         if not 0 <= index < len(self.objects):
             raise IndexError(f"index {index} out of range for {len(self.objects)} objects")
         entry = self.objects[index]
-        arrays = self.load_object(index)
         vs = self.view_set
+        arrays = self.load_object(
+            index, tuple(f"{vs}/{k}" for k in ("images", "azimuth", "elevation", "T_world_camera"))
+        )
         n_available = len(arrays[f"{vs}/azimuth"])
-        rng = np.random.default_rng([self.seed, index]) if self.fixed else self._rng
+        if self.fixed:
+            rng = np.random.default_rng([self.seed, index])
+        else:  # torch's generator: seeded per DataLoader worker and by torch.manual_seed
+            rng = np.random.default_rng(int(torch.randint(0, 2**62, ()).item()))
         pick = np.sort(rng.choice(n_available, size=self.num_views, replace=False))
         images = arrays[f"{vs}/images"][pick].astype(np.float32) / 255.0
         return {
