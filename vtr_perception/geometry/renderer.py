@@ -117,39 +117,43 @@ class Renderer:
         for T in Ts:
             self._check_camera(intrinsics, T)
         n, h, w = len(Ts), intrinsics.height, intrinsics.width
+        hw = h * w
         # Ray directions with optical z = 1, so Open3D's t_hit is the depth along the optical axis.
-        dirs_cam = intrinsics.pixel_rays().reshape(-1, 3)
-        dirs = np.einsum("nij,pj->npi", Ts[:, :3, :3], dirs_cam)
-        origins = np.broadcast_to(Ts[:, None, :3, 3], dirs.shape)
-        rays = np.concatenate([origins, dirs], axis=-1).astype(np.float32)
-        out = self._scene.cast_rays(o3d.core.Tensor(rays))
+        dirs_cam = intrinsics.pixel_rays().reshape(-1, 3).astype(np.float32)
+        R_t = np.ascontiguousarray(np.swapaxes(Ts[:, :3, :3], 1, 2), dtype=np.float32)
+        rays = np.empty((n, hw, 6), dtype=np.float32)
+        np.matmul(dirs_cam[None], R_t, out=rays[..., 3:])
+        rays[..., :3] = Ts[:, None, :3, 3].astype(np.float32)
+        out = self._scene.cast_rays(o3d.core.Tensor.from_numpy(rays.reshape(-1, 6)))
         t_hit = out["t_hit"].numpy()
-        hit = np.isfinite(t_hit)
-        depth = np.where(hit, t_hit, np.nan).astype(np.float32)
-        geom = out["geometry_ids"].numpy()
-        mask = np.where(hit, geom.astype(np.int64) + 1, 0).astype(np.int32)
+        idx = np.flatnonzero(np.isfinite(t_hit))  # flat (view * hw + pixel) indices of the hits
+        depth = np.full(n * hw, np.nan, dtype=np.float32)
+        depth[idx] = t_hit[idx]
+        geom = out["geometry_ids"].numpy()[idx].astype(np.int64)
+        mask = np.zeros(n * hw, dtype=np.int32)
+        mask[idx] = geom + 1
 
-        normals = np.zeros((n, h * w, 3), dtype=np.float32)
-        rgb = np.empty((n, h * w, 3), dtype=np.float32)
-        rgb[:] = self.background
-        if hit.any():
-            n_hit = out["primitive_normals"].numpy()[hit]
-            d_hit = dirs[hit]
+        normals = np.zeros((n * hw, 3), dtype=np.float32)
+        rgb = np.empty((n * hw, 3), dtype=np.uint8)
+        rgb[:] = np.rint(self.background).astype(np.uint8)
+        if len(idx):
+            n_hit = out["primitive_normals"].numpy()[idx]
+            d_hit = rays.reshape(-1, 6)[idx, 3:]
             # Face the camera whatever the triangle winding.
-            flip = np.einsum("pi,pi->p", n_hit, d_hit) > 0
-            n_hit[flip] *= -1.0
-            normals[hit] = n_hit
-            tri = self._tri_offset[geom[hit].astype(np.int64)] + out["primitive_ids"].numpy()[hit].astype(np.int64)
-            uv = out["primitive_uvs"].numpy()[hit]
-            bary = np.stack([1.0 - uv[:, 0] - uv[:, 1], uv[:, 0], uv[:, 1]], axis=-1)
-            albedo = np.einsum("pk,pkc->pc", bary, self._tri_colors[tri])
+            n_hit *= np.where((n_hit * d_hit).sum(axis=1) > 0, -1.0, 1.0).astype(np.float32)[:, None]
+            normals[idx] = n_hit
+            tri = self._tri_offset[geom] + out["primitive_ids"].numpy()[idx].astype(np.int64)
+            uv = out["primitive_uvs"].numpy()[idx]
+            corners = self._tri_colors[tri]  # (P, 3 corners, 3 channels)
+            albedo = (
+                corners[:, 0] * (1.0 - uv[:, :1] - uv[:, 1:]) + corners[:, 1] * uv[:, :1] + corners[:, 2] * uv[:, 1:]
+            )
             # Headlight along each camera's optical axis: -z_cam in the world.
-            light = np.repeat(-Ts[:, :3, 2], h * w, axis=0).reshape(n, h * w, 3)[hit]
-            lambert = np.clip(np.einsum("pi,pi->p", n_hit, light), 0.0, 1.0)
+            light = -Ts[:, :3, 2].astype(np.float32)[idx // hw]
+            lambert = np.clip((n_hit * light).sum(axis=1), 0.0, 1.0)
             shade = self.ambient + self.diffuse * lambert
-            rgb[hit] = np.clip(albedo * shade[:, None], 0.0, 1.0) * 255.0
-        rgb_u8 = np.rint(rgb).astype(np.uint8).reshape(n, h, w, 3)
-        return rgb_u8, depth.reshape(n, h, w), mask.reshape(n, h, w), normals.reshape(n, h, w, 3)
+            rgb[idx] = np.rint(np.clip(albedo * shade[:, None], 0.0, 1.0) * 255.0).astype(np.uint8)
+        return rgb.reshape(n, h, w, 3), depth.reshape(n, h, w), mask.reshape(n, h, w), normals.reshape(n, h, w, 3)
 
 
 def _triangle_vertex_colors(mesh: MeshData) -> np.ndarray:
