@@ -13,7 +13,7 @@ class PerceptionConfig:
     min_depth_m: float = field(default=0.1, metadata={"help": "depth below this (m) is invalid (sensor minimum)"})
     max_depth_m: float = field(default=3.0, metadata={"help": "depth beyond this (m) is ignored (background)"})
     pixel_stride: int = field(
-        default=3, metadata={"help": "segment every n-th pixel in x and y (speed); masks are upsampled back"}
+        default=4, metadata={"help": "segment every n-th pixel in x and y (speed); masks are upsampled back"}
     )
     plane_distance_m: float = field(
         default=0.006, metadata={"help": "RANSAC inlier distance (m) of the support plane"}
@@ -70,6 +70,10 @@ class PerceptionConfig:
         metadata={"help": "after a suspected jump, the frame is kept only if this fraction of the confirmed "
                           "tracks expected in view is matched"},
     )
+    fuse_min_angle_deg: float = field(
+        default=4.0, metadata={"help": "a track fuses new depth points only after the viewing direction changed "
+                                       "this much (deg) since its last fusion (near-identical views add nothing)"}
+    )
     fused_voxel_m: float = field(
         default=0.003, metadata={"help": "voxel size (m) of each track's fused world-frame point cloud"}
     )
@@ -88,7 +92,7 @@ class PerceptionConfig:
     icp_max_distance_frac: float = field(
         default=0.08, metadata={"help": "ICP correspondence distance as a fraction of the object size"}
     )
-    icp_iterations: int = field(default=30, metadata={"help": "ICP iterations"})
+    icp_iterations: int = field(default=20, metadata={"help": "ICP iterations"})
     icp_max_correction_deg: float = field(
         default=15.0, metadata={"help": "ICP corrections turning more than this (deg) are rejected"}
     )

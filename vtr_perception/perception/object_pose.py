@@ -25,7 +25,14 @@ from dataclasses import dataclass, field
 import numpy as np
 import open3d as o3d
 
-from vtr_perception.geometry.cameras import quaternion_from_matrix, rotation_angle_deg, rotation_from_angles
+from vtr_perception.geometry.cameras import (
+    matrix_from_quaternion,
+    quaternion_from_matrix,
+    rotation_angle_deg,
+    rotation_from_angles,
+)
+from vtr_perception.geometry.meshing import grid_to_mesh
+from vtr_perception.geometry.voxels import voxel_centers
 from vtr_perception.perception.config import PerceptionConfig
 
 
@@ -54,28 +61,18 @@ class ObjectEstimate:
 
     @property
     def rotation(self) -> np.ndarray:
-        from vtr_perception.geometry.cameras import matrix_from_quaternion
-
         return matrix_from_quaternion(self.quaternion)
 
 
 def grid_mesh(occupancy: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray]:
-    """Marching-cubes surface of a probability grid in canonical-cube coordinates ([-0.5, 0.5]^3)."""
-    from skimage.measure import marching_cubes
-
-    R = occupancy.shape[0]
-    if not (occupancy > threshold).any() or (occupancy > threshold).all():
-        return np.zeros((0, 3)), np.zeros((0, 3), dtype=np.int64)
-    padded = np.pad(occupancy.astype(np.float32), 1, constant_values=0.0)
-    verts, faces, _, _ = marching_cubes(padded, level=threshold)
-    return (verts - 1.0 + 0.5) / R - 0.5, faces.astype(np.int64)
+    """Marching-cubes surface (geometry.meshing) in canonical-cube coordinates ([-0.5, 0.5]^3)."""
+    mesh = grid_to_mesh(occupancy, threshold)
+    return mesh.vertices, mesh.triangles
 
 
-def voxel_centers(occupancy: np.ndarray, threshold: float) -> np.ndarray:
-    """(N, 3) canonical-cube centres of the voxels above ``threshold``."""
-    R = occupancy.shape[0]
-    idx = np.argwhere(occupancy > threshold)
-    return (idx + 0.5) / R - 0.5
+def occupied_centers(occupancy: np.ndarray, threshold: float) -> np.ndarray:
+    """(N, 3) canonical-cube centres of the voxels at or above ``threshold``."""
+    return voxel_centers(occupancy.shape[0])[occupancy >= threshold]
 
 
 def principal_frame(points_world: np.ndarray) -> np.ndarray:
@@ -131,9 +128,8 @@ def _icp(observed: np.ndarray, surface: np.ndarray, size: float, config: Percept
     """4x4 correction to apply to the reconstruction (identity when ICP is rejected), and the fitness."""
     if len(observed) < 20 or len(surface) < 20:
         return np.eye(4), 0.0
-    step = max(1, len(observed) // 3000)
-    src = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(observed[::step]))
-    dst = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(surface))
+    src = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(observed[:: max(1, len(observed) // 1000)]))
+    dst = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(surface[:: max(1, len(surface) // 4000)]))
     result = o3d.pipelines.registration.registration_icp(
         src, dst, config.icp_max_distance_frac * size, np.eye(4),
         o3d.pipelines.registration.TransformationEstimationPointToPoint(),
@@ -171,7 +167,7 @@ def estimate_object(
     else:
         R_grid = np.eye(3)
     R = occupancy.shape[0]
-    centers_c = voxel_centers(occupancy, thr)
+    centers_c = occupied_centers(occupancy, thr)
     if len(centers_c):
         lo, hi = centers_c.min(axis=0) - 0.5 / R, centers_c.max(axis=0) + 0.5 / R
         # The reconstruction's longest side in world axes (in canonical mode the grid is rotated).

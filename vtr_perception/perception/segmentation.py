@@ -37,8 +37,15 @@ class Detection:
     @property
     def bbox_px(self) -> tuple[int, int, int, int]:
         """(x0, y0, x1, y1) pixel box of the mask, exclusive upper corner."""
-        ys, xs = np.nonzero(self.mask)
-        return int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1
+        return mask_bbox(self.mask)
+
+
+def mask_bbox(mask: np.ndarray) -> tuple[int, int, int, int]:
+    """(x0, y0, x1, y1) box of a non-empty mask, exclusive upper corner (row/column reductions, no nonzero)."""
+    cols, rows = np.flatnonzero(mask.any(axis=0)), np.flatnonzero(mask.any(axis=1))
+    if len(cols) == 0:
+        raise ValueError("the mask is empty")
+    return int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1
 
 
 @dataclass
@@ -108,13 +115,9 @@ def segment_depth(depth: np.ndarray, intrinsics: Intrinsics, T_world_camera: np.
     if n_valid < max(3 * config.min_object_points, 30):
         return Segmentation([], None, "no_valid_depth")
     pts = pts_grid[valid]
-    cloud = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(pts))
-    o3d.utility.random.seed(0)  # RANSAC: the same frame always gives the same plane
-    plane, inliers = cloud.segment_plane(config.plane_distance_m, 3, config.plane_iterations)
-    plane = np.asarray(plane, dtype=np.float64)
-    if len(inliers) < config.plane_min_fraction * n_valid:
+    plane, inliers = fit_support_plane(pts, config)
+    if inliers < config.plane_min_fraction * n_valid:
         return Segmentation([], None, "no_support_plane")
-    plane = plane / np.linalg.norm(plane[:3])
     cam = np.asarray(T_world_camera, dtype=np.float64)[:3, 3]
     if plane[:3] @ cam + plane[3] < 0:  # normal towards the camera: objects are on the positive side
         plane = -plane
@@ -123,11 +126,7 @@ def segment_depth(depth: np.ndarray, intrinsics: Intrinsics, T_world_camera: np.
     obj_pts = pts[above]
     if len(obj_pts) < config.min_object_points:
         return Segmentation([], plane, None)
-    labels_obj = np.asarray(
-        o3d.geometry.PointCloud(o3d.utility.Vector3dVector(obj_pts)).cluster_dbscan(
-            config.cluster_eps_m, config.cluster_min_points
-        )
-    )
+    labels_obj = cluster_points(obj_pts, config)
     label_grid = np.full(valid.shape, -1, dtype=np.int32)
     flat = np.flatnonzero(valid.reshape(-1))[above]
     label_grid.reshape(-1)[flat] = labels_obj
@@ -147,6 +146,37 @@ def segment_depth(depth: np.ndarray, intrinsics: Intrinsics, T_world_camera: np.
             continue
         detections.append(_detection(mask, obj_pts[sel], plane, config))
     return Segmentation(detections, plane, None)
+
+
+def fit_support_plane(points: np.ndarray, config: PerceptionConfig) -> tuple[np.ndarray, int]:
+    """(plane a, b, c, d with unit normal, inlier count): RANSAC on a subsample, least squares on its inliers."""
+    step = max(1, len(points) // 5000)  # RANSAC cost grows with points x iterations; 5000 find the plane as well
+    cloud = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(points[::step]))
+    o3d.utility.random.seed(0)  # the same frame always gives the same plane
+    plane, _ = cloud.segment_plane(config.plane_distance_m, 3, config.plane_iterations)
+    plane = np.asarray(plane, dtype=np.float64)
+    plane /= np.linalg.norm(plane[:3])
+    inlier = np.abs(points @ plane[:3] + plane[3]) < config.plane_distance_m
+    fit = points[inlier][:: max(1, int(inlier.sum()) // 20000)]
+    if len(fit) >= 3:
+        centroid = fit.mean(axis=0)
+        normal = np.linalg.svd(fit - centroid, full_matrices=False)[2][2]
+        normal = normal if normal @ plane[:3] >= 0 else -normal
+        plane = np.append(normal, -normal @ centroid)
+        inlier = np.abs(points @ plane[:3] + plane[3]) < config.plane_distance_m
+    return plane, int(inlier.sum())
+
+
+def cluster_points(points: np.ndarray, config: PerceptionConfig) -> np.ndarray:
+    """DBSCAN labels (-1 noise) of ``points``, run on a voxel-thinned copy (speed) and mapped back."""
+    voxel = config.cluster_eps_m / 4.0
+    keys = np.floor((points - points.min(axis=0)) / voxel).astype(np.int64)
+    dims = keys.max(axis=0) + 1
+    flat = (keys[:, 0] * dims[1] + keys[:, 1]) * dims[2] + keys[:, 2]
+    _, first, inverse = np.unique(flat, return_index=True, return_inverse=True)
+    thinned = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(points[first]))
+    labels = np.asarray(thinned.cluster_dbscan(config.cluster_eps_m, config.cluster_min_points))
+    return labels[inverse.reshape(-1)]
 
 
 def _object_pixels(depth: np.ndarray, intrinsics: Intrinsics, T_world_camera: np.ndarray, plane: np.ndarray,

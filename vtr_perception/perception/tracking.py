@@ -37,6 +37,7 @@ class Track:
     confirmed: bool = False
     points: np.ndarray = field(default_factory=lambda: np.zeros((0, 3)))  # fused world points (voxel-thinned)
     floor_z: float = np.inf  # lowest support height seen under the object
+    fused_direction: np.ndarray | None = None  # viewing direction of the last depth fusion
     rays: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)  # RGB only: mask-centre rays
     needs_reconstruction: bool = False
     estimate: object | None = None  # the latest ObjectEstimate
@@ -45,8 +46,20 @@ class Track:
     def size(self) -> float:
         return float(np.max(self.extent))
 
-    def fuse(self, detection: Detection, voxel: float) -> None:
-        """Merge a complete (not border-cut) detection into the track's geometry."""
+    def fuse(self, detection: Detection, voxel: float, camera: np.ndarray | None = None,
+             min_angle_deg: float = 0.0) -> None:
+        """Merge a complete (not border-cut) detection into the track's geometry.
+
+        Depth points seen from within ``min_angle_deg`` of the last fused viewing direction
+        are skipped: they repeat what the track has (and fusing costs time every frame).
+        """
+        if camera is not None and len(detection.points_world):
+            direction = camera - detection.center
+            direction /= np.linalg.norm(direction)
+            if self.fused_direction is not None and np.degrees(
+                    np.arccos(np.clip(direction @ self.fused_direction, -1.0, 1.0))) < min_angle_deg:
+                return
+            self.fused_direction = direction
         lo_z = float(detection.center[2] - detection.extent[2] / 2.0)
         self.floor_z = min(self.floor_z, lo_z)
         if len(detection.points_world) == 0:  # RGB only
@@ -165,7 +178,7 @@ class Tracker:
             t.last_seen = stamp
             t.confirmed = t.confirmed or t.hits >= cfg.confirm_hits
             if not d.cut_by_border:
-                t.fuse(d, cfg.fused_voxel_m)
+                t.fuse(d, cfg.fused_voxel_m, T_world_camera[:3, 3], cfg.fuse_min_angle_deg)
             matches.append((t, d))
         matched_tracks = {tracks[i].id for i, _ in pairs}
         matched_dets = {j for _, j in pairs}
@@ -189,7 +202,7 @@ class Tracker:
             t = Track(id=next(self._ids), center=d.center.copy(), extent=d.extent.copy(),
                       buffer=ViewBuffer(max_views=cfg.max_views, min_angle_deg=cfg.min_view_angle_deg),
                       first_seen=stamp, last_seen=stamp, confirmed=cfg.confirm_hits <= 1)
-            t.fuse(d, cfg.fused_voxel_m)
+            t.fuse(d, cfg.fused_voxel_m, T_world_camera[:3, 3])
             self.tracks[t.id] = t
             created.append(t)
             matches.append((t, d))

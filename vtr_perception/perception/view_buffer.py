@@ -22,12 +22,13 @@ view in the buffer is normalised with the same (latest, best) estimate.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from scipy import ndimage
 
 from vtr_perception.geometry.cameras import RENDER_DISTANCE, RENDER_FOV_DEG, Intrinsics, look_at
+from vtr_perception.perception.segmentation import mask_bbox
 
 WHITE = (255, 255, 255)
 
@@ -57,16 +58,16 @@ class View:
     T_world_camera: np.ndarray
     stamp: float
     direction: np.ndarray  # unit vector from the object centre to the camera (world)
+    _cache: tuple | None = field(default=None, repr=False, compare=False)
 
     @classmethod
     def from_frame(cls, rgb: np.ndarray, mask: np.ndarray, intrinsics: Intrinsics, T_world_camera: np.ndarray,
                    stamp: float, center: np.ndarray, pad: int = 2) -> View:
-        ys, xs = np.nonzero(mask)
-        if len(xs) == 0:
+        if not mask.any():
             raise ValueError("cannot make a view from an empty mask")
         h, w = mask.shape
-        x0, y0 = max(int(xs.min()) - pad, 0), max(int(ys.min()) - pad, 0)
-        x1, y1 = min(int(xs.max()) + 1 + pad, w), min(int(ys.max()) + 1 + pad, h)
+        x0, y0, x1, y1 = mask_bbox(mask)
+        x0, y0, x1, y1 = max(x0 - pad, 0), max(y0 - pad, 0), min(x1 + pad, w), min(y1 + pad, h)
         T = np.asarray(T_world_camera, dtype=np.float64).copy()
         d = T[:3, 3] - np.asarray(center, dtype=np.float64)
         return cls(rgb[y0:y1, x0:x1].copy(), mask[y0:y1, x0:x1].copy(), intrinsics.cropped(x0, y0, x1 - x0, y1 - y0),
@@ -74,7 +75,20 @@ class View:
 
     def render(self, center: np.ndarray, size: float, image_size: int,
                background: tuple[int, int, int] = WHITE) -> tuple[np.ndarray, np.ndarray]:
-        """(image float32 (3, S, S) in [0, 1], R_world_virtual (3, 3)) as the model expects them."""
+        """(image float32 (3, S, S) in [0, 1], R_world_virtual (3, 3)) as the model expects them.
+
+        Cached: re-rendered only when the centre moves >= 2 mm or the size changes >= 1 %.
+        """
+        key = (tuple(np.round(np.asarray(center) / 2e-3).astype(int)), int(round(np.log(size) / 1e-2)),
+               int(image_size), tuple(background))
+        if self._cache is not None and self._cache[0] == key:
+            return self._cache[1], self._cache[2]
+        image, R = self._render(center, size, image_size, background)
+        self._cache = (key, image, R)
+        return image, R
+
+    def _render(self, center: np.ndarray, size: float, image_size: int,
+                background: tuple[int, int, int]) -> tuple[np.ndarray, np.ndarray]:
         K_v, T_wv = virtual_camera(self.T_world_camera, center, size, image_size)
         R_cv = self.T_world_camera[:3, :3].T @ T_wv[:3, :3]
         rays = K_v.pixel_rays().reshape(-1, 3) @ R_cv.T  # virtual pixel rays in the real camera frame
