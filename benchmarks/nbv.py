@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -40,7 +41,9 @@ from vtr_perception.nbv.config import PlannerConfig  # noqa: E402
 from vtr_perception.nbv.planner import NextBestViewPlanner  # noqa: E402
 
 PLANNERS = ("random", "farthest", "entropy", "error_head", "oracle")
+BASELINES = ("random", "farthest")  # planners that do not look at the reconstruction
 IOU_THRESHOLD = 0.4  # the reported threshold of the design frame
+DEFAULT_OUT = ROOT / "benchmarks" / "results" / "nbv.json"
 
 # images (B, V, 3, H, W) float32 in [0, 1], rotations (B, V, 3, 3) -> outputs of each of B objects
 Reconstruct = Callable[[np.ndarray, np.ndarray], dict[str, np.ndarray]]
@@ -88,7 +91,7 @@ def choose_view(
     rng: np.random.Generator,
 ) -> int | None:
     """Index of the candidate planner ``name`` picks next; None when no candidate is allowed."""
-    if name in ("random", "farthest"):
+    if name in BASELINES:
         allowed = np.flatnonzero(allowed_mask(candidates, config, extent=1.0, taken_poses=taken_poses))
         if len(allowed) == 0:
             return None
@@ -111,6 +114,7 @@ def run_object(
     rng: np.random.Generator,
     config: PlannerConfig,
     planner_names: tuple[str, ...] = PLANNERS,
+    planners: dict[str, NextBestViewPlanner] | None = None,
 ) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
     """One object's closed loop. ``images``/``poses``: view 0 is the initial view, 1..72 the candidates.
 
@@ -119,18 +123,19 @@ def run_object(
     candidates = make_candidates(config)
     if not np.allclose(candidates.poses, poses[1:], atol=1e-6):
         raise ValueError("rendered candidate poses differ from the planner's candidate grid")
-    planners = {
-        n: NextBestViewPlanner(dataclasses.replace(config, estimator=n))
-        for n in planner_names
-        if n not in ("random", "farthest")
-    }
+    planners = planners if planners is not None else make_planners(config, planner_names)
     views = {n: [0] for n in planner_names}  # indices into images/poses
     ious: dict[str, list[float]] = {n: [] for n in planner_names}
     times: dict[str, list[float]] = {n: [] for n in planner_names}
     for step in range(steps + 1):
         batch = np.stack([images[views[n]] for n in planner_names])
         rotations = np.stack([poses[views[n], :3, :3] for n in planner_names]).astype(np.float32)
-        outputs = reconstruct(batch, rotations)
+        if step == 0:  # every planner starts from the same view: reconstruct it once
+            outputs = {
+                k: np.repeat(v, len(planner_names), axis=0) for k, v in reconstruct(batch[:1], rotations[:1]).items()
+            }
+        else:
+            outputs = reconstruct(batch, rotations)
         for b, name in enumerate(planner_names):
             one = {k: v[b] for k, v in outputs.items()}
             ious[name].append(iou(one["occupancy"], gt))
@@ -144,6 +149,11 @@ def run_object(
             times[name].append((time.perf_counter() - start) * 1e3)
             views[name].append(views[name][-1] if pick is None else pick + 1)
     return ious, times
+
+
+def make_planners(config: PlannerConfig, names: tuple[str, ...] = PLANNERS) -> dict[str, NextBestViewPlanner]:
+    """One NextBestViewPlanner per estimator-based planner name (they cache their ray bundles)."""
+    return {n: NextBestViewPlanner(dataclasses.replace(config, estimator=n)) for n in names if n not in BASELINES}
 
 
 def views_to_target(iou_curve: np.ndarray, target: float) -> float:
@@ -207,25 +217,42 @@ def plot(planners: dict, path: Path, *, objects: int) -> None:
     plt.close(fig)
 
 
-def load_reconstructor(checkpoint: Path) -> tuple[Reconstruct, int]:
-    """(reconstruct, image_size) of a shipped pose-aware checkpoint, run with torch on the CPU."""
-    from vtr_perception.models import load_checkpoint
+def load_reconstructor(checkpoint: Path | None) -> tuple[Reconstruct, int]:
+    """(reconstruct, image_size) of a pose-aware checkpoint run with torch on the CPU.
 
-    if not checkpoint.is_file():
-        raise ValueError(f"checkpoint {checkpoint} does not exist (train one or pass --checkpoint)")
-    loaded = load_checkpoint(checkpoint)
-    model = loaded[0] if isinstance(loaded, tuple) else loaded
+    ``checkpoint=None`` builds a randomly initialised model: for developing this script only.
+    """
+    from vtr_perception.models import Reconstructor, ReconstructorConfig, load_checkpoint
+
+    if checkpoint is None:
+        torch.manual_seed(0)
+        model, config = Reconstructor(ReconstructorConfig()), ReconstructorConfig()
+    else:
+        if not checkpoint.is_file():
+            raise ValueError(f"checkpoint {checkpoint} does not exist (train one or pass --checkpoint)")
+        model, config, _ = load_checkpoint(checkpoint)
     model.eval()
-    config = model.config
     if config.mode != "pose_aware":
         raise ValueError(f"checkpoint {checkpoint} is a {config.mode} model; this benchmark needs pose_aware")
 
     @torch.no_grad()
     def reconstruct(images: np.ndarray, rotations: np.ndarray) -> dict[str, np.ndarray]:
         out = model(torch.from_numpy(images), torch.from_numpy(rotations))
-        return {k: v.float().numpy() for k, v in out.items() if k in ("occupancy", "error", "view_occupancy")}
+        return {k: out[k].float().numpy() for k in ("occupancy", "error", "view_occupancy")}
 
     return reconstruct, int(config.image_size)
+
+
+def time_planner(outputs: dict[str, np.ndarray], *, repeats: int = 30) -> dict[str, float]:
+    """p50 ms of one error-head plan among 72 (one shell) and 144 (two shells) candidates."""
+    timings = {}
+    for shells in (1, 2):
+        config = benchmark_planner_config(distance_max=RENDER_DISTANCE * 1.25, num_distances=shells)
+        planner = NextBestViewPlanner(config)
+        planner.plan_from_outputs(outputs)  # builds the cached ray bundle once
+        times = [planner.plan_from_outputs(outputs).plan_ms for _ in range(repeats)]
+        timings[str(72 * shells)] = round(float(np.median(times)), 3)
+    return timings
 
 
 def test_objects(cache: Path, split: str, limit: int) -> list[dict]:
@@ -237,17 +264,25 @@ def test_objects(cache: Path, split: str, limit: int) -> list[dict]:
     return records[:limit]
 
 
+def _relative(path: Path) -> str:
+    path = path.resolve()
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cache", type=Path, default=ROOT / ".cache" / "data", help="rendered-view dataset cache")
+    parser.add_argument("--cache", type=Path, default=ROOT / ".cache" / "data" / "pybullet64", help="dataset cache")
     parser.add_argument("--checkpoint", type=Path, default=ROOT / "models" / "reconstructor.pt")
+    parser.add_argument(
+        "--random-init", action="store_true", help="a randomly initialised model (develop the script; never publish)"
+    )
     parser.add_argument("--split", default="test", help="held-out split to run on (default: test)")
     parser.add_argument("--objects", type=int, default=40, help="at most this many objects (default: 40)")
     parser.add_argument("--steps", type=int, default=5, help="views added after the initial one (default: 5)")
     parser.add_argument("--target-iou", type=float, default=0.6, help="IoU for 'views needed' (default: 0.6)")
     parser.add_argument("--initial-view-set", default="sphere", help="view set of the random first view")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "nbv.json")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     args = parser.parse_args(argv)
     torch.set_num_threads(2)
 
@@ -255,9 +290,12 @@ def main(argv: list[str] | None = None) -> int:
     from vtr_perception.data.dataset import load_cached_mesh
     from vtr_perception.geometry.renderer import render_object_views
 
-    reconstruct, image_size = load_reconstructor(args.checkpoint)
+    if args.random_init and args.out == DEFAULT_OUT:
+        raise ValueError("--random-init results must not replace benchmarks/results/nbv.json; pass --out")
+    reconstruct, image_size = load_reconstructor(None if args.random_init else args.checkpoint)
     config = benchmark_planner_config()
     candidates = make_candidates(config)
+    planners = make_planners(config)
     records = test_objects(args.cache, args.split, args.objects)
     all_ious: dict[str, list[list[float]]] = {n: [] for n in PLANNERS}
     all_times: dict[str, list[float]] = {n: [] for n in PLANNERS}
@@ -271,8 +309,19 @@ def main(argv: list[str] | None = None) -> int:
         rgb, _, poses, _ = render_object_views(mesh, az, el, size=image_size)
         images = np.ascontiguousarray(rgb.transpose(0, 3, 1, 2), dtype=np.float32) / 255.0
         ious, times = run_object(
-            reconstruct, images=images, poses=poses, gt=gt, steps=args.steps, rng=rng, config=config
+            reconstruct,
+            images=images,
+            poses=poses,
+            gt=gt,
+            steps=args.steps,
+            rng=rng,
+            config=config,
+            planners=planners,
         )
+        if i == 0:
+            last_outputs = {
+                k: v[0] for k, v in reconstruct(images[None, :3], poses[None, :3, :3, :3].astype(np.float32)).items()
+            }
         for name in PLANNERS:
             all_ious[name].append(ious[name])
             all_times[name].extend(times[name])
@@ -281,6 +330,8 @@ def main(argv: list[str] | None = None) -> int:
     payload = {
         "planners": planners,
         "objects": len(records),
+        "planner_only_ms_p50": time_planner(last_outputs),
+        "load_average_1min": round(os.getloadavg()[0], 2),
         "targets": targets(planners),
         "target_iou": args.target_iou,
         "iou_threshold": IOU_THRESHOLD,
