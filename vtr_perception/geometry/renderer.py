@@ -1,10 +1,11 @@
 """Headless CPU renderer on Open3D's RaycastingScene: RGB, depth, instance mask and normals.
 
-Open3D's OffscreenRenderer needs a display/EGL; ray casting runs anywhere. One
-``cast_rays`` call renders any number of views, which is the fast path (training renders
-dozens of views per object). Shading is Lambertian with a light at the camera (a
-"headlight" along the optical axis) plus ambient, so the same surface looks the same from
-any view that faces it equally; the background is BACKGROUND_RGB (white), as in training.
+Open3D's OffscreenRenderer needs a display/EGL; ray casting runs anywhere. Rendering
+many views at once (render_batch / render_arrays) batches their rays into few
+``cast_rays`` calls, the fast path (training renders dozens of views per object).
+Shading is Lambertian with a light at the camera (a "headlight" along the optical axis)
+plus ambient, so the same surface looks the same from any view that faces it equally;
+the background is BACKGROUND_RGB (white), as in training.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from vtr_perception.geometry.mesh import MeshData
 
 # The training-data background; perception composites object crops onto it too.
 BACKGROUND_RGB = (255, 255, 255)
+RAYS_PER_CALL = 1 << 15
 
 
 @dataclass
@@ -101,7 +103,7 @@ class Renderer:
         return self.render_batch(intrinsics, T[None])[0]
 
     def render_batch(self, intrinsics: Intrinsics, T_world_cameras: np.ndarray) -> list[RenderResult]:
-        """Render N views of the same intrinsics with one ray-casting call."""
+        """Render N views of the same intrinsics, their rays cast in batches."""
         rgb, depth, mask, normals = self.render_arrays(intrinsics, T_world_cameras)
         return [RenderResult(rgb[i], depth[i], mask[i], normals[i]) for i in range(len(rgb))]
 
@@ -109,13 +111,24 @@ class Renderer:
         self, intrinsics: Intrinsics, T_world_cameras: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Stacked (N, H, W, 3) rgb, (N, H, W) depth, (N, H, W) mask, (N, H, W, 3) normals."""
-        import open3d as o3d
-
         Ts = np.asarray(T_world_cameras, dtype=np.float64)
         if Ts.ndim != 3 or Ts.shape[1:] != (4, 4):
             raise ValueError(f"T_world_cameras must have shape (N, 4, 4), got {Ts.shape}")
         for T in Ts:
             self._check_camera(intrinsics, T)
+        # Views go through cast_rays in chunks of about RAYS_PER_CALL rays: one call per view
+        # wastes time per call, one huge call loses to cache misses (measured: benchmarks/geometry.py).
+        chunk = max(1, RAYS_PER_CALL // (intrinsics.width * intrinsics.height))
+        parts = [self._render_views(intrinsics, Ts[i : i + chunk]) for i in range(0, len(Ts), chunk)]
+        if len(parts) == 1:
+            return parts[0]
+        return tuple(np.concatenate(arrays) for arrays in zip(*parts, strict=True))  # type: ignore[return-value]
+
+    def _render_views(
+        self, intrinsics: Intrinsics, Ts: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        import open3d as o3d
+
         n, h, w = len(Ts), intrinsics.height, intrinsics.width
         hw = h * w
         # Ray directions with optical z = 1, so Open3D's t_hit is the depth along the optical axis.
