@@ -1,0 +1,1 @@
+"""Export the reconstructor to ONNX, check parity with PyTorch, build TensorRT engines (scripts + functions)."""

@@ -1,0 +1,80 @@
+"""ONNX Runtime backend: TensorRT EP, CUDA EP, CPU, in that order, whichever this build offers."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from vtr_perception.infer.base import OUTPUT_NAMES, ModelInfo, check_inputs
+from vtr_perception.infer.metadata import read_onnx_model_info
+from vtr_perception.infer.paths import default_engine_cache_dir
+
+log = logging.getLogger(__name__)
+
+PREFERRED_PROVIDERS = ("TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider")
+GRAPH_LEVELS = ("disable", "basic", "extended", "all")
+
+
+def choose_providers(available: list[str], *, engine_cache: str | Path | None = None) -> list:
+    """PREFERRED_PROVIDERS filtered by ``available``; the TensorRT EP caches its engines on disk too."""
+    chosen: list = []
+    for name in PREFERRED_PROVIDERS:
+        if name not in available:
+            continue
+        if name == "TensorrtExecutionProvider":
+            cache = Path(engine_cache or default_engine_cache_dir()) / "ort_trt"
+            options = {"trt_engine_cache_enable": True, "trt_engine_cache_path": str(cache), "trt_fp16_enable": True}
+            chosen.append((name, options))
+        else:
+            chosen.append(name)
+    return chosen or ["CPUExecutionProvider"]
+
+
+class OnnxRuntimeBackend:
+    name = "onnxruntime"
+
+    def __init__(
+        self,
+        onnx_path: str | Path,
+        *,
+        intra_op_threads: int | None = None,
+        graph_optimization: str = "all",
+        providers: list | None = None,
+        engine_cache: str | Path | None = None,
+        info: ModelInfo | None = None,
+    ) -> None:
+        import onnxruntime as ort
+
+        self.onnx_path = Path(onnx_path)
+        if not self.onnx_path.is_file():
+            raise FileNotFoundError(f"ONNX model not found: {self.onnx_path}")
+        if graph_optimization not in GRAPH_LEVELS:
+            raise ValueError(f"graph_optimization must be one of {GRAPH_LEVELS}, got {graph_optimization!r}")
+        if intra_op_threads is not None and intra_op_threads < 0:
+            raise ValueError(f"intra_op_threads must be >= 0 (0 = ONNX Runtime's default), got {intra_op_threads}")
+        self.info = info or read_onnx_model_info(self.onnx_path)
+        options = ort.SessionOptions()
+        options.graph_optimization_level = {
+            "disable": ort.GraphOptimizationLevel.ORT_DISABLE_ALL,
+            "basic": ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,
+            "extended": ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
+            "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL,
+        }[graph_optimization]
+        if intra_op_threads:
+            options.intra_op_num_threads = intra_op_threads
+        if providers is None:
+            providers = choose_providers(ort.get_available_providers(), engine_cache=engine_cache)
+        self.session = ort.InferenceSession(str(self.onnx_path), sess_options=options, providers=providers)
+        self.providers = self.session.get_providers()
+        self.input_names = [i.name for i in self.session.get_inputs()]
+        missing = set(OUTPUT_NAMES) - {o.name for o in self.session.get_outputs()}
+        if missing:
+            raise ValueError(f"{self.onnx_path}: model lacks outputs {sorted(missing)}")
+
+    def run(self, images: np.ndarray, rotations: np.ndarray | None = None) -> dict[str, np.ndarray]:
+        images, rotations = check_inputs(self.info, images, rotations)
+        available = {"images": images, "rotations": rotations}
+        feeds = {name: available[name] for name in self.input_names}
+        return dict(zip(OUTPUT_NAMES, self.session.run(list(OUTPUT_NAMES), feeds), strict=True))
