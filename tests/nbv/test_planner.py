@@ -148,3 +148,16 @@ def test_bad_inputs_name_the_parameter():
     nan[0, 0, 0] = np.nan
     with pytest.raises(ValueError, match="NaN"):
         planner.plan(nan, _cube())
+
+
+def test_a_re_estimated_extent_reuses_the_cached_rays():
+    occupancy = _cube()
+    error = np.zeros_like(occupancy)
+    error[11] = 1.0
+    planner = _planner(distance_min=0.6, distance_max=0.6)
+    first = planner.plan(error, occupancy, extent=0.3)
+    second = planner.plan(error, occupancy, extent=0.3001)  # same grid distance to 1%
+    assert len(planner._bundles) == 1
+    np.testing.assert_allclose(first.gains, second.gains)
+    planner.plan(error, occupancy, extent=0.2)
+    assert len(planner._bundles) == 2

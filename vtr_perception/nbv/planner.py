@@ -19,7 +19,7 @@ import numpy as np
 from vtr_perception.nbv.candidates import Candidates, allowed_mask, make_candidates
 from vtr_perception.nbv.config import PlannerConfig
 from vtr_perception.nbv.error_estimates import get_estimator
-from vtr_perception.nbv.visibility import RayBundle, grid_from_world, ray_bundle, visible_error_from_bundle
+from vtr_perception.nbv.visibility import RayBundle, ray_bundle, visible_error_from_bundle
 
 
 @dataclass(frozen=True)
@@ -48,12 +48,15 @@ class NextBestViewPlanner:
         self._bundles: dict[tuple, RayBundle] = {}
 
     def _bundle(self, candidates: Candidates, *, extent: float, resolution: int) -> RayBundle:
-        # Ray samples depend only on the candidates relative to the centre, in grid units.
-        key = (round(float(extent), 9), resolution)
+        # Ray samples depend only on the candidates relative to the centre, in grid units. Grid
+        # distances are rounded to 1% so that an extent re-estimated every frame reuses the bundle.
+        grid_distance = np.round(candidates.distance / extent, 2)
+        key = (resolution, grid_distance.tobytes())
         if key not in self._bundles:
-            T_grid = grid_from_world(candidates.poses, center=candidates.center, extent=extent)
-            if len(self._bundles) > 8:
-                self._bundles.clear()
+            T_grid = candidates.poses.copy()
+            T_grid[:, :3, 3] = candidates.directions * grid_distance[:, None]
+            if len(self._bundles) >= 8:
+                self._bundles.pop(next(iter(self._bundles)))
             self._bundles[key] = ray_bundle(T_grid, resolution=resolution, rays=self.config.rays)
         return self._bundles[key]
 
