@@ -33,6 +33,7 @@ from tqdm import tqdm
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import ROOT, run_metadata  # noqa: E402
 
+from vtr_perception.geometry import metrics  # noqa: E402
 from vtr_perception.geometry.cameras import RENDER_DISTANCE  # noqa: E402
 from vtr_perception.geometry.view_sets import sample_views  # noqa: E402
 from vtr_perception.io_utils import atomic_write, atomic_write_json  # noqa: E402
@@ -66,13 +67,9 @@ def benchmark_planner_config(**overrides) -> PlannerConfig:
 
 
 def iou(occupancy: np.ndarray, gt: np.ndarray, threshold: float = IOU_THRESHOLD) -> float:
-    try:
-        from vtr_perception.geometry.metrics import iou as metrics_iou
-    except ImportError:  # before geometry/metrics.py exists: the same definition
-        pred, true = occupancy >= threshold, gt > 0.5
-        union = np.count_nonzero(pred | true)
-        return float(np.count_nonzero(pred & true) / union) if union else 1.0
-    return float(metrics_iou(occupancy, gt, threshold=threshold))
+    if occupancy.shape != gt.shape:
+        raise ValueError(f"model resolution {occupancy.shape} differs from the cache's voxel grid {gt.shape}")
+    return metrics.iou(occupancy, gt, threshold=threshold)
 
 
 def _nearest_candidate(candidates: Candidates, pose: np.ndarray) -> int:
