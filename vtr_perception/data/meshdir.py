@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from vtr_perception.data.sources import ObjectRecord, color_for
-from vtr_perception.data.wavefront import MESH_SUFFIXES, read_mesh_file
 from vtr_perception.geometry.mesh import MeshData
+from vtr_perception.geometry.mesh_files import MESH_SUFFIXES, read_mesh_file
 
 
 class MeshDirSource:

@@ -24,8 +24,8 @@ import numpy as np
 
 from vtr_perception.data import primitives
 from vtr_perception.data.sources import ObjectRecord, color_for
-from vtr_perception.data.wavefront import read_mesh_file
 from vtr_perception.geometry.mesh import MeshData
+from vtr_perception.geometry.mesh_files import read_mesh_file
 
 log = logging.getLogger(__name__)
 

@@ -19,8 +19,8 @@ import numpy as np
 
 from vtr_perception.data.binvox import read_binvox
 from vtr_perception.data.sources import ObjectRecord, color_for
-from vtr_perception.data.wavefront import read_obj
 from vtr_perception.geometry.mesh import MeshData
+from vtr_perception.geometry.mesh_files import read_obj
 
 Y_UP_TO_Z_UP = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]])
 

@@ -130,8 +130,8 @@ def load_mesh(path: str | Path, *, split_objects: bool = True) -> MeshData:
     Raises FileNotFoundError for a missing file and ValueError naming the file for an
     unsupported type, an empty mesh, NaN vertices or a degenerate shape.
     """
-    # The file readers live with the mesh sources (data/wavefront.py); this adds validation.
-    from vtr_perception.data.wavefront import read_mesh_file
+    # The file readers live in geometry/mesh_files.py; this adds validation.
+    from vtr_perception.geometry.mesh_files import read_mesh_file
 
     path = Path(path)
     mesh = read_mesh_file(path, split_objects=split_objects)
