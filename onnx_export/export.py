@@ -143,7 +143,7 @@ def export_model(
         if parity_samples:
             report = check_parity(model, tmp, parity_samples)
             result["parity"] = report
-            log.info("parity over %d samples: %s", len(report.samples), report.summary())
+            log.debug("parity over %d samples: %s", len(report.samples), report.summary())
             if not report.ok:
                 raise ParityError(f"ONNX export of {out.name} does not match PyTorch: {report.summary()}")
 

@@ -18,6 +18,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("demo", "closed-loop active reconstruction in simulation through the ROS 2 nodes"),
     "render": ("render", "render one view of a mesh file: rgb.png, depth.npy, mask.png, camera.json"),
     "voxelize": ("voxelize", "solid occupancy grid of a mesh file in its canonical cube"),
+    "train": ("train", "train the multi-view reconstructor (HF Accelerate; CPU, GPU or multi-GPU)"),
+    "eval": ("eval", "evaluate a reconstructor with baselines (ShapeNet-VTR protocol): JSON + markdown table"),
+    "export": ("export", "export a checkpoint to ONNX (checker, simplification, parity with PyTorch, metadata)"),
+    "build-engine": ("build_engine", "build the TensorRT engine of an ONNX model for this GPU (cached, locked)"),
 }
 
 

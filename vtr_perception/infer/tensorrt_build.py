@@ -21,7 +21,7 @@ from types import ModuleType
 
 import numpy as np
 
-from vtr_perception.infer.engine_cache import EngineTarget, file_sha256
+from vtr_perception.infer.engine_cache import EngineTarget, file_sha256, get_or_build_engine
 from vtr_perception.io_utils import atomic_write_bytes
 
 log = logging.getLogger(__name__)
@@ -39,6 +39,8 @@ class EngineBuildError(RuntimeError):
 
 @dataclass
 class EngineBuildOptions:
+    """TensorRT engine build options (precision, optimisation profile, workspace, DLA)."""
+
     precision: str = field(default="fp16", metadata={"help": "engine precision: fp32, fp16 or int8"})
     max_batch: int = field(default=4, metadata={"help": "largest batch (objects per call) the engine accepts"})
     opt_batch: int = field(default=1, metadata={"help": "batch size TensorRT tunes kernels for"})
@@ -196,3 +198,21 @@ def build_serialized_engine(
     if serialized is None:
         raise EngineBuildError(f"TensorRT failed to build an engine from {onnx_path} (see the TensorRT log above)")
     return bytes(serialized)
+
+
+def build_engine(
+    onnx_path: str | Path,
+    options: EngineBuildOptions,
+    *,
+    cache_dir: str | Path | None = None,
+    calibration_batches: Iterable[dict[str, np.ndarray]] | None = None,
+) -> Path:
+    """The cached engine of ``onnx_path`` for this machine, building it (under the cache lock) if absent."""
+    from vtr_perception.infer.paths import default_engine_cache_dir
+
+    target = current_target(onnx_path, options)
+    return get_or_build_engine(
+        target,
+        lambda: build_serialized_engine(onnx_path, options, calibration_batches=calibration_batches),
+        cache_dir=cache_dir if cache_dir is not None else default_engine_cache_dir(),
+    )
