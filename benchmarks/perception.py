@@ -80,14 +80,14 @@ class OraclePipeline(PerceptionPipeline):
         return super()._reconstruct(track, stamp)
 
 
-def load_model_backend(model: str, runtime: str):
+def load_model_backend(runtime: str, model_dir: str | None, checkpoint: str | None):
+    from vtr_perception.infer import load_backend
+
     try:
-        from vtr_perception.infer import load_backend
-    except ImportError as exc:
-        raise SystemExit(f"--backend model needs vtr_perception.infer.load_backend, not available: {exc}") from exc
-    if not Path(model).exists():
-        raise SystemExit(f"model {model} not found (train it or pass --model PATH)")
-    return load_backend(model, runtime=runtime)
+        return load_backend(runtime, model_dir=model_dir, checkpoint=checkpoint, intra_op_threads=2)
+    except (ValueError, FileNotFoundError, NotADirectoryError) as exc:
+        raise SystemExit(f"--backend model: cannot load the reconstructor ({exc}); train/ship models/ first, "
+                         "pass --model-dir/--checkpoint, or run --backend oracle") from exc
 
 
 def truth_of(obj, resolution: int) -> dict:
@@ -200,8 +200,10 @@ def summarize(rows: list[dict], timings: list[dict]) -> dict:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--backend", choices=("model", "oracle"), default="model")
-    p.add_argument("--model", default="models/reconstructor.pt", help="checkpoint or .onnx for --backend model")
-    p.add_argument("--runtime", default="onnxruntime", help="backend runtime for --backend model")
+    p.add_argument("--model-dir", default=None, help="model directory (default: the shipped models/)")
+    p.add_argument("--checkpoint", default=None, help="a reconstructor checkpoint (torch runtime)")
+    p.add_argument("--runtime", default="auto", choices=("auto", "onnxruntime", "torch", "tensorrt"),
+                   help="inference runtime for --backend model")
     p.add_argument("--source", default="pybullet:random", help="mesh source of the held-out objects")
     p.add_argument("--scenes", type=int, default=4)
     p.add_argument("--objects", type=int, default=3, help="objects per scene")
@@ -214,36 +216,40 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--fov", type=float, default=65.0, help="horizontal field of view (deg)")
     p.add_argument("--resolution", type=int, default=32, help="voxel resolution of the IoU")
     p.add_argument("--rgb-only", action="store_true", help="also run without depth (instance mask + size prior)")
+    p.add_argument("--oracle-too", action="store_true",
+                   help="also run the oracle shape on the same scenes (pipeline geometry without the network)")
     p.add_argument("--out", default=None, help="result JSON (default benchmarks/results/perception.json)")
     args = p.parse_args(argv)
 
+    def oracle_factory(scene, truths):
+        return OracleBackend([t["grid"] for t in truths], [t["center"] for t in truths]), OraclePipeline
+
     if args.backend == "oracle":
-        def factory(scene, truths):
-            return OracleBackend([t["grid"] for t in truths], [t["center"] for t in truths]), OraclePipeline
+        factory = oracle_factory
     else:
-        backend = load_model_backend(args.model, args.runtime)
+        backend = load_model_backend(args.runtime, args.model_dir, args.checkpoint)
 
         def factory(scene, truths):
             return backend, PerceptionPipeline
 
-    config = PerceptionConfig()
-    modes = [("depth", True)] + ([("rgb_only", False)] if args.rgb_only else [])
-    payload: dict = {}
-    t0 = time.time()
-    for name, depth_mode in modes:
-        cfg = config if depth_mode else PerceptionConfig(ignore_mask_ids=(0,), known_object_size_m=0.15)
-        rows, frame_ms = [], []
-        for seed in tqdm(range(args.scenes), desc=f"perception {name}"):
-            r, f = run_scene(seed, args, factory, cfg, depth_mode)
+    def run(factory, depth_mode: bool, label: str) -> dict:
+        cfg = PerceptionConfig() if depth_mode else PerceptionConfig(ignore_mask_ids=(0,), known_object_size_m=0.15)
+        rows, timings = [], []
+        for seed in tqdm(range(args.scenes), desc=f"perception {label}"):
+            r, t = run_scene(seed, args, factory, cfg, depth_mode)
             rows += r
-            frame_ms += f
-        summary = summarize(rows, frame_ms)
-        if depth_mode:
-            payload.update(summary)
-            payload["per_object"] = rows
-        else:
-            payload["rgb_only"] = {**summary, "known_object_size_m": 0.15, "per_object": rows}
-    backend_name = "oracle" if args.backend == "oracle" else f"{args.runtime}:{args.model}"
+            timings += t
+        return {**summarize(rows, timings), "per_object": rows}
+
+    t0 = time.time()
+    payload: dict = run(factory, True, "depth")
+    if args.rgb_only:
+        payload["rgb_only"] = {**run(factory, False, "rgb only"), "known_object_size_m": 0.15}
+    if args.oracle_too and args.backend != "oracle":
+        # The same scenes with a perfect shape: what the pipeline's geometry alone costs.
+        payload["oracle_shape"] = run(oracle_factory, True, "oracle shape")
+    where = args.checkpoint or args.model_dir or "models/"
+    backend_name = "oracle" if args.backend == "oracle" else f"{backend.name}:{where}"
     payload.update(backend=backend_name, source=args.source, split="test", scenes=args.scenes,
                    frames_per_scene=args.frames, image=[args.width, args.height], seconds=time.time() - t0,
                    load_average_1min=os.getloadavg()[0],  # the CPU is shared: timings depend on it

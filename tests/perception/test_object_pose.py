@@ -109,3 +109,28 @@ def test_every_view_given_to_the_model_is_centred_on_the_object():
     for img in images:
         ys, xs = np.nonzero(img.min(axis=0) < 0.95)
         assert abs(xs.mean() - 15.5) < 2.0 and abs(ys.mean() - 15.5) < 2.5
+
+
+def test_canonical_mode_places_the_canonical_grid_with_the_fused_rotation():
+    from vtr_perception.geometry.cameras import look_at
+    from vtr_perception.perception.object_pose import estimate_object
+
+    box = Box((0.03, -0.02), (0.14, 0.06, 0.09), 35)
+    canonical = Box((0.0, 0.0), box.size, 0.0).occupancy(32)  # the grid in the object's own frame
+    azimuths, elevation = np.array([10.0, 80.0, 150.0]), 30.0
+    R_world_cameras, view_pose = [], []
+    for az in azimuths:
+        eye = box.center + 0.5 * np.array([np.cos(np.radians(az)) * np.cos(np.radians(elevation)),
+                                           np.sin(np.radians(az)) * np.cos(np.radians(elevation)),
+                                           np.sin(np.radians(elevation))])
+        R_world_cameras.append(look_at(eye, box.center)[:3, :3])
+        a = np.radians(az - box.yaw_deg)  # the camera's azimuth in the object frame
+        view_pose.append([np.sin(a), np.cos(a), np.sin(np.radians(elevation)), np.cos(np.radians(elevation))])
+    outputs = {"occupancy": canonical[None], "error": np.zeros_like(canonical)[None],
+               "view_pose": np.array(view_pose)[None]}
+    est = estimate_object(track_id=1, outputs=outputs, mode="canonical", center=box.center, size=0.14,
+                          observed_points=np.zeros((0, 3)), R_world_cameras=np.stack(R_world_cameras), num_views=3,
+                          stamp=0.0, config=PerceptionConfig())
+    assert rotation_angle_deg(est.rotation, box.R) < 1.0
+    assert np.linalg.norm(est.position - box.center) < 0.005
+    assert np.allclose(est.grid_rotation, box.R, atol=0.02)

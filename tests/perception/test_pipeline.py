@@ -165,3 +165,14 @@ def test_wrong_image_shape_is_a_clear_error():
     pipe = _pipeline()
     with pytest.raises(ValueError, match="rgb must be"):
         pipe.process(np.zeros((10, 10, 3), np.uint8), None, K, np.eye(4), 0.0)
+
+
+def test_non_finite_backend_output_keeps_the_previous_estimate():
+    pipe = _pipeline()
+    _feed(pipe, [0, 20])
+    good = next(iter(pipe.estimates().values()))
+    pipe.backend.occupancy = np.full_like(pipe.backend.occupancy, np.nan)
+    result = _feed(pipe, [45], start=2.0)
+    assert result.skipped is None and result.updated == []
+    assert next(iter(result.estimates.values())) is good
+    assert pipe.event_counts["reconstruction_rejected_non_finite"] == 1

@@ -148,9 +148,11 @@ class PerceptionPipeline:
         updated, network_ms, pose_ms = [], 0.0, 0.0
         for track in self.tracker.confirmed():
             if track.needs_reconstruction and len(track.buffer) >= self.config.min_views_to_reconstruct:
+                before = track.estimate
                 n_ms, p_ms = self._reconstruct(track, stamp)
                 network_ms, pose_ms = network_ms + n_ms, pose_ms + p_ms
-                updated.append(track.id)
+                if track.estimate is not before:
+                    updated.append(track.id)
         timings["network"], timings["pose"] = network_ms, pose_ms
         timings["total"] = 1e3 * (time.perf_counter() - t0)
         timings["pipeline"] = timings["total"] - network_ms
@@ -165,11 +167,16 @@ class PerceptionPipeline:
         t1 = time.perf_counter()
         outputs = self.backend.run(images[None], rotations[None] if info.needs_rotations else None)
         t2 = time.perf_counter()
+        track.needs_reconstruction = False
+        occupancy = np.asarray(outputs.get("occupancy", np.empty(0)))
+        if occupancy.ndim != 4 or not np.isfinite(occupancy).all():
+            # A broken backend answer never replaces a good estimate; it is counted, not raised.
+            self.event_counts["reconstruction_rejected_non_finite"] += 1
+            return 1e3 * (t2 - t1), 1e3 * (t1 - t0)
         track.estimate = estimate_object(
             track_id=track.id, outputs=outputs, mode=info.mode, center=track.center, size=track.size,
             observed_points=track.points, R_world_cameras=rotations, num_views=len(images), stamp=stamp,
             config=self.config,
         )
-        track.needs_reconstruction = False
         self.event_counts["reconstructions"] += 1
         return 1e3 * (t2 - t1), 1e3 * ((t1 - t0) + (time.perf_counter() - t2))
