@@ -279,6 +279,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--target-iou", type=float, default=0.6, help="IoU for 'views needed' (default: 0.6)")
     parser.add_argument("--initial-view-set", default="sphere", help="view set of the random first view")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--free-space-weight", type=float, default=None, help="override PlannerConfig.free_space_weight"
+    )
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     args = parser.parse_args(argv)
     torch.set_num_threads(2)
@@ -290,7 +293,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.random_init and args.out == DEFAULT_OUT:
         raise ValueError("--random-init results must not replace benchmarks/results/nbv.json; pass --out")
     reconstruct, image_size = load_reconstructor(None if args.random_init else args.checkpoint)
-    config = benchmark_planner_config()
+    overrides = {} if args.free_space_weight is None else {"free_space_weight": args.free_space_weight}
+    config = benchmark_planner_config(**overrides)
     candidates = make_candidates(config)
     planners = make_planners(config)
     records = test_objects(args.cache, args.split, args.objects)
