@@ -22,6 +22,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "eval": ("eval", "evaluate a reconstructor with baselines (ShapeNet-VTR protocol): JSON + markdown table"),
     "export": ("export", "export a checkpoint to ONNX (checker, simplification, parity with PyTorch, metadata)"),
     "build-engine": ("build_engine", "build the TensorRT engine of an ONNX model for this GPU (cached, locked)"),
+    "train-synth": ("train_synth", "train the pose-conditioned diffusion view synthesizer on the synth object pool"),
+    "train-vtr": ("train_vtr", "VTR fine-tuning: error-guided view selection + view synthesis on a base checkpoint"),
 }
 
 

@@ -136,3 +136,28 @@ def test_config_checks():
         VTRConfig(ft_rate=1.5)
     with pytest.raises(ValueError, match="synth_views_per_object"):
         VTRConfig(synth_views_per_object=2, num_views=3)
+
+
+def test_train_vtr_command_on_a_tiny_cache_and_checkpoint(tmp_path):
+    """`vtr-perception train-vtr` end to end: real cache, real Reconstructor, the trainer's loss, render synth."""
+    from vtr_perception import cli
+    from vtr_perception.data.cache import build_cache
+    from vtr_perception.data.dataset import cached_records
+    from vtr_perception.models import Reconstructor, ReconstructorConfig, save_checkpoint
+    from vtr_perception.models.checkpoint import read_checkpoint
+
+    cache = tmp_path / "cache"
+    build_cache("pybullet", cache, size=32, resolution=32, views={"aligned": 3, "hemisphere": 3, "sphere": 3},
+                object_ids=[f"{i:03d}" for i in range(10)], workers=1, progress=False)
+    assert len(cached_records(cache, split="train")) >= 2
+    torch.manual_seed(0)
+    base = tmp_path / "base.pt"
+    save_checkpoint(base, Reconstructor(ReconstructorConfig(image_size=32)))
+    out = tmp_path / "vtr.pt"
+    rc = cli.main(["train-vtr", "--base", str(base), "--data-cache", str(cache), "--selection", "error",
+                   "--synth", "render", "--epochs", "1", "--steps-per-epoch", "2", "--batch-size", "2",
+                   "--search-objects", "2", "--synth-objects", "2", "--ft-rate", "1.0", "--out", str(out)])
+    assert rc == 0
+    meta = read_checkpoint(out)["metadata"]
+    assert meta["epochs_done"] == 1 and meta["vtr"]["selection"] == "error"
+    assert cli.main(["train-vtr", "--base", str(tmp_path / "missing.pt"), "--data-cache", str(cache)]) == 2

@@ -20,16 +20,29 @@ def _predict(model, images, rotations):
     return model(images, rotations if model.pose_aware else None)["occupancy"]
 
 
-def _loss_fn():
-    """The reconstructor trainer's loss, reused so VTR fine-tunes exactly what training optimises."""
-    try:
-        from vtr_perception.train.trainer import compute_loss
-    except ImportError as exc:
-        raise ValueError(
-            "vtr_perception.train.trainer.compute_loss(model, batch) is not available; train-vtr reuses the "
-            "reconstructor trainer's loss"
-        ) from exc
-    return compute_loss
+def _loss_fn(pose_aware: bool):
+    """The reconstructor trainer's weighted loss (occupancy, per-view, pose, error terms), reused as is.
+
+    Synthesized batches carry their target angles, so the pose head learns the new views too.
+    """
+    from vtr_perception.train.losses import reconstruction_losses
+    from vtr_perception.train.trainer import TrainConfig
+
+    weights = TrainConfig()
+
+    def loss(model, batch):
+        outputs = model(batch["images"], batch["rotations"] if pose_aware else None)
+        terms = reconstruction_losses(
+            outputs, batch["voxels"], batch["azimuth"], batch["elevation"], kind=weights.occupancy_loss
+        )
+        return (
+            terms["occupancy"]
+            + weights.view_weight * terms["view"]
+            + weights.pose_weight * terms["pose"]
+            + weights.error_weight * terms["error"]
+        )
+
+    return loss
 
 
 def run(args: argparse.Namespace) -> int:
@@ -61,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
         save_checkpoint(config.out, m, metadata={**vtr_meta, "epochs_done": entry["epoch"] + 1})
 
     logs = run_vtr(model, config, train_set=train_set, source_set=source_set, synthesizer=synthesizer,
-                   predict=_predict, loss_fn=_loss_fn(), save=save)
+                   predict=_predict, loss_fn=_loss_fn(model.pose_aware), save=save)
     if not logs:
         save_checkpoint(config.out, model, metadata=vtr_meta)
     summary = [{k: v for k, v in e.items() if k != "pool"} for e in logs]
