@@ -37,8 +37,8 @@ def evaluate(checkpoint: str, data_cache: str, view_set: str, *, num_views: int,
     from vtr_perception.geometry.metrics import grid_metrics_batch
     from vtr_perception.models.checkpoint import load_checkpoint
 
-    model, _, _ = load_checkpoint(checkpoint)
-    data = ViewDataset(data_cache, split="test", view_set=view_set, num_views=num_views, fixed=True, seed=1)
+    model, _, _ = load_checkpoint(checkpoint)  # same views (seed 0) and metrics as `vtr-perception eval`
+    data = ViewDataset(data_cache, split="test", view_set=view_set, num_views=num_views, fixed=True, seed=0)
     n = len(data) if limit is None else min(limit, len(data))
     ious, fscores = [], []
     with torch.no_grad():
@@ -47,7 +47,8 @@ def evaluate(checkpoint: str, data_cache: str, view_set: str, *, num_views: int,
             images = torch.stack([it["images"] for it in items])
             rotations = torch.stack([it["rotations"] for it in items])
             occ = model(images, rotations if model.pose_aware else None)["occupancy"]
-            m = grid_metrics_batch(occ.numpy(), torch.stack([it["voxels"] for it in items]).numpy() > 0.5)
+            gt = torch.stack([it["voxels"] for it in items]).numpy() > 0.5
+            m = grid_metrics_batch(occ.numpy(), gt, n_points=2000)  # as `vtr-perception eval`
             ious.extend(m["iou"].tolist())
             fscores.extend(m["fscore"].tolist())
     return {"iou": float(np.mean(ious)), "fscore": float(np.mean(fscores)), "objects": n}
