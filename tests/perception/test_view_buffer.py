@@ -92,3 +92,25 @@ def test_empty_mask_cannot_make_a_view():
     with pytest.raises(ValueError, match="empty mask"):
         View.from_frame(np.zeros((4, 4, 3), np.uint8), np.zeros((4, 4), bool), Intrinsics.from_fov(4, 4, 60),
                         np.eye(4), 0.0, np.ones(3))
+
+
+def test_crop_of_a_project_renderer_frame_matches_the_renderer_from_the_virtual_camera():
+    # The same check with the Open3D renderer the benchmarks and the simulated camera use.
+    from vtr_perception.data.scenes import box_mesh
+    from vtr_perception.geometry.renderer import Renderer
+
+    mesh = box_mesh((0.10, 0.06, 0.12), (0.05, -0.03, 0.06), "box", (0.8, 0.3, 0.2))
+    renderer = Renderer([mesh])
+    center, size = np.array([0.05, -0.03, 0.06]), 0.12
+    T = look_at(np.array([0.45, 0.2, 0.3]), np.array([0.0, 0.15, 0.1]))
+    frame = renderer.render(K, T)
+    ys, xs = np.nonzero(frame.mask == 1)
+    assert abs(xs.mean() - K.cx) > 60 and xs.min() > 5
+    image, _ = View.from_frame(frame.rgb, frame.mask == 1, K, T, 0.0, center).render(center, size, 64)
+    K_v, T_wv = virtual_camera(T, center, size, 64)
+    ref = renderer.render(K_v, T_wv)
+    obj = image.min(axis=0) < 0.99
+    truth = ref.mask == 1
+    assert (obj & truth).sum() / (obj | truth).sum() > 0.9
+    # Shading is a headlight, so it differs slightly between the real and the virtual camera.
+    assert np.abs(image - ref.rgb.transpose(2, 0, 1) / 255.0).mean() < 0.04
