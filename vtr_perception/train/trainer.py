@@ -1,0 +1,257 @@
+"""Train the reconstructor: one readable loop on HF Accelerate (CPU, one GPU or many via `accelerate launch`).
+
+    for each epoch:
+        for each batch (random view count 1..max_views, so any V works at inference):
+            outputs = model(images, rotations)      # rotations ignored in canonical mode
+            loss = occupancy + w_view * view + w_pose * pose + w_error * error
+            AdamW step; CSV row; progress bar
+        validation IoU at 0.4 on the val split (fixed views); checkpoint last.pt (+ best.pt)
+
+Checkpoints carry the model config, the training config, metrics and the optimizer state;
+``resume=True`` continues from ``<out_dir>/last.pt``. ``max_minutes`` stops cleanly at a
+wall-time budget (a checkpoint is written when it does).
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import math
+import platform
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import ConcatDataset, DataLoader
+
+from vtr_perception.config import from_mapping, to_dict
+from vtr_perception.models import Reconstructor, ReconstructorConfig, read_checkpoint, save_checkpoint
+from vtr_perception.train.losses import reconstruction_losses
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainConfig:
+    """Training of the reconstructor (data, optimisation, budget, output)."""
+
+    caches: tuple[str, ...] = field(
+        default=(".cache/data/pybullet64", ".cache/data/procedural64"),
+        metadata={"help": "dataset cache directories (vtr-perception data build) to train on together"},
+    )
+    view_set: str = field(default="aligned", metadata={"help": "view set of the training views"})
+    max_views: int = field(default=3, metadata={"help": "each batch uses a random number of views in 1..max_views"})
+    batch_size: int = field(default=12, metadata={"help": "objects per batch"})
+    epochs: int = field(default=30, metadata={"help": "passes over the training objects"})
+    max_minutes: float | None = field(default=None, metadata={"help": "stop (with a checkpoint) after this wall time"})
+    lr: float = field(default=1e-3, metadata={"help": "AdamW learning rate (cosine decay over epochs)"})
+    weight_decay: float = field(default=1e-4, metadata={"help": "AdamW weight decay"})
+    occupancy_loss: str = field(default="bce", metadata={"help": "occupancy loss: bce, dice or bce+dice"})
+    view_weight: float = field(default=0.5, metadata={"help": "weight of the per-view (warped) volume BCE"})
+    pose_weight: float = field(default=0.1, metadata={"help": "weight of the pose head loss"})
+    error_weight: float = field(default=1.0, metadata={"help": "weight of the error head loss"})
+    val_objects: int = field(default=64, metadata={"help": "validation objects per epoch (0: no validation)"})
+    seed: int = field(default=0, metadata={"help": "seed of weights, batches and view draws"})
+    num_workers: int = field(default=0, metadata={"help": "data loader worker processes"})
+    threads: int = field(default=2, metadata={"help": "torch CPU threads"})
+    out_dir: str = field(default="runs/reconstructor", metadata={"help": "checkpoints and log.csv go here"})
+    progress: bool = field(default=True, metadata={"help": "show a progress bar"})
+
+
+def make_dataset(config: TrainConfig, split: str, *, num_views: int, fixed: bool, seed: int):
+    from vtr_perception.data.dataset import ViewDataset
+
+    if not config.caches:
+        raise ValueError("TrainConfig.caches is empty: give at least one dataset cache directory")
+    parts = []
+    for cache in config.caches:
+        if not (Path(cache) / "index.json").is_file():
+            raise ValueError(f"dataset cache {cache} has no index.json (build it with `vtr-perception data build`)")
+        parts.append(
+            ViewDataset(cache, split=split, view_set=config.view_set, num_views=num_views, fixed=fixed, seed=seed)
+        )
+    return ConcatDataset(parts)
+
+
+@torch.no_grad()
+def validate(model: torch.nn.Module, loader: DataLoader, *, pose_aware: bool, limit: int, device) -> float:
+    """Mean IoU at 0.4 over up to ``limit`` objects."""
+    from vtr_perception.geometry.metrics import iou_batch
+
+    model.eval()
+    ious: list[np.ndarray] = []
+    for batch in loader:
+        rotations = batch["rotations"].to(device) if pose_aware else None
+        occupancy = model(batch["images"].to(device), rotations)["occupancy"]
+        ious.append(iou_batch(occupancy.float().cpu().numpy(), batch["voxels"].numpy() > 0.5))
+        if sum(len(x) for x in ious) >= limit:
+            break
+    model.train()
+    return float(np.concatenate(ious)[:limit].mean()) if ious else float("nan")
+
+
+def learning_rate(config: TrainConfig, epochs_done: float, seconds: float) -> float:
+    """Cosine decay over the run, which ends at ``epochs`` or at ``max_minutes``, whichever comes first."""
+    progress = epochs_done / max(1, config.epochs)
+    if config.max_minutes:
+        progress = max(progress, seconds / (60.0 * config.max_minutes))
+    return config.lr * (0.05 + 0.95 * 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress))))
+
+
+def train(model_config: ReconstructorConfig, config: TrainConfig, *, resume: bool = False) -> dict:
+    """Train and return the final metrics; checkpoints in ``config.out_dir``."""
+    from accelerate import Accelerator
+    from accelerate.utils import set_seed
+    from tqdm import tqdm
+
+    if not 1 <= config.max_views:
+        raise ValueError(f"TrainConfig.max_views must be >= 1, got {config.max_views}")
+    torch.set_num_threads(config.threads)
+    set_seed(config.seed)
+    accelerator = Accelerator()
+    out_dir = Path(config.out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+
+    train_set = make_dataset(config, "train", num_views=config.max_views, fixed=False, seed=config.seed)
+    if len(train_set) == 0:
+        raise ValueError(f"no training objects in {config.caches}")
+    generator = torch.Generator().manual_seed(config.seed)
+    loader = DataLoader(
+        train_set,
+        batch_size=config.batch_size,
+        shuffle=True,
+        drop_last=len(train_set) > config.batch_size,
+        num_workers=config.num_workers,
+        generator=generator,
+    )
+    val_loader = None
+    if config.val_objects > 0:
+        val_set = make_dataset(config, "val", num_views=min(3, config.max_views), fixed=True, seed=config.seed + 1)
+        if len(val_set):
+            val_loader = DataLoader(val_set, batch_size=config.batch_size, shuffle=False)
+
+    model = Reconstructor(model_config)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    start_epoch, step, best_iou, elapsed_before = 0, 0, -1.0, 0.0
+    if resume and (out_dir / "last.pt").is_file():
+        state = read_checkpoint(out_dir / "last.pt")
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        start_epoch, step = int(state["epoch"]) + 1, int(state["step"])
+        best_iou = float(state["metrics"].get("best_val_iou", -1.0))
+        elapsed_before = float(state["metadata"].get("train_seconds", 0.0))
+        log.info("resumed from %s at epoch %d (step %d)", out_dir / "last.pt", start_epoch, step)
+    model, optimizer, loader = accelerator.prepare(model, optimizer, loader)
+    if val_loader is not None:
+        val_loader = accelerator.prepare(val_loader)
+    pose_aware = model_config.mode == "pose_aware"
+    view_counts = np.random.default_rng([config.seed, start_epoch])
+
+    log_path = out_dir / "log.csv"
+    new_log = not log_path.exists() or not resume
+    log_file = log_path.open("w" if new_log else "a", newline="")
+    writer = csv.writer(log_file)
+    if new_log:
+        writer.writerow(
+            ["epoch", "step", "views", "loss", "occupancy", "view", "pose", "error", "lr", "seconds", "val_iou"]
+        )
+    t0 = time.monotonic() - elapsed_before
+    metrics: dict = {"best_val_iou": best_iou}
+    out_of_time = False
+    for epoch in range(start_epoch, config.epochs):
+        bar = tqdm(
+            loader,
+            desc=f"epoch {epoch + 1}/{config.epochs}",
+            disable=not (config.progress and accelerator.is_main_process),
+        )
+        for batch in bar:
+            lr = learning_rate(config, epoch + bar.n / max(1, len(loader)), time.monotonic() - t0)
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            v = int(view_counts.integers(1, config.max_views + 1))
+            images, rotations = batch["images"][:, :v], batch["rotations"][:, :v]
+            outputs = model(images, rotations if pose_aware else None)
+            terms = reconstruction_losses(
+                outputs, batch["voxels"], batch["azimuth"][:, :v], batch["elevation"][:, :v], kind=config.occupancy_loss
+            )
+            loss = (
+                terms["occupancy"]
+                + config.view_weight * terms["view"]
+                + config.pose_weight * terms["pose"]
+                + config.error_weight * terms["error"]
+            )
+            optimizer.zero_grad(set_to_none=True)
+            accelerator.backward(loss)
+            optimizer.step()
+            step += 1
+            seconds = time.monotonic() - t0
+            values = {k: float(t.detach()) for k, t in terms.items()}
+            writer.writerow(
+                [
+                    epoch,
+                    step,
+                    v,
+                    f"{float(loss.detach()):.5f}",
+                    *(f"{values[k]:.5f}" for k in ("occupancy", "view", "pose", "error")),
+                    f"{lr:.2e}",
+                    f"{seconds:.1f}",
+                    "",
+                ]
+            )
+            log_file.flush()
+            bar.set_postfix(loss=f"{float(loss.detach()):.3f}", occ=f"{values['occupancy']:.3f}", v=v)
+            if config.max_minutes is not None and seconds > 60.0 * config.max_minutes:
+                out_of_time = True
+                break
+        val_iou = float("nan")
+        if val_loader is not None:
+            val_iou = validate(
+                model, val_loader, pose_aware=pose_aware, limit=config.val_objects, device=accelerator.device
+            )
+            writer.writerow([epoch, step, "", "", "", "", "", "", "", f"{time.monotonic() - t0:.1f}", f"{val_iou:.4f}"])
+            log.info("epoch %d: val IoU@0.4 %.4f", epoch + 1, val_iou)
+        log_file.flush()
+        metrics = {
+            "val_iou": val_iou,
+            "best_val_iou": max(best_iou, val_iou) if math.isfinite(val_iou) else best_iou,
+            "epoch": epoch + 1,
+            "steps": step,
+        }
+        metadata = {
+            "train_config": to_dict(config),
+            "train_seconds": round(time.monotonic() - t0, 1),
+            "machine": {"platform": platform.platform(), "device": str(accelerator.device)},
+            "torch": str(torch.__version__),
+        }
+        if accelerator.is_main_process:
+            unwrapped = accelerator.unwrap_model(model)
+            extra = {"optimizer": optimizer.state_dict(), "epoch": epoch, "step": step}
+            save_checkpoint(out_dir / "last.pt", unwrapped, metadata=metadata, metrics=metrics, extra=extra)
+            if math.isfinite(val_iou) and val_iou > best_iou:
+                save_checkpoint(out_dir / "best.pt", unwrapped, metadata=metadata, metrics=metrics)
+        best_iou = metrics["best_val_iou"]
+        if out_of_time:
+            log.info("stopping: max_minutes=%s reached after %d steps", config.max_minutes, step)
+            break
+    log_file.close()
+    return metrics
+
+
+def load_train_yaml(path: str | Path) -> tuple[ReconstructorConfig, TrainConfig]:
+    """A training YAML file: sections ``model:`` (ReconstructorConfig) and ``train:`` (TrainConfig)."""
+    import yaml
+
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise ValueError(f"cannot read training config {path}: {exc}") from exc
+    unknown = sorted(set(data) - {"model", "train"})
+    if unknown:
+        raise ValueError(f"training config {path}: unknown section(s) {unknown}; expected model and train")
+    return (
+        from_mapping(ReconstructorConfig, data.get("model") or {}),
+        from_mapping(TrainConfig, data.get("train") or {}),
+    )
