@@ -79,7 +79,7 @@ class NbvNode(Node):
     def __init__(self, **kwargs) -> None:
         super().__init__("nbv", **kwargs)
         self.config = declare_from_dataclass(self, NbvNodeConfig)
-        self.planner_config = declare_from_dataclass(self, PlannerConfig, prefix="planner")
+        self.planner_config = declare_from_dataclass(self, PlannerConfig, prefix="planner.")
         self.planner = NextBestViewPlanner(self.planner_config)
         self._lock = threading.Lock()
         self.current_pose: np.ndarray | None = None

@@ -58,6 +58,9 @@ class ReconstructionNodeConfig:
     pose_tolerance_s: float = field(
         default=0.25, metadata={"help": "a camera_pose message this close to the image stamp is used, seconds"}
     )
+    pose_wait_s: float = field(
+        default=1.0, metadata={"help": "how long a frame waits for its camera_pose message to arrive, seconds"}
+    )
     use_depth: bool = field(default=True, metadata={"help": "subscribe to depth (RGB-D); off = RGB only"})
     use_mask: bool = field(
         default=False, metadata={"help": "subscribe to an instance mask instead of depth segmentation"}
@@ -131,7 +134,7 @@ class ReconstructionNode(Node):
     def __init__(self, *, backend=None, **kwargs) -> None:
         super().__init__("reconstruction", **kwargs)
         self.config = declare_from_dataclass(self, ReconstructionNodeConfig)
-        self.perception_config = declare_from_dataclass(self, PerceptionConfig, prefix="perception")
+        self.perception_config = declare_from_dataclass(self, PerceptionConfig, prefix="perception.")
         self.backend = backend if backend is not None else load_node_backend(self.config)
         self.pipeline = PerceptionPipeline(self.perception_config, self.backend)
         self.get_logger().info(f"backend: {self.backend.name} ({self.backend.info.mode})")
@@ -144,10 +147,11 @@ class ReconstructionNode(Node):
             required.append("mask")
         self.assembler = FrameAssembler(tuple(required), mode=cfg.sync, slop=cfg.sync_slop_s)
         self.slot = LatestFrameSlot()
+        self._last_warned: dict[str, float] = {}
         self.tf_lookup = TfLookup(self) if cfg.pose_source in ("auto", "tf") else None
         self.tf_publisher = TfPublisher(self)
         self._poses: collections.deque[tuple[float, np.ndarray]] = collections.deque(maxlen=200)
-        self._pose_lock = threading.Lock()
+        self._pose_cond = threading.Condition()
 
         qos = image_qos(cfg.image_qos)
         self.create_subscription(Image, "image", lambda m: self._on_part("image", m), qos)
@@ -187,16 +191,19 @@ class ReconstructionNode(Node):
         except ValueError as exc:
             self._skip("bad_camera_pose", str(exc))
             return
-        with self._pose_lock:
+        with self._pose_cond:
             self._poses.append((conv.stamp_to_seconds(msg.header.stamp), T))
+            self._pose_cond.notify_all()
 
     # ------------------------------------------------------------------ worker thread
 
     def _skip(self, reason: str, detail: str) -> None:
         self.stats[f"skipped.{reason}"] += 1
-        self.get_logger().warning(
-            f"frame skipped ({reason}): {detail}", throttle_duration_sec=self.config.log_throttle_s
-        )
+        # Throttled per reason: rclpy throttles per call site, which would hide a second kind of bad input.
+        now = time.monotonic()
+        if now - self._last_warned.get(reason, -np.inf) >= self.config.log_throttle_s:
+            self._last_warned[reason] = now
+            self.get_logger().warning(f"frame skipped ({reason}): {detail}")
 
     def camera_pose(self, frame: Frame) -> np.ndarray | None:
         image = frame.parts["image"]
@@ -204,7 +211,14 @@ class ReconstructionNode(Node):
             T = self.tf_lookup.lookup(self.config.world_frame, image.header.frame_id, image.header.stamp)
             if T is not None:
                 return T
-        with self._pose_lock:
+        # The pose of this frame may still be in flight (another topic, often queued behind the images when the
+        # node is busy): wait for a pose at or after the frame's stamp rather than take an older one.
+        deadline = time.monotonic() + self.config.pose_wait_s
+        with self._pose_cond:
+            while not (self._poses and self._poses[-1][0] >= frame.stamp - 1e-6) and not self.slot.closed:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or not self._pose_cond.wait(remaining):
+                    break
             if not self._poses:
                 return None
             stamp, T = min(self._poses, key=lambda p: abs(p[0] - frame.stamp))
@@ -218,6 +232,8 @@ class ReconstructionNode(Node):
             try:
                 self.process_frame(frame)
             except Exception as exc:  # keep serving: a bug in one frame must not kill the node
+                if not self.context.ok():  # shutting down (SIGINT) while this frame was being published
+                    return
                 self.stats["errors"] += 1
                 self.get_logger().error(f"frame failed: {exc!r}", throttle_duration_sec=self.config.log_throttle_s)
 
@@ -318,9 +334,10 @@ class ReconstructionNode(Node):
         self.pub_diag.publish(msg)
 
     def destroy_node(self) -> None:
-        self.slot.close()
-        if self._worker.is_alive():
-            self._worker.join(timeout=2.0)
+        if hasattr(self, "_worker"):  # absent when the constructor failed (e.g. no usable model)
+            self.slot.close()
+            if self._worker.is_alive():
+                self._worker.join(timeout=2.0)
         super().destroy_node()
 
 
@@ -332,6 +349,9 @@ def main(args: list[str] | None = None) -> int:
         rclpy.spin(node)
     except (KeyboardInterrupt, rclpy.executors.ExternalShutdownException):
         pass
+    except (ValueError, FileNotFoundError, NotADirectoryError) as exc:  # bad parameter, model or file
+        print(f"reconstruction_node: error: {exc}", file=sys.stderr)
+        return 2
     finally:
         if node is not None:
             node.destroy_node()

@@ -1,0 +1,122 @@
+"""Nodes under test run as child processes (``python -m vtr_perception.ros.<node> --ros-args ...``).
+
+Shared by the tests/ros/test_nodes_*.py modules: start a node with parameters and a log file,
+stop it with SIGINT (the way ``ros2 launch`` does) and read what it logged; and the models the
+reconstruction node loads: the trained one when models/reconstructor.pt exists, else a tiny
+randomly initialised reconstructor written as a real checkpoint (same loader, same backend).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import numpy as np
+
+from tests.ros.helpers import PYTHON, REPO, child_env
+
+MODELS = REPO / "models"
+TRAINED_CHECKPOINT = MODELS / "reconstructor.pt"
+TRAINED_ONNX = MODELS / "reconstructor.onnx"
+
+
+def write_tiny_model(model_dir: Path, *, seed: int = 0) -> Path:
+    """A randomly initialised small reconstructor (32 px in, 16^3 out) saved as models' checkpoint."""
+    import torch
+
+    from vtr_perception.infer.paths import CHECKPOINT_NAME
+    from vtr_perception.models import Reconstructor, ReconstructorConfig, save_checkpoint
+
+    torch.manual_seed(seed)
+    model_dir.mkdir(parents=True, exist_ok=True)
+    save_checkpoint(model_dir / CHECKPOINT_NAME, Reconstructor(ReconstructorConfig(image_size=32, resolution=16)))
+    return model_dir
+
+
+def trained_backend_params() -> dict[str, str] | None:
+    """Parameters that make the reconstruction node run the trained model, or None while it is missing."""
+    if not TRAINED_CHECKPOINT.is_file():
+        return None
+    backend = "onnxruntime" if TRAINED_ONNX.is_file() else "torch"
+    return {"model_dir": str(MODELS), "backend": backend}
+
+
+def _param(value) -> str:
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_param(v) for v in value) + "]"
+    return str(value)
+
+
+class NodeProcess:
+    """One node in its own process; ``stop()`` sends SIGINT and waits, then kills if it must."""
+
+    def __init__(
+        self,
+        module: str,
+        log_path: Path,
+        *,
+        params: dict | None = None,
+        params_file: Path | None = None,
+        remaps: dict[str, str] | None = None,
+        env: dict[str, str] | None = None,
+    ) -> None:
+        args = [PYTHON, "-m", module, "--ros-args"]
+        if params_file is not None:
+            args += ["--params-file", str(params_file)]
+        for key, value in (params or {}).items():
+            args += ["-p", f"{key}:={_param(value)}"]
+        for src, dst in (remaps or {}).items():
+            args += ["-r", f"{src}:={dst}"]
+        self.log_path = log_path
+        self._log = open(log_path, "w")  # noqa: SIM115 - closed in stop()
+        self.proc = subprocess.Popen(
+            args,
+            env=child_env(OMP_NUM_THREADS="1", **(env or {})),
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            cwd=REPO,
+            start_new_session=True,
+        )
+
+    def output(self) -> str:
+        self._log.flush()
+        return self.log_path.read_text(errors="replace")
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def stop(self, timeout_s: float = 10.0) -> int:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGINT)
+            try:
+                self.proc.wait(timeout=timeout_s)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        self._log.close()
+        return self.proc.returncode
+
+
+def wait_for(done, *, timeout_s: float, poll_s: float = 0.05) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while not done() and time.monotonic() < deadline:
+        time.sleep(poll_s)
+    return bool(done())
+
+
+def diagnostic_values(msg) -> dict[str, str]:
+    """The key/values of the reconstruction node's DiagnosticStatus."""
+    (status,) = [s for s in msg.status if s.name.startswith("vtr_perception")]
+    return {kv.key: kv.value for kv in status.values}
+
+
+def nearest(points: np.ndarray, target: np.ndarray) -> int:
+    return int(np.argmin(np.linalg.norm(np.asarray(points) - np.asarray(target), axis=1)))
