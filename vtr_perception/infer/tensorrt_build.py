@@ -166,7 +166,7 @@ def build_serialized_engine(
     config = builder.create_builder_config()
     config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, options.workspace_mb << 20)
     if options.precision in ("fp16", "int8"):
-        if not builder.platform_has_fast_fp16:
+        if not getattr(builder, "platform_has_fast_fp16", True):  # deprecated in TensorRT 10
             log.warning("this GPU has no fast FP16; building anyway")
         config.set_flag(trt.BuilderFlag.FP16)
 
@@ -178,7 +178,7 @@ def build_serialized_engine(
     config.add_optimization_profile(profile)
 
     if options.precision == "int8":
-        if not builder.platform_has_fast_int8:
+        if not getattr(builder, "platform_has_fast_int8", True):
             log.warning("this GPU has no fast INT8; building anyway")
         cache = Path(options.calibration_cache)
         if calibration_batches is None and not cache.is_file():
