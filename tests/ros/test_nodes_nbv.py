@@ -1,0 +1,187 @@
+"""nbv_node over real DDS: a hand-made objects/error cloud and camera pose in, the planner's choice out.
+
+The node runs in its own process with the shipped config/nbv.yaml. This process publishes
+the camera pose and a two-object error cloud, and checks that next_best_view is exactly the
+pose NextBestViewPlanner picks for the same grids with the same (YAML) PlannerConfig; that
+nbv/target switches the object; and that a malformed cloud is ignored while the node keeps
+answering.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+
+pytest.importorskip("rclpy", exc_type=ImportError, reason="rclpy not installed (pip extra or system ROS 2)")
+
+import yaml  # noqa: E402
+from geometry_msgs.msg import PoseArray, PoseStamped  # noqa: E402
+from sensor_msgs.msg import PointCloud2  # noqa: E402
+from std_msgs.msg import Int32  # noqa: E402
+from visualization_msgs.msg import Marker, MarkerArray  # noqa: E402
+
+from tests.ros.helpers import REPO, isolated_node, spin_until  # noqa: E402
+from tests.ros.node_processes import NodeProcess  # noqa: E402
+from vtr_perception.geometry.cameras import camera_from_angles  # noqa: E402
+from vtr_perception.geometry.voxels import voxel_centers  # noqa: E402
+from vtr_perception.nbv.config import PlannerConfig  # noqa: E402
+from vtr_perception.nbv.planner import NextBestViewPlanner  # noqa: E402
+from vtr_perception.ros import conversions as conv  # noqa: E402
+from vtr_perception.ros.nbv_node import grids_from_cloud  # noqa: E402
+from vtr_perception.ros.qos import latched_qos, reliable_qos  # noqa: E402
+from vtr_perception.ros.reconstruction_node import OBJECT_CLOUD_DTYPE  # noqa: E402
+
+pytestmark = [pytest.mark.ros, pytest.mark.slow]
+
+R = 16
+# id -> (grid centre, grid side in metres, error scale); object 3 carries the most error
+OBJECTS = {3: ((0.12, 0.0, 0.08), 0.2, 0.6), 5: ((-0.12, 0.02, 0.07), 0.18, 0.3)}
+CAMERA = camera_from_angles(30.0, 35.0, 0.6, target=np.array(OBJECTS[3][0]))
+ANSWER_TIMEOUT_S = 30.0
+
+
+def error_cloud_points(objects: dict = OBJECTS) -> np.ndarray:
+    """A ball of occupied voxels per object, with its predicted error on the -y, lower side."""
+    local = voxel_centers(R).reshape(-1, 3)
+    parts = []
+    for object_id, (center, extent, error_scale) in objects.items():
+        cloud = np.zeros(R**3, OBJECT_CLOUD_DTYPE)
+        xyz = local * extent + np.asarray(center)
+        cloud["x"], cloud["y"], cloud["z"] = xyz.T
+        cloud["occupancy"] = (np.linalg.norm(local, axis=1) < 0.35).astype(np.float32) * 0.9 + 0.05
+        side = np.clip(-local[:, 1] - 0.3 * local[:, 2], 0.0, None)
+        cloud["error"] = error_scale * side * (cloud["occupancy"] > 0.5)
+        cloud["id"], cloud["views"] = object_id, 1
+        parts.append(cloud)
+    return np.concatenate(parts)
+
+
+def yaml_planner_config() -> PlannerConfig:
+    shipped = yaml.safe_load((REPO / "config" / "nbv.yaml").read_text())["nbv"]["ros__parameters"]
+    return PlannerConfig(**shipped["planner"])
+
+
+def expected_plan(points: np.ndarray, target: int, taken: list[np.ndarray]):
+    grid = grids_from_cloud(points)[target]
+    planner = NextBestViewPlanner(yaml_planner_config())
+    return planner.plan(grid.error, grid.occupancy, center=grid.center, extent=grid.extent, current_pose=CAMERA,
+                        taken_poses=taken)  # fmt: skip
+
+
+class NbvClient:
+    def __init__(self, node, executor) -> None:
+        self.node, self.executor = node, executor
+        self.lock = threading.Lock()
+        self.goals: list[PoseStamped] = []
+        self.candidates: list[PoseArray] = []
+        self.markers: list[MarkerArray] = []
+        node.create_subscription(PoseStamped, "next_best_view", self._keep(self.goals), reliable_qos())
+        node.create_subscription(PoseArray, "nbv/candidates", self._keep(self.candidates), reliable_qos())
+        node.create_subscription(MarkerArray, "nbv/markers", self._keep(self.markers), latched_qos())
+        self.pub_cloud = node.create_publisher(PointCloud2, "objects/error", reliable_qos(depth=2))
+        self.pub_pose = node.create_publisher(PoseStamped, "camera_pose", reliable_qos())
+        self.pub_target = node.create_publisher(Int32, "nbv/target", reliable_qos())
+
+    def _keep(self, store: list):
+        def callback(msg) -> None:
+            with self.lock:
+                store.append(msg)
+
+        return callback
+
+    def wait(self, done, timeout_s: float = ANSWER_TIMEOUT_S) -> bool:
+        return spin_until(self.executor, done, timeout_s=timeout_s)
+
+    def publish_cloud(self, points: np.ndarray, stamp: float) -> None:
+        self.pub_cloud.publish(conv.structured_to_pointcloud2(points, stamp=stamp, frame_id="world"))
+
+    def answer_for(self, stamp: float, timeout_s: float = ANSWER_TIMEOUT_S):
+        """The (next_best_view, candidates) published for the cloud with this stamp."""
+
+        def find():
+            with self.lock:
+                goal = next((g for g in self.goals if conv.stamp_to_seconds(g.header.stamp) == stamp), None)
+                cands = next((c for c in self.candidates if conv.stamp_to_seconds(c.header.stamp) == stamp), None)
+            return (goal, cands) if goal is not None and cands is not None else None
+
+        self.wait(lambda: find() is not None, timeout_s)
+        return find()
+
+
+@pytest.fixture(scope="module")
+def nbv(tmp_path_factory):
+    log = tmp_path_factory.mktemp("nbv_logs") / "nbv.log"
+    proc = NodeProcess("vtr_perception.ros.nbv_node", log, params_file=REPO / "config" / "nbv.yaml")
+    try:
+        with isolated_node("nbv_test_client") as (node, executor):
+            client = NbvClient(node, executor)
+            ready = client.wait(
+                lambda: client.pub_cloud.get_subscription_count() > 0 and client.pub_pose.get_subscription_count() > 0
+            )
+            assert ready, f"nbv_node did not subscribe within {ANSWER_TIMEOUT_S} s:\n{proc.output()}"
+            client.pub_pose.publish(conv.matrix_to_pose_stamped(CAMERA, stamp=1.0, frame_id="world"))
+            client.wait(lambda: False, 0.5)  # let the pose land before the first cloud
+            yield client, proc
+    finally:
+        code = proc.stop()
+    assert code == 0, proc.output()
+
+
+def test_next_best_view_is_the_planners_choice(nbv):
+    client, proc = nbv
+    points = error_cloud_points()
+    client.publish_cloud(points, stamp=10.0)
+    answer = client.answer_for(10.0)
+    assert answer is not None, f"no next_best_view within {ANSWER_TIMEOUT_S} s:\n{proc.output()}"
+    goal, candidates = answer
+
+    expected = expected_plan(points, target=3, taken=[CAMERA])  # the worst object; the current view counts as taken
+    assert expected.best_pose is not None and not expected.stop
+    assert goal.header.frame_id == "world"
+    np.testing.assert_allclose(conv.pose_to_matrix(goal), expected.best_pose, atol=1e-6)
+    np.testing.assert_allclose(conv.pose_array_to_matrices(candidates), expected.poses, atol=1e-6)
+
+    # the YAML limits are in force: the default config (elevation -90..90) ranks other candidates
+    default = NextBestViewPlanner(PlannerConfig()).plan(
+        grids_from_cloud(points)[3].error, grids_from_cloud(points)[3].occupancy,
+        center=grids_from_cloud(points)[3].center, extent=grids_from_cloud(points)[3].extent,
+        current_pose=CAMERA, taken_poses=[CAMERA],
+    )  # fmt: skip
+    assert len(default.poses) != len(candidates.poses)
+
+    assert client.wait(lambda: bool(client.markers))
+    arrows = [m for m in client.markers[-1].markers if m.type == Marker.ARROW]
+    assert 0 < len(arrows) <= len(expected.poses)
+
+
+def test_target_topic_switches_the_object(nbv):
+    client, proc = nbv
+    points = error_cloud_points()
+    client.pub_target.publish(Int32(data=5))
+    client.wait(lambda: False, 0.5)
+    client.publish_cloud(points, stamp=20.0)
+    answer = client.answer_for(20.0)
+    assert answer is not None, proc.output()
+    expected = expected_plan(points, target=5, taken=[CAMERA])
+    np.testing.assert_allclose(conv.pose_to_matrix(answer[0]), expected.best_pose, atol=1e-6)
+    client.pub_target.publish(Int32(data=-1))  # back to "the worst object"
+
+
+def test_malformed_cloud_is_ignored_and_the_node_keeps_answering(nbv):
+    client, proc = nbv
+    good = error_cloud_points()
+    no_error_field = np.zeros(10, [(n, "<f4") for n in ("x", "y", "z", "occupancy", "id")])
+    not_cubic = good[:-7]
+    nan_positions = good.copy()
+    nan_positions["x"][:5] = np.nan
+    for stamp, bad in ((30.0, no_error_field), (31.0, not_cubic), (32.0, nan_positions)):
+        client.publish_cloud(bad, stamp=stamp)
+    client.wait(lambda: False, 1.0)
+    client.publish_cloud(good, stamp=33.0)
+    assert client.answer_for(33.0) is not None, proc.output()
+    for stamp in (30.0, 31.0, 32.0):
+        assert client.answer_for(stamp, timeout_s=0.1) is None, f"answered a malformed cloud (stamp {stamp})"
+    assert proc.alive()
+    assert "ignoring objects/error" in proc.output()
