@@ -1,8 +1,9 @@
 """Closed-loop next-best-view benchmark: does planning from the error head find better views?
 
-For each held-out object: start from one random view (sphere view set), then K times:
+For each held-out object: start from one random view (hemisphere view set), then K times:
 reconstruct (pose-aware, world = canonical frame), let each planner choose among the
-72-bin candidate grid at the render distance, render that view and add it. All planners
+72-bin candidate grid at the render distance (elevation >= 0 by default: an object on a
+table is not seen from below), render that view and add it. All planners
 share the renders, the limits (15 degrees from views taken) and the initial view.
 
     random      a uniformly random allowed candidate
@@ -277,7 +278,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--objects", type=int, default=40, help="at most this many objects (default: 40)")
     parser.add_argument("--steps", type=int, default=5, help="views added after the initial one (default: 5)")
     parser.add_argument("--target-iou", type=float, default=0.6, help="IoU for 'views needed' (default: 0.6)")
-    parser.add_argument("--initial-view-set", default="sphere", help="view set of the random first view")
+    parser.add_argument("--initial-view-set", default="hemisphere", help="view set of the random first view")
+    parser.add_argument(
+        "--elevation-min-deg", type=float, default=0.0, help="lowest candidate elevation (default 0: a tabletop)"
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
         "--free-space-weight", type=float, default=None, help="override PlannerConfig.free_space_weight"
@@ -293,7 +297,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.random_init and args.out == DEFAULT_OUT:
         raise ValueError("--random-init results must not replace benchmarks/results/nbv.json; pass --out")
     reconstruct, image_size = load_reconstructor(None if args.random_init else args.checkpoint)
-    overrides = {} if args.free_space_weight is None else {"free_space_weight": args.free_space_weight}
+    overrides: dict = {"elevation_min_deg": args.elevation_min_deg}
+    if args.free_space_weight is not None:
+        overrides["free_space_weight"] = args.free_space_weight
     config = benchmark_planner_config(**overrides)
     candidates = make_candidates(config)
     planners = make_planners(config)
