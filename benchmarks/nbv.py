@@ -262,6 +262,12 @@ def test_objects(cache: Path, split: str, limit: int) -> list[dict]:
     return records[:limit]
 
 
+def _sha256(path: Path) -> str:
+    import hashlib
+
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
 def _relative(path: Path) -> str:
     path = path.resolve()
     return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)

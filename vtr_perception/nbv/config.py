@@ -59,8 +59,11 @@ class PlannerConfig:
     )
     rays: int = field(default=24, metadata={"help": "rays per side of the square ray grid cast from each candidate"})
     free_space_weight: float = field(
-        default=1.0,
-        metadata={"help": "weight of the error in predicted-free voxels a ray crosses before its first hit"},
+        default=0.0,
+        metadata={
+            "help": "weight of the error in predicted-free voxels a ray crosses before its first hit (0: first hit "
+            "only, as in VTR; summed free-space error favoured long chords of low error in closed-loop trials)"
+        },
     )
 
     def __post_init__(self) -> None:
