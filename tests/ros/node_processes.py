@@ -18,6 +18,11 @@ import numpy as np
 
 from tests.ros.helpers import PYTHON, REPO, child_env
 
+# Fast DDS's default shared-memory transport stalls on image-sized messages under load: dropped samples
+# are repaired seconds later, and small messages (camera_info, poses) queue behind them. Seen on the
+# 2-core test machine; UDP on localhost delivers promptly. Set before any participant is created.
+os.environ.setdefault("FASTDDS_BUILTIN_TRANSPORTS", "UDPv4")
+
 MODELS = REPO / "models"
 TRAINED_CHECKPOINT = MODELS / "reconstructor.pt"
 TRAINED_ONNX = MODELS / "reconstructor.onnx"
