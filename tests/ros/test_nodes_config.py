@@ -1,0 +1,104 @@
+"""The shipped parameter files (config/*.yaml) match the nodes' dataclasses and load into real nodes.
+
+Statically: each file has one node section named like the node, every key is a field of the
+node's config dataclass (nested mappings: ``perception.`` / ``planner.``) and each value has
+the field's type. Dynamically: a node started with ``--params-file`` (in its own rclpy
+context here) holds the file's values as parameters and in the config it built from them.
+The running reconstruction node is checked through its parameter services in
+test_nodes_reconstruction.py.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+
+import pytest
+
+pytest.importorskip("rclpy", exc_type=ImportError, reason="rclpy not installed (pip extra or system ROS 2)")
+
+import rclpy  # noqa: E402
+import yaml  # noqa: E402
+from rclpy.context import Context  # noqa: E402
+
+from tests.ros.helpers import REPO  # noqa: E402
+from vtr_perception.nbv.config import PlannerConfig  # noqa: E402
+from vtr_perception.perception.config import PerceptionConfig  # noqa: E402
+from vtr_perception.ros.nbv_node import NbvNode, NbvNodeConfig  # noqa: E402
+from vtr_perception.ros.reconstruction_node import ReconstructionNodeConfig  # noqa: E402
+from vtr_perception.ros.sim_camera_node import SimCameraConfig  # noqa: E402
+
+pytestmark = pytest.mark.ros
+
+# file -> (node name, its config, {nested section: dataclass})
+NODES = {
+    "reconstruction.yaml": ("reconstruction", ReconstructionNodeConfig, {"perception": PerceptionConfig}),
+    "nbv.yaml": ("nbv", NbvNodeConfig, {"planner": PlannerConfig}),
+    "sim_camera.yaml": ("sim_camera", SimCameraConfig, {}),
+}
+
+
+def load(name: str) -> dict:
+    return yaml.safe_load((REPO / "config" / name).read_text())
+
+
+def _accepts(tp, value) -> bool:
+    origin = typing.get_origin(tp)
+    if origin is typing.Literal:
+        return value in typing.get_args(tp)
+    if origin in (list, tuple):
+        (inner, *_) = typing.get_args(tp) or (str,)
+        return isinstance(value, list) and all(_accepts(inner, v) for v in value)
+    if tp is float:
+        return isinstance(value, float)  # an int here would make ROS declare the wrong type
+    if tp is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, tp)
+
+
+def check_section(values: dict, cls: type, where: str) -> None:
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    for key, value in values.items():
+        assert key in names, f"{where}: {key!r} is not a field of {cls.__name__}"
+        assert _accepts(hints[key], value), f"{where}: {key}={value!r} does not fit {hints[key]}"
+
+
+def test_every_node_parameter_file_is_checked_here():
+    node_files = {p.name for p in (REPO / "config").glob("*.yaml") if "ros__parameters" in p.read_text()}
+    assert node_files == set(NODES)
+
+
+@pytest.mark.parametrize("name", sorted(NODES))
+def test_every_key_is_a_dataclass_field_of_the_right_type(name):
+    node_name, cls, nested = NODES[name]
+    data = load(name)
+    assert list(data) == [node_name], f"{name}: one section named after the node, got {list(data)}"
+    params = data[node_name]["ros__parameters"]
+    flat = {k: v for k, v in params.items() if not isinstance(v, dict)}
+    check_section(flat, cls, name)
+    for section, values in params.items():
+        if isinstance(values, dict):
+            assert section in nested, f"{name}: unknown nested section {section!r}"
+            check_section(values, nested[section], f"{name} {section}.")
+    cls(**flat)  # the values pass the dataclass's own checks
+    for section, sub in nested.items():
+        sub(**params.get(section, {}))
+
+
+def test_nbv_node_loads_its_params_file():
+    context = Context()
+    rclpy.init(args=["--ros-args", "--params-file", str(REPO / "config" / "nbv.yaml")], context=context)
+    try:
+        node = NbvNode(context=context)
+        params = load("nbv.yaml")["nbv"]["ros__parameters"]
+        assert node.planner_config == PlannerConfig(**params["planner"])
+        assert node.planner.config == node.planner_config
+        assert node.config.target_id == params["target_id"]
+        for key, value in params["planner"].items():
+            assert node.get_parameter(f"planner.{key}").value == value
+        described = node.describe_parameter("planner.elevation_min_deg")
+        assert "elevation" in described.description
+        node.destroy_node()
+    finally:
+        rclpy.shutdown(context=context)
