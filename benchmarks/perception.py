@@ -107,8 +107,9 @@ def score(est, obj, truth: dict, mode: str, resolution: int) -> dict:
     else:
         r = rotation_angle_deg(est.rotation, truth["R_principal"])
         r_err = min(r, 180.0 - r)
-    row = {"translation_cm": t_err, "rotation_deg": float(r_err), "views": int(est.num_views),
-           "scale_error_pct": 100.0 * (est.scale * truth["norm"].scale - 1.0)}  # vs the world-axis longest side
+    row = {"translation_cm": t_err, "rotation_deg": float(r_err), "views": int(est.num_views)}
+    if len(est.vertices):  # the mesh's world-axis longest side vs the true one
+        row["size_error_pct"] = 100.0 * (float(np.ptp(est.vertices, axis=0).max()) * truth["norm"].scale - 1.0)
     if len(est.triangles):
         pred = MeshData(est.vertices, est.triangles)
         _, chamfer_m = surface_fscore_chamfer(pred, obj.mesh, n=3000)
@@ -169,7 +170,7 @@ def _nearest(estimates: dict, center: np.ndarray, max_m: float = 0.06):
 
 
 def _median(rows: list[dict], stage: str, key: str, where=lambda r: True) -> float | None:
-    vals = [r[stage][key] for r in rows if r[stage] is not None and where(r)]
+    vals = [r[stage][key] for r in rows if r[stage] is not None and key in r[stage] and where(r)]
     return float(np.median(vals)) if vals else None
 
 
@@ -187,7 +188,7 @@ def summarize(rows: list[dict], timings: list[dict]) -> dict:
         "rotation_deg_median_anisotropic": _median(rows, "after_3_views", "rotation_deg", aniso),
         "iou_median": _median(rows, "after_3_views", "iou"),
         "chamfer_cm_median": _median(rows, "after_3_views", "chamfer_cm"),
-        "scale_error_pct_median": _median(rows, "after_3_views", "scale_error_pct"),
+        "size_error_pct_median": _median(rows, "after_3_views", "size_error_pct"),
         "final": {k: _median(rows, "final", k) for k in
                   ("rotation_deg", "translation_cm", "chamfer", "chamfer_cm", "iou", "views")},
         "frame_ms_p95": float(np.percentile(frame_ms, 95)) if frame_ms else None,

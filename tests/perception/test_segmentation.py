@@ -111,3 +111,28 @@ def test_image_size_mismatch_is_a_clear_error():
         segment_depth(np.ones((10, 10), np.float32), K, camera_on_circle(0), CFG)
     with pytest.raises(ValueError, match="integer instance-id"):
         segment_mask(np.ones((K.height, K.width), np.float32), None, K, camera_on_circle(0), CFG)
+
+
+def test_pieces_of_one_object_split_by_self_occlusion_are_merged():
+    from vtr_perception.perception.segmentation import cluster_points
+
+    rng = np.random.default_rng(0)
+    pole = np.column_stack([rng.normal(0, 0.003, 400), rng.normal(0, 0.003, 400), rng.uniform(0, 0.2, 400)])
+    plate = rng.uniform(-0.1, 0.1, (3000, 2))
+    plate = plate[np.linalg.norm(plate, axis=1) > 0.04]  # a hole wider than eps around the pole
+    plate = np.column_stack([plate, np.full(len(plate), 0.1)])
+    other = rng.uniform(-0.03, 0.03, (500, 3)) + [0.4, 0.0, 0.05]
+    labels = cluster_points(np.vstack([pole, plate, other]), CFG)
+    assert len(set(labels[: len(pole) + len(plate)]) - {-1}) == 1  # pole + plate: one object
+    assert set(labels[-len(other):]) - {-1} and not set(labels[-len(other):]) & set(labels[: len(pole)])
+
+
+def test_masks_do_not_spill_across_occlusion_edges():
+    boxes = [Box((0.0, 0.0), (0.08, 0.08, 0.14)), Box((0.12, 0.0), (0.06, 0.06, 0.06), 0, (40, 160, 60))]
+    T = camera_on_circle(0, radius=0.5, height=0.2)  # the small box stands in front of the tall one
+    _, depth, ids = render(boxes, K, T)
+    seg = segment_depth(depth, K, T, CFG)
+    assert len(seg.detections) == 2
+    for det in seg.detections:
+        values, counts = np.unique(ids[det.mask], return_counts=True)
+        assert counts.max() / counts.sum() > 0.995, dict(zip(values.tolist(), counts.tolist(), strict=True))

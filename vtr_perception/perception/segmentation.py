@@ -134,17 +134,25 @@ def segment_depth(depth: np.ndarray, intrinsics: Intrinsics, T_world_camera: np.
     # block so edges are kept); a full-res pixel belongs to the object if its own depth is an
     # object point (valid, above the plane, below the height limit).
     object_px = _object_pixels(depth, intrinsics, T_world_camera, plane, config)
-    grown = ndimage.grey_dilation(label_grid + 1, size=(3, 3)) - 1
+    # Grow labels into unlabelled neighbour blocks only (never over another object's block).
+    grown = np.where(label_grid >= 0, label_grid, ndimage.grey_dilation(label_grid + 1, size=(3, 3)) - 1)
     up = np.repeat(np.repeat(grown, s, axis=0), s, axis=1)[: depth.shape[0], : depth.shape[1]]
     detections = []
     for k in range(int(labels_obj.max()) + 1 if len(labels_obj) else 0):
         sel = labels_obj == k
         if sel.sum() < config.min_object_points:
             continue
+        points = obj_pts[sel]
         mask = (up == k) & object_px
+        # A full-resolution pixel must lie in the cluster's 3D box: no spill across occlusion edges.
+        ys, xs = np.nonzero(mask)
+        p = _pixel_points(depth, intrinsics, T_world_camera, ys, xs)
+        margin = config.cluster_eps_m / 2.0
+        inside = np.all((p >= points.min(axis=0) - margin) & (p <= points.max(axis=0) + margin), axis=1)
+        mask[ys[~inside], xs[~inside]] = False
         if not mask.any():
             continue
-        detections.append(_detection(mask, obj_pts[sel], plane, config))
+        detections.append(_detection(mask, points, plane, config))
     return Segmentation(detections, plane, None)
 
 
@@ -176,7 +184,44 @@ def cluster_points(points: np.ndarray, config: PerceptionConfig) -> np.ndarray:
     _, first, inverse = np.unique(flat, return_index=True, return_inverse=True)
     thinned = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(points[first]))
     labels = np.asarray(thinned.cluster_dbscan(config.cluster_eps_m, config.cluster_min_points))
-    return labels[inverse.reshape(-1)]
+    return merge_overlapping_clusters(points, labels[inverse.reshape(-1)])
+
+
+def merge_overlapping_clusters(points: np.ndarray, labels: np.ndarray, min_overlap: float = 0.25) -> np.ndarray:
+    """Join clusters whose footprints largely overlap: pieces of one object split by self-occlusion.
+
+    Two clusters merge when their world xy boxes overlap by at least ``min_overlap`` of the
+    smaller box's area and their z ranges overlap. Neighbouring objects on a table share at
+    most a corner of their boxes (touching ones are one DBSCAN cluster already).
+    """
+    labels = labels.copy()
+
+    def overlaps(a: tuple, b: tuple) -> bool:
+        lo, hi = np.maximum(a[0], b[0]), np.minimum(a[1], b[1])
+        if np.any(hi < lo):
+            return False
+        inter = np.prod(hi[:2] - lo[:2])
+        smaller = min(np.prod(a[1][:2] - a[0][:2]), np.prod(b[1][:2] - b[0][:2]))
+        return bool(inter >= min_overlap * max(smaller, 1e-12))
+
+    while True:
+        ids = [k for k in np.unique(labels) if k >= 0]
+        boxes = {k: (points[labels == k].min(axis=0), points[labels == k].max(axis=0)) for k in ids}
+        pair = next(((a, b) for i, a in enumerate(ids) for b in ids[i + 1:] if overlaps(boxes[a], boxes[b])), None)
+        if pair is None:
+            break
+        labels[labels == pair[1]] = pair[0]
+    _, compact = np.unique(labels, return_inverse=True)  # renumber 0..n-1, noise stays -1
+    return np.where(labels >= 0, compact.reshape(labels.shape) - int(labels.min() < 0), -1)
+
+
+def _pixel_points(depth: np.ndarray, intrinsics: Intrinsics, T_world_camera: np.ndarray, ys: np.ndarray,
+                  xs: np.ndarray) -> np.ndarray:
+    d = depth[ys, xs].astype(np.float64)
+    rays = np.stack([(xs + 0.5 - intrinsics.cx) / intrinsics.fx, (ys + 0.5 - intrinsics.cy) / intrinsics.fy,
+                     np.ones_like(d)], axis=1)
+    T = np.asarray(T_world_camera, dtype=np.float64)
+    return (rays * d[:, None]) @ T[:3, :3].T + T[:3, 3]
 
 
 def _object_pixels(depth: np.ndarray, intrinsics: Intrinsics, T_world_camera: np.ndarray, plane: np.ndarray,
