@@ -113,6 +113,7 @@ def run_object(
     config: PlannerConfig,
     planner_names: tuple[str, ...] = PLANNERS,
     planners: dict[str, NextBestViewPlanner] | None = None,
+    chosen: dict[str, list[int]] | None = None,
 ) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
     """One object's closed loop. ``images``/``poses``: view 0 is the initial view, 1..72 the candidates.
 
@@ -146,6 +147,9 @@ def run_object(
             )  # fmt: skip
             times[name].append((time.perf_counter() - start) * 1e3)
             views[name].append(views[name][-1] if pick is None else pick + 1)
+    if chosen is not None:  # candidate indices each planner picked, for diagnostics
+        for name in planner_names:
+            chosen.setdefault(name, []).extend(v - 1 for v in views[name][1 : steps + 1])
     return ious, times
 
 
@@ -312,6 +316,7 @@ def main(argv: list[str] | None = None) -> int:
     records = test_objects(args.cache, args.split, args.objects)
     all_ious: dict[str, list[list[float]]] = {n: [] for n in PLANNERS}
     all_times: dict[str, list[float]] = {n: [] for n in PLANNERS}
+    chosen: dict[str, list[int]] = {}
     for i, record in enumerate(tqdm(records, desc="nbv objects")):
         rng = np.random.default_rng([args.seed, i])
         az0, el0 = sample_views(args.initial_view_set, 1, rng)
@@ -330,6 +335,7 @@ def main(argv: list[str] | None = None) -> int:
             rng=rng,
             config=config,
             planners=planners,
+            chosen=chosen,
         )
         if i == 0:
             last_outputs = {
@@ -340,6 +346,11 @@ def main(argv: list[str] | None = None) -> int:
             all_times[name].extend(times[name])
 
     planners = summarise(all_ious, all_times, args.target_iou)
+    for name, picks in chosen.items():
+        elevations = candidates.elevation_deg[picks]
+        planners[name]["chosen_elevation_share"] = {
+            f"{e:g}": round(float(np.mean(elevations == e)), 3) for e in np.unique(candidates.elevation_deg)
+        }
     payload = {
         "planners": planners,
         "objects": len(records),
