@@ -15,7 +15,7 @@ def share_dirs() -> list[Path]:
         from ament_index_python.packages import get_package_share_directory
 
         dirs.append(Path(get_package_share_directory(PACKAGE)))
-    except (ImportError, LookupError, ValueError):
+    except (ImportError, LookupError, ValueError, OSError):  # no package index (pip install, no ROS env)
         pass
     dirs.append(Path(sys.prefix) / "share" / PACKAGE)
     return dirs

@@ -143,27 +143,28 @@ class DemoMonitor(Node):
         return tid if np.linalg.norm(grids[tid].center - obj.center) < 0.6 * obj.size + 0.03 else None
 
     def run_object(self, obj: SceneObject, *, steps: int, timeout: float = 30.0) -> ObjectRun:
-        """Initial view, then ``steps`` - 1 moves; one measurement per reconstructed view count."""
+        """Initial view, then ``steps`` - 1 moves; each step is measured once the object's
+        reconstruction has used the new view (or after ``timeout`` seconds, as it stands)."""
         run = ObjectRun(obj.index)
         self._move(initial_view(obj, self.rng, self.distance))
-        last_views, t_move = -1, time.monotonic()
-        while len(run.steps) < steps:
-            seen = self.updates
-            if not self._wait(lambda s=seen: self.updates > s, timeout):
-                self.log(f"  object {obj.index}: no reconstruction update within {timeout:.0f} s, stopping")
-                break
+        last_views = -1
+        for step in range(steps):
+            t_move = time.monotonic()
+
+            def new_view_used(last=last_views) -> bool:
+                tid = self.track_for(obj)
+                return tid is not None and self.view_counts.get(tid, 0) > last
+
+            if not self._wait(new_view_used, timeout):
+                self.log(f"  {obj.key}: step {step + 1}: the new view was not used within {timeout:.0f} s")
             run.track_id = self.track_for(obj)
             with self._cond:
                 grid = self.grids.get(run.track_id) if run.track_id is not None else None
                 pose = None if self.camera_pose is None else self.camera_pose.copy()
+                views = self.view_counts.get(run.track_id, 0) if run.track_id is not None else 0
             if grid is None:
-                continue
-            views = self._views_of(run.track_id)
-            if views == last_views:  # no new view of this object yet; wait for the next update
-                if time.monotonic() - t_move > timeout:
-                    self.log(f"  object {obj.index}: the new view was not used within {timeout:.0f} s, stopping")
-                    break
-                continue
+                self.log(f"  {obj.key}: not reconstructed yet, stopping")
+                break
             last_views = views
             truth = true_grid(obj, grid)
             m = grid_metrics(grid.occupancy, truth, threshold=0.4)
@@ -177,12 +178,12 @@ class DemoMonitor(Node):
                 run.occupancy_first = grid.occupancy.copy()
             run.occupancy_last, run.grid_last = grid.occupancy.copy(), grid
             run.position_last = None if T_obj is None else [float(v) for v in T_obj]
-            self.log(f"  {obj.key:<22} {self.planner:<6} views={views} IoU={rec.iou:.3f} F={rec.fscore:.3f} "
-                     f"trans={trans:.1f}cm  step {latency:.0f} ms")  # fmt: skip
-            if len(run.steps) >= steps:
-                break
-            t_move = time.monotonic()
-            self._move(self._next_view(obj, run.track_id, timeout))
+            az, el, _ = cameras.angles_from_camera(np.asarray(rec.camera_pose), target=obj.center)
+            self.log(f"  {obj.key:<22} {self.planner:<6} step {step + 1}: views={views} IoU={rec.iou:.3f} "
+                     f"F={rec.fscore:.3f} pos.err={trans:.1f} cm  camera az={float(az):.0f} el={float(el):.0f}  "
+                     f"{latency:.0f} ms")  # fmt: skip
+            if step + 1 < steps:
+                self._move(self._next_view(obj, run.track_id, timeout))
         return run
 
     def _next_view(self, obj: SceneObject, track_id: int, timeout: float) -> np.ndarray:

@@ -84,6 +84,7 @@ class NbvNode(Node):
         self._lock = threading.Lock()
         self.current_pose: np.ndarray | None = None
         self.target_id = self.config.target_id
+        self._last_grids: tuple[dict[int, ObjectGrid], object] | None = None
         self.taken: dict[int, list[np.ndarray]] = {}
         self.last_result: PlanResult | None = None
         self.plans = 0
@@ -107,7 +108,10 @@ class NbvNode(Node):
     def _on_target(self, msg: Int32) -> None:
         with self._lock:
             self.target_id = int(msg.data)
+            last = self._last_grids
         self.get_logger().info(f"planning for object {msg.data}" if msg.data >= 0 else "planning for the worst object")
+        if last is not None:  # answer at once from the latest reconstruction, without waiting for a new one
+            self._plan(*last, record_view=False)
 
     def _record_view(self, object_id: int, pose: np.ndarray) -> None:
         views = self.taken.setdefault(object_id, [])
@@ -128,18 +132,23 @@ class NbvNode(Node):
         if not grids:
             return
         with self._lock:
+            self._last_grids = (grids, msg.header.stamp)
+        self._plan(grids, msg.header.stamp, record_view=True)
+
+    def _plan(self, grids: dict[int, ObjectGrid], stamp, *, record_view: bool) -> None:
+        with self._lock:
             current = None if self.current_pose is None else self.current_pose.copy()
             target = self.target_id
         if target not in grids:
             target = max(grids, key=lambda i: float(grids[i].error.sum()))
         grid = grids[target]
-        if current is not None:
+        if current is not None and record_view:
             self._record_view(target, current)
         result = self.planner.plan(grid.error, grid.occupancy, center=grid.center, extent=grid.extent,
                                    current_pose=current, taken_poses=self.taken.get(target, []))  # fmt: skip
         self.last_result = result
         self.plans += 1
-        self.publish(result, msg.header.stamp, target)
+        self.publish(result, stamp, target)
 
     def publish(self, result: PlanResult, stamp, target: int) -> None:
         frame_id = self.config.world_frame
