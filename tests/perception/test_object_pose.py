@@ -134,3 +134,16 @@ def test_canonical_mode_places_the_canonical_grid_with_the_fused_rotation():
     assert rotation_angle_deg(est.rotation, box.R) < 1.0
     assert np.linalg.norm(est.position - box.center) < 0.005
     assert np.allclose(est.grid_rotation, box.R, atol=0.02)
+
+
+def test_an_unsure_model_still_gets_a_mesh_at_a_lower_level():
+    from vtr_perception.perception.object_pose import estimate_object
+
+    occ = Box((0.0, 0.0), (0.1, 0.1, 0.1)).occupancy(16) * 0.3  # nothing reaches 0.4
+    outputs = {"occupancy": occ[None], "error": np.zeros_like(occ)[None]}
+    kw = dict(track_id=1, outputs=outputs, mode="pose_aware", center=np.array([0.0, 0.0, 0.05]), size=0.1,
+              observed_points=np.zeros((0, 3)), R_world_cameras=np.tile(np.eye(3), (2, 1, 1)), num_views=2, stamp=0.0)
+    est = estimate_object(**kw, config=PerceptionConfig())
+    assert len(est.triangles) and est.surface_threshold < 0.3
+    assert np.allclose(np.ptp(est.vertices, axis=0), 0.1, atol=0.01)
+    assert len(estimate_object(**kw, config=PerceptionConfig(fallback_threshold_frac=0.0)).triangles) == 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 
 @dataclass
@@ -87,8 +88,18 @@ class PerceptionConfig:
         default=1, metadata={"help": "reconstruct an object once it has this many views"}
     )
     occupancy_threshold: float = field(default=0.4, metadata={"help": "occupancy probability of the surface"})
+    fallback_threshold_frac: float = field(
+        default=0.8,
+        metadata={"help": "when no voxel reaches occupancy_threshold (an unsure model), the surface is taken at "
+                          "this fraction of the grid's maximum instead; 0 leaves such objects without a mesh"},
+    )
 
     # --- pose -----------------------------------------------------------------------------------
+    icp_mode: Literal["off", "rotation", "full"] = field(
+        default="rotation",
+        metadata={"help": "ICP refinement of the reconstruction against the depth points: off, rotation only "
+                          "(about the observed centre; the default, see object_pose.py) or full rigid"},
+    )
     icp_max_distance_frac: float = field(
         default=0.08, metadata={"help": "ICP correspondence distance as a fraction of the object size"}
     )
@@ -113,4 +124,6 @@ class PerceptionConfig:
             raise ValueError(f"PerceptionConfig.size_ratio_gate must be > 1, got {self.size_ratio_gate}")
         if self.known_object_size_m < 0:
             raise ValueError(f"PerceptionConfig.known_object_size_m must be >= 0, got {self.known_object_size_m}")
+        if self.icp_mode not in ("off", "rotation", "full"):
+            raise ValueError(f"PerceptionConfig.icp_mode must be off, rotation or full, got {self.icp_mode!r}")
         self.ignore_mask_ids = tuple(int(i) for i in self.ignore_mask_ids)
