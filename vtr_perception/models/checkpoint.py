@@ -40,7 +40,9 @@ def save_checkpoint(
         "metrics": dict(metrics or {}),
         **(extra or {}),
     }
-    return atomic_write(path, lambda tmp: torch.save(payload, tmp))
+    path = atomic_write(path, lambda tmp: torch.save(payload, tmp))
+    path.chmod(0o644)  # mkstemp creates 0600; a shipped or shared checkpoint must be readable by others
+    return path
 
 
 def read_checkpoint(path: str | Path) -> dict[str, Any]:
