@@ -97,3 +97,33 @@ def test_pretrained_encoder_path(tmp_path) -> None:
     torch.save({"fc.weight": torch.zeros(2, 2)}, tmp_path / "other.pt")
     with pytest.raises(ValueError, match="does not fit"):
         Reconstructor(ReconstructorConfig(pretrained_encoder=str(tmp_path / "other.pt"), **TINY))
+
+
+def test_onnx_opset17_export_with_dynamic_batch_and_views(tmp_path) -> None:
+    """The export path (gather warp) exports at opset 17 and matches PyTorch at another batch and view count."""
+    import warnings
+
+    import onnxruntime as ort
+
+    model = Reconstructor(ReconstructorConfig(**TINY)).eval()
+    images, rotations = inputs(1, 2, 32)
+    path = tmp_path / "r.onnx"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            model,
+            (images, rotations),
+            str(path),
+            input_names=["images", "rotations"],
+            output_names=list(OUTPUT_NAMES),
+            dynamic_axes={"images": {0: "batch", 1: "views"}, "rotations": {0: "batch", 1: "views"}},
+            opset_version=17,
+            dynamo=False,
+        )
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    images, rotations = inputs(3, 5, 32, seed=1)
+    got = session.run(None, {"images": images.numpy(), "rotations": rotations.numpy()})
+    with torch.no_grad():
+        want = model(images, rotations)
+    for name, value in zip(OUTPUT_NAMES, got, strict=True):
+        np.testing.assert_allclose(value, want[name].numpy(), atol=1e-4, err_msg=name)
