@@ -95,6 +95,12 @@ class PerceptionConfig:
     )
 
     # --- pose -----------------------------------------------------------------------------------
+    axis_source: Literal["observed", "reconstruction", "both"] = field(
+        default="observed",
+        metadata={"help": "pose-aware mode: the object's x axis is the principal horizontal axis of the fused depth "
+                          "points (observed), of the reconstruction's voxels, or of both; without depth points the "
+                          "reconstruction is used"},
+    )
     icp_mode: Literal["off", "rotation", "full"] = field(
         default="rotation",
         metadata={"help": "ICP refinement of the reconstruction against the depth points: off, rotation only "
@@ -124,6 +130,9 @@ class PerceptionConfig:
             raise ValueError(f"PerceptionConfig.size_ratio_gate must be > 1, got {self.size_ratio_gate}")
         if self.known_object_size_m < 0:
             raise ValueError(f"PerceptionConfig.known_object_size_m must be >= 0, got {self.known_object_size_m}")
+        if self.axis_source not in ("observed", "reconstruction", "both"):
+            raise ValueError(f"PerceptionConfig.axis_source must be observed, reconstruction or both, "
+                             f"got {self.axis_source!r}")
         if self.icp_mode not in ("off", "rotation", "full"):
             raise ValueError(f"PerceptionConfig.icp_mode must be off, rotation or full, got {self.icp_mode!r}")
         self.ignore_mask_ids = tuple(int(i) for i in self.ignore_mask_ids)

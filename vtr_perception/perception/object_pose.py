@@ -10,7 +10,11 @@ for partial observations: every observed point has a true surface point near it,
 other way round). Corrections larger than the configured limits are rejected.
 
 The object frame sits at the reconstruction's bounding-box centre, z up (world z), x along the
-principal horizontal axis (PCA of the occupied voxels' xy; its sign is arbitrary: x . world x >= 0).
+principal horizontal axis (its sign is arbitrary: x . world x >= 0) of the fused depth points
+(``axis_source`` "observed", the default when the track has depth), of the reconstruction's
+occupied voxels ("reconstruction", used without depth) or of both. Measured on the benchmark
+scenes with the shipped model (IoU ~0.3), the depth points' axis was far closer to the true
+object's axis after 3 views (median 4.9 deg vs 16.4 deg from the reconstruction).
 By default (``icp_mode`` "rotation") ICP corrects only the orientation, about the observed
 centre: measured on the benchmark scenes, ICP's translation made a trained-but-imperfect
 reconstruction's position worse (median 0.2 -> 1.1 cm after 3 views) while its rotation
@@ -210,7 +214,13 @@ def estimate_object(
     if mode == "canonical":
         R_world_object = R_corr @ R_grid
     else:
-        R_world_object = principal_frame(occupied_world) if len(occupied_world) else np.eye(3)
+        observed = np.asarray(observed_points)
+        if config.axis_source == "observed" and len(observed) >= 50:
+            R_world_object = principal_frame(observed)
+        elif config.axis_source == "both" and len(observed) >= 50 and len(occupied_world):
+            R_world_object = principal_frame(np.vstack([occupied_world, observed]))
+        else:
+            R_world_object = principal_frame(occupied_world) if len(occupied_world) else np.eye(3)
     grid_center = total[:3, 3]  # the cube centre (canonical origin) in the world
     return ObjectEstimate(
         id=track_id, vertices=verts, triangles=tris, position=position,
