@@ -50,12 +50,13 @@ def write_report(path: Path, scene, nbv_runs: list, random_runs: list) -> Path:
         rnd = next((r for r in random_runs if r.object_index == obj.index), None)
         first, last = _grid_mesh(run, obj.mesh.color)
         ious = [s.iou for s in run.steps] if run else []
+        first_title = f"first step, {run.steps[0].views} views: IoU {ious[0]:.2f}" if ious else "no estimate"
+        last_title = f"last step, {run.steps[-1].views} views: IoU {ious[-1]:.2f}" if ious else "no estimate"
         panels = [
             (_render_mesh(obj.mesh, obj.center, obj.size), f"{obj.key} ({obj.category}): truth"),
-            (_render_mesh(first, obj.center, obj.size), f"after view 1: IoU {ious[0]:.2f}" if ious else "no estimate"),
-            (_render_mesh(last, obj.center, obj.size),
-             f"after view {run.steps[-1].views}: IoU {ious[-1]:.2f}" if ious else "no estimate"),
-        ]  # fmt: skip
+            (_render_mesh(first, obj.center, obj.size), first_title),
+            (_render_mesh(last, obj.center, obj.size), last_title),
+        ]
         for ax, (img, title) in zip(axes[row, :3], panels, strict=True):
             ax.imshow(img)
             ax.set_title(title, fontsize=9)
