@@ -11,6 +11,7 @@ afterwards still produce meshes and poses.
 from __future__ import annotations
 
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -173,13 +174,13 @@ def test_bad_frames_are_skipped_logged_once_and_counted_then_valid_frames_work(n
         assert log.count(f"frame skipped ({reason})") == 1, f"{reason} not logged exactly once:\n{log}"
     assert "16UC1" in log and "640x480" in log  # the messages say what was wrong
 
-    # valid frames: the node still serves
-    for _ in range(3):
-        camera.send(next(stamps), rgb, depth, T)
-        camera.spin(FRAME_GAP_S)
-    assert camera.wait(lambda: _latest(camera, PoseArray) is not None and len(_latest(camera, PoseArray).poses) == 1), (
-        f"no output from valid frames after the bad ones:\n{camera.latest_diagnostics()}\n{proc.output()}"
-    )
+    # valid frames, streamed like a camera: the node still serves
+    def one_pose() -> bool:
+        poses = _latest(camera, PoseArray)
+        return poses is not None and len(poses.poses) == 1
+
+    served = _stream_until(camera, one_pose, stamps, rgb, depth, T)
+    assert served, f"no output from valid frames after the bad ones:\n{camera.latest_diagnostics()}\n{proc.output()}"
     markers = _latest(camera, MarkerArray)
     assert any(m.type == Marker.TRIANGLE_LIST for m in markers.markers)
 
@@ -195,16 +196,13 @@ def test_burst_is_coalesced_and_the_node_keeps_serving(node_and_camera):
 
     # a new viewpoint afterwards adds a view to the object, and the node publishes it
     rgb2, depth2, T2 = camera.render(230.0)  # 30 deg on: a new view, not a pose jump
-    for i in range(6):
-        camera.send(start + 10.0 + i, rgb2, depth2, T2)
-        camera.spin(FRAME_GAP_S)
 
     def two_views() -> bool:
         markers = _latest(camera, MarkerArray)
         return markers is not None and any(m.type == Marker.TEXT_VIEW_FACING and "2 views" in m.text
                                            for m in markers.markers)  # fmt: skip
 
-    if not camera.wait(two_views):
+    if not _stream_until(camera, two_views, iter(np.arange(start + 10.0, start + 1000.0)), rgb2, depth2, T2):
         markers = _latest(camera, MarkerArray)
         labels = [m.text for m in markers.markers if m.type == Marker.TEXT_VIEW_FACING] if markers else None
         pytest.fail(f"no update with the new view after the burst; labels {labels}, "
@@ -213,6 +211,15 @@ def test_burst_is_coalesced_and_the_node_keeps_serving(node_and_camera):
     d = camera.latest_diagnostics()
     assert d["errors"] == "0" and proc.alive()
     print(f"burst of 25: dropped {int(d['frames_dropped']) - dropped_before}, diagnostics {d}")
+
+
+def _stream_until(camera: Camera, done, stamps, rgb, depth, T, timeout_s: float = TIMEOUT_S) -> bool:
+    """Send valid frames every FRAME_GAP_S (new stamps) until ``done()``, as a camera would."""
+    deadline = time.monotonic() + timeout_s
+    while not done() and time.monotonic() < deadline:
+        camera.send(next(stamps), rgb, depth, T)
+        camera.wait(done, FRAME_GAP_S)
+    return done()
 
 
 def _latest(camera: Camera, msg_type):
