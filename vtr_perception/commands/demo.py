@@ -50,6 +50,9 @@ def ros_environment() -> dict[str, str]:
     env.setdefault("ROS_LOCALHOST_ONLY", "1")
     env.setdefault("PYTHONUNBUFFERED", "1")
     env.setdefault("OMP_NUM_THREADS", "1")
+    # Fast DDS's shared-memory transport stalls image-sized messages on a loaded machine
+    # (poses and camera_info arrived seconds late in the node tests); UDP on loopback does not.
+    env.setdefault("FASTDDS_BUILTIN_TRANSPORTS", "UDPv4")
     return env
 
 
