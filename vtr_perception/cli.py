@@ -40,7 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     for name, (module, help_text) in COMMANDS.items():
         p = sub.add_parser(name, help=help_text, description=help_text)
         p.set_defaults(_module=module)
-        if "--help" in sys.argv or "-h" in sys.argv or (len(sys.argv) > 1 and sys.argv[1] == name):
+        if name in sys.argv[1:2]:  # only the chosen command's module is imported (`vtr-perception --help` lists all)
             importlib.import_module(f"vtr_perception.commands.{module}").add_arguments(p)
     return parser
 
