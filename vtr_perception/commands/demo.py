@@ -21,7 +21,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default="out/demo", help="output directory (default: out/demo)")
     parser.add_argument("--objects", type=int, default=3, help="objects on the table (default: 3)")
     parser.add_argument("--steps", type=int, default=5, help="views per object (default: 5)")
-    parser.add_argument("--source", default="procedural", help="mesh source of the held-out objects")
+    parser.add_argument("--source", default="pybullet", help="mesh source of the held-out objects (default: pybullet)")
     parser.add_argument("--seed", type=int, default=0, help="scene and random-run seed")
     parser.add_argument("--backend", default="auto", choices=["auto", "tensorrt", "onnxruntime", "torch"])
     parser.add_argument("--no-random", action="store_true", help="skip the random-view comparison run")
