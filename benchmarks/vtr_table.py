@@ -28,6 +28,8 @@ METHODS: dict[str, tuple[str, str]] = {
     "random+diffusion": ("models/vtr_random_diffusion.pt", "--selection random --synth diffusion"),
     "error+diffusion": ("models/vtr_error_diffusion.pt", "--selection error --synth diffusion"),
     "error+render": ("models/vtr_error_render.pt", "--selection error --synth render"),
+    # same synthesizer and image count as error+render: isolates the effect of the selection
+    "random+render": ("models/vtr_random_render.pt", "--selection random --synth render"),
 }
 VIEW_SETS = ("aligned", "hemisphere", "sphere")
 
