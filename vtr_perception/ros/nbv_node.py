@@ -14,7 +14,6 @@ import threading
 from dataclasses import dataclass, field
 
 import numpy as np
-import rclpy
 from geometry_msgs.msg import PoseArray, PoseStamped
 from rclpy.node import Node
 from sensor_msgs.msg import PointCloud2
@@ -25,6 +24,7 @@ from vtr_perception.geometry.cameras import rotation_angle_deg
 from vtr_perception.nbv.config import PlannerConfig
 from vtr_perception.nbv.planner import NextBestViewPlanner, PlanResult
 from vtr_perception.ros import conversions as conv
+from vtr_perception.ros.node_main import run_node
 from vtr_perception.ros.parameters import declare_from_dataclass
 from vtr_perception.ros.qos import latched_qos, reliable_qos
 
@@ -177,19 +177,7 @@ class NbvNode(Node):
 
 
 def main(args: list[str] | None = None) -> int:
-    rclpy.init(args=args if args is not None else sys.argv)
-    node = None
-    try:
-        node = NbvNode()
-        rclpy.spin(node)
-    except (KeyboardInterrupt, rclpy.executors.ExternalShutdownException):
-        pass
-    finally:
-        if node is not None:
-            node.destroy_node()
-        if rclpy.ok():
-            rclpy.shutdown()
-    return 0
+    return run_node(NbvNode, "nbv_node", args)
 
 
 if __name__ == "__main__":

@@ -30,6 +30,7 @@ from vtr_perception.perception.config import PerceptionConfig
 from vtr_perception.perception.object_pose import ObjectEstimate
 from vtr_perception.perception.pipeline import PerceptionPipeline
 from vtr_perception.ros import conversions as conv
+from vtr_perception.ros.node_main import run_node
 from vtr_perception.ros.parameters import declare_from_dataclass
 from vtr_perception.ros.qos import image_qos, latched_qos, reliable_qos
 from vtr_perception.ros.sync import Frame, FrameAssembler
@@ -342,22 +343,7 @@ class ReconstructionNode(Node):
 
 
 def main(args: list[str] | None = None) -> int:
-    rclpy.init(args=args if args is not None else sys.argv)
-    node = None
-    try:
-        node = ReconstructionNode()
-        rclpy.spin(node)
-    except (KeyboardInterrupt, rclpy.executors.ExternalShutdownException):
-        pass
-    except (ValueError, FileNotFoundError, NotADirectoryError) as exc:  # bad parameter, model or file
-        print(f"reconstruction_node: error: {exc}", file=sys.stderr)
-        return 2
-    finally:
-        if node is not None:
-            node.destroy_node()
-        if rclpy.ok():
-            rclpy.shutdown()
-    return 0
+    return run_node(ReconstructionNode, "reconstruction_node", args)
 
 
 if __name__ == "__main__":

@@ -14,13 +14,13 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
-import rclpy
 from geometry_msgs.msg import PoseStamped
 from rclpy.node import Node
 from sensor_msgs.msg import CameraInfo, Image
 
 from vtr_perception.geometry import cameras
 from vtr_perception.ros import conversions as conv
+from vtr_perception.ros.node_main import run_node
 from vtr_perception.ros.parameters import declare_from_dataclass
 from vtr_perception.ros.qos import image_qos, reliable_qos
 from vtr_perception.ros.tf import TfPublisher
@@ -141,19 +141,7 @@ class SimCameraNode(Node):
 
 
 def main(args: list[str] | None = None) -> int:
-    rclpy.init(args=args if args is not None else sys.argv)
-    node = None
-    try:
-        node = SimCameraNode()
-        rclpy.spin(node)
-    except (KeyboardInterrupt, rclpy.executors.ExternalShutdownException):
-        pass
-    finally:
-        if node is not None:
-            node.destroy_node()
-        if rclpy.ok():
-            rclpy.shutdown()
-    return 0
+    return run_node(SimCameraNode, "sim_camera_node", args)
 
 
 if __name__ == "__main__":
