@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import random
 import signal
 import subprocess
 import sys
@@ -39,20 +38,14 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks._common import write_result  # noqa: E402
+from vtr_perception.ros.environment import ros_environment  # noqa: E402
 
 TARGET_P50_MS = 150.0
 
 
 def ros_env() -> dict[str, str]:
-    env = dict(os.environ)
-    env.setdefault("ROS_DOMAIN_ID", str(random.SystemRandom().randint(1, 101)))
-    env["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
-    env.setdefault("ROS_LOCALHOST_ONLY", "1")
-    # Fast DDS's shared-memory transport stalls on image-sized messages under CPU load (see
-    # tests/ros/node_processes.py); UDP on localhost is what the tests and this benchmark use.
-    env.setdefault("FASTDDS_BUILTIN_TRANSPORTS", "UDPv4")
+    env = ros_environment()
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
-    env["PYTHONUNBUFFERED"] = "1"
     return env
 
 
@@ -350,9 +343,11 @@ def main() -> int:
     }
     path = write_result("node", payload, path=args.out)
     for r in runs:
-        print(f"{r['objects']} object(s): latency p50 {r['latency_ms_p50']:.0f} ms, p95 {r['latency_ms_p95']:.0f} ms, "
-              f"{r['throughput_hz']:.1f} frames/s, {r['updates_hz']:.2f} updates/s, dropped {r['frames_dropped']}, "
-              f"RSS {r['rss_mb_start']:.0f} -> {r['rss_mb_end']:.0f} MB ({r['rss_mb_per_min']:+.2f} MB/min)")
+        print(
+            f"{r['objects']} object(s): latency p50 {r['latency_ms_p50']:.0f} ms, p95 {r['latency_ms_p95']:.0f} ms, "
+            f"{r['throughput_hz']:.1f} frames/s, {r['updates_hz']:.2f} updates/s, dropped {r['frames_dropped']}, "
+            f"RSS {r['rss_mb_start']:.0f} -> {r['rss_mb_end']:.0f} MB ({r['rss_mb_per_min']:+.2f} MB/min)"
+        )
     print(f"wrote {path}")
     return 0
 

@@ -83,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
     if args.objects < 1 or args.steps < 1:
         raise ValueError("--objects and --steps must be at least 1")
     try:
-        from vtr_perception.ros.demo_runner import ros_environment, run_bag, run_loop
+        from vtr_perception.ros.demo_runner import demo_environment, run_bag, run_loop
     except ImportError as exc:
         raise ValueError(
             f"the demo needs ROS 2 (rclpy): source a ROS 2 install or `pip install -r requirements/ros.txt` ({exc})"
@@ -94,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     log_dir = out / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
-    env = ros_environment()
+    env = demo_environment()
     t0 = time.monotonic()
     scene = make_tabletop_scene(args.source, num_objects=args.objects, seed=args.seed)
     print(f"scene: {', '.join(f'{o.key} ({o.category}, {o.size * 100:.0f} cm)' for o in scene.objects)}")

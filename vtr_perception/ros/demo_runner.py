@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import random
 import signal
 import subprocess
 import sys
@@ -21,6 +20,7 @@ from rclpy.executors import SingleThreadedExecutor
 
 from vtr_perception.io_utils import atomic_write_json
 from vtr_perception.ros.demo_monitor import DemoMonitor
+from vtr_perception.ros.environment import ros_environment
 
 NODE_MODULES = {
     "sim_camera": "vtr_perception.ros.sim_camera_node",
@@ -29,17 +29,9 @@ NODE_MODULES = {
 }
 
 
-def ros_environment() -> dict[str, str]:
-    """A private DDS domain on localhost, so the demo never talks to other ROS graphs."""
-    env = dict(os.environ)
-    env.setdefault("ROS_DOMAIN_ID", str(random.SystemRandom().randint(1, 101)))
-    env["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
-    env.setdefault("ROS_LOCALHOST_ONLY", "1")
-    env.setdefault("PYTHONUNBUFFERED", "1")
+def demo_environment() -> dict[str, str]:
+    env = ros_environment()
     env.setdefault("OMP_NUM_THREADS", "1")
-    # Fast DDS's shared-memory transport stalls image-sized messages on a loaded machine
-    # (poses and camera_info arrived seconds late in the node tests); UDP on loopback does not.
-    env.setdefault("FASTDDS_BUILTIN_TRANSPORTS", "UDPv4")
     return env
 
 
@@ -124,7 +116,7 @@ def run_bag(args: argparse.Namespace) -> int:
     out = Path(args.out)
     log_dir = out / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
-    env = ros_environment()
+    env = demo_environment()
     procs = [
         start_node("reconstruction", {"backend": args.backend}, {}, env, log_dir),
         start_node("nbv", {}, {}, env, log_dir),
