@@ -196,17 +196,25 @@ def _grids(listener: Listener) -> dict:
 def test_diagnostics_report_backend_and_counts(running, model_params):
     listener, reconstruction, camera = running
 
-    def processed() -> bool:
+    seen: list[dict[str, str]] = []
+
+    def processing_with_input() -> bool:
+        # A loaded CI machine can stall the camera for seconds; the rate then honestly reads ~0,
+        # so wait for a report taken while frames were flowing at the camera's rate.
         with listener.lock:
             msg = listener.diagnostics[-1] if listener.diagnostics else None
-        return msg is not None and int(diagnostic_values(msg)["frames_processed"]) > 0
+        if msg is None:
+            return False
+        values = diagnostic_values(msg)
+        seen.append(values)
+        return int(values["frames_processed"]) > 0 and float(values["input_rate_hz"]) > 1.0
 
-    if not listener.wait(processed, 20.0):
-        _fail("diagnostics never reported a processed frame", listener, reconstruction, camera)
-    values = diagnostic_values(listener.diagnostics[-1])
+    if not listener.wait(processing_with_input, 30.0):
+        _fail("diagnostics never reported processed frames at > 1 Hz input", listener, reconstruction, camera)
+    values = seen[-1]
     assert values["backend"] == model_params["backend"]
     assert values["errors"] == "0", reconstruction.output()[-3000:]
-    assert float(values["input_rate_hz"]) > 1.0
+    assert float(values["input_rate_hz"]) < 4.0 * 1.5  # the camera publishes at 4 Hz
     for key in ("frames_dropped", "frames_skipped", "latency_ms_p50", "latency_ms_p95", "objects"):
         assert key in values
 
