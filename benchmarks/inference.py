@@ -3,8 +3,8 @@
     python benchmarks/inference.py [--checkpoint models/reconstructor.pt | --random-init]
                                    [--views 1 3 5 8] [--batch 1 4] [--repeats 20] [--threads 2]
 
-Backends are timed round-robin inside each (views, batch) cell, so load from other
-processes on a shared machine hits all of them alike. Also reports the model's FLOPs
+Backends are timed in alternating blocks inside each (views, batch) cell (see
+timed_in_blocks), so slow phases of a shared machine hit all of them alike. Also reports the model's FLOPs
 (torch.utils.flop_counter) and achieved FLOP/s as a fraction of the machine's measured
 float32 matmul peak, and ONNX Runtime graph-optimisation levels for the 3-view case.
 Writes benchmarks/results/inference.json ({"runs": [{"backend", "views", "batch", "p50_ms", "p95_ms", ...}]}).
@@ -48,6 +48,24 @@ def _timed(fn, *args) -> float:
     start = time.perf_counter()
     fn(*args)
     return time.perf_counter() - start
+
+
+def timed_in_blocks(backends: dict, images, rotations, *, repeats: int, warmup: int, blocks: int = 4) -> dict:
+    """Seconds per run for each backend, timed in alternating blocks of ``repeats / blocks`` runs.
+
+    Blocks, not run-by-run alternation: a backend's thread pool keeps spinning for a while after
+    its run, so strict round-robin times each backend against the other's spinning threads (on
+    2 cores that added 20-40% to both). Alternating blocks still spread slow phases of a shared
+    machine over all backends; the first ``warmup`` runs of each block are not timed.
+    """
+    times: dict[str, list[float]] = {name: [] for name in backends}
+    per_block = [repeats // blocks + (i < repeats % blocks) for i in range(blocks)]
+    for count in per_block:
+        for name, backend in backends.items():
+            for _ in range(warmup):
+                backend.run(images, rotations)
+            times[name].extend(_timed(backend.run, images, rotations) for _ in range(count))
+    return times
 
 
 def model_flops(model: torch.nn.Module, images: torch.Tensor, rotations: torch.Tensor | None) -> int:
@@ -139,13 +157,7 @@ def main() -> int:
         flops = model_flops(
             model, torch.from_numpy(images), torch.from_numpy(rotations) if rotations is not None else None
         )
-        times: dict[str, list[float]] = {name: [] for name in backends}
-        for _ in range(args.warmup):
-            for backend in backends.values():
-                backend.run(images, rotations)
-        for _ in range(args.repeats):
-            for name, backend in backends.items():
-                times[name].append(_timed(backend.run, images, rotations))
+        times = timed_in_blocks(backends, images, rotations, repeats=args.repeats, warmup=args.warmup)
         for name in backends:
             row = {"backend": name, "views": views, "batch": batch, **stats(times[name], batch, views)}
             row["gflop"] = round(flops / 1e9, 4)
