@@ -288,6 +288,8 @@ def run_one(objects: int, args, model_dir: Path, backend: str, logs: Path) -> di
         "rss_mb_max": max(rss),
         "rss_mb_per_min": float(np.polyfit(minutes, rss, 1)[0]) if len(rss) > 2 else 0.0,
         "duration_s": elapsed,
+        # the node's own mean per pipeline stage over its last 100 frames (diagnostics stage_ms.*)
+        "stage_ms": {k.removeprefix("stage_ms."): float(v) for k, v in after.items() if k.startswith("stage_ms.")},
     }
 
 

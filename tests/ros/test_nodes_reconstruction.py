@@ -217,6 +217,8 @@ def test_diagnostics_report_backend_and_counts(running, model_params):
     assert float(values["input_rate_hz"]) < 4.0 * 1.5  # the camera publishes at 4 Hz
     for key in ("frames_dropped", "frames_skipped", "latency_ms_p50", "latency_ms_p95", "objects"):
         assert key in values
+    stages = {k: float(v) for k, v in values.items() if k.startswith("stage_ms.")}
+    assert "stage_ms.segmentation" in stages and all(v >= 0.0 for v in stages.values()), stages
 
 
 def test_running_node_holds_the_yaml_parameters(running, model_params):

@@ -170,6 +170,10 @@ class ReconstructionNode(Node):
 
         self.stats = collections.Counter()
         self.latencies_ms: collections.deque[float] = collections.deque(maxlen=200)
+        # per pipeline stage (segmentation, tracking, views, network, pose, total), recent frames
+        self.stage_ms: collections.defaultdict[str, collections.deque[float]] = collections.defaultdict(
+            lambda: collections.deque(maxlen=100)
+        )
         self._input_stamps: collections.deque[float] = collections.deque(maxlen=100)
         self._published_ids: set[int] = set()
         self._worker = threading.Thread(target=self._work, name="reconstruction-worker", daemon=True)
@@ -260,6 +264,8 @@ class ReconstructionNode(Node):
             return
         result = self.pipeline.process(rgb, depth, intrinsics, T, frame.stamp, mask=mask)
         self.stats["frames_processed"] += 1
+        for stage, ms in result.timings.items():
+            self.stage_ms[stage].append(ms)
         if result.skipped:
             self._skip(result.skipped, "rejected by the perception pipeline")
             return
@@ -326,6 +332,7 @@ class ReconstructionNode(Node):
             "errors": str(self.stats["errors"]),
         }
         values.update({k: str(v) for k, v in self.stats.items() if k.startswith("skipped.")})
+        values.update({f"stage_ms.{k}": f"{np.mean(list(v)):.1f}" for k, v in list(self.stage_ms.items()) if v})
         level = DiagnosticStatus.OK if self.stats["errors"] == 0 else DiagnosticStatus.WARN
         status = DiagnosticStatus(level=level, name="vtr_perception: reconstruction", hardware_id=self.backend.name,
                                   message=f"{len(self._published_ids)} objects, {rate:.1f} Hz in")  # fmt: skip
