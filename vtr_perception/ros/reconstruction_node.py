@@ -32,6 +32,7 @@ from vtr_perception.perception.pipeline import PerceptionPipeline
 from vtr_perception.ros import conversions as conv
 from vtr_perception.ros.node_main import run_node
 from vtr_perception.ros.parameters import declare_from_dataclass
+from vtr_perception.ros.pose_history import PoseHistory
 from vtr_perception.ros.qos import image_qos, latched_qos, reliable_qos
 from vtr_perception.ros.sync import Frame, FrameAssembler
 from vtr_perception.ros.tf import TfLookup, TfPublisher
@@ -57,7 +58,15 @@ class ReconstructionNodeConfig:
     )
     sync_slop_s: float = field(default=0.02, metadata={"help": "approximate sync tolerance, seconds"})
     pose_tolerance_s: float = field(
-        default=0.25, metadata={"help": "a camera_pose message this close to the image stamp is used, seconds"}
+        default=0.25,
+        metadata={"help": "camera_pose messages this close to the image stamp are interpolated (or used), seconds"},
+    )
+    pose_qos: Literal["sensor_data", "reliable"] = field(
+        default="sensor_data",
+        metadata={
+            "help": "QoS of camera_pose: sensor_data (a lost pose is interpolated over) or reliable (a lost pose "
+            "stalls later ones until it is resent)"
+        },
     )
     pose_wait_s: float = field(
         default=1.0, metadata={"help": "how long a frame waits for its camera_pose message to arrive, seconds"}
@@ -151,8 +160,7 @@ class ReconstructionNode(Node):
         self._last_warned: dict[str, float] = {}
         self.tf_lookup = TfLookup(self) if cfg.pose_source in ("auto", "tf") else None
         self.tf_publisher = TfPublisher(self)
-        self._poses: collections.deque[tuple[float, np.ndarray]] = collections.deque(maxlen=200)
-        self._pose_cond = threading.Condition()
+        self.pose_history = PoseHistory(maxlen=200)
 
         qos = image_qos(cfg.image_qos)
         self.create_subscription(Image, "image", lambda m: self._on_part("image", m), qos)
@@ -161,7 +169,7 @@ class ReconstructionNode(Node):
             self.create_subscription(Image, "depth", lambda m: self._on_part("depth", m), qos)
         if cfg.use_mask:
             self.create_subscription(Image, "mask", lambda m: self._on_part("mask", m), qos)
-        self.create_subscription(PoseStamped, "camera_pose", self._on_pose, reliable_qos(depth=50))
+        self.create_subscription(PoseStamped, "camera_pose", self._on_pose, image_qos(cfg.pose_qos, depth=50))
 
         self.pub_markers = self.create_publisher(MarkerArray, "objects/markers", latched_qos())
         self.pub_poses = self.create_publisher(PoseArray, "objects/poses", reliable_qos())
@@ -196,9 +204,7 @@ class ReconstructionNode(Node):
         except ValueError as exc:
             self._skip("bad_camera_pose", str(exc))
             return
-        with self._pose_cond:
-            self._poses.append((conv.stamp_to_seconds(msg.header.stamp), T))
-            self._pose_cond.notify_all()
+        self.pose_history.add(conv.stamp_to_seconds(msg.header.stamp), T)
 
     # ------------------------------------------------------------------ worker thread
 
@@ -216,18 +222,11 @@ class ReconstructionNode(Node):
             T = self.tf_lookup.lookup(self.config.world_frame, image.header.frame_id, image.header.stamp)
             if T is not None:
                 return T
-        # The pose of this frame may still be in flight (another topic, often queued behind the images when the
-        # node is busy): wait for a pose at or after the frame's stamp rather than take an older one.
-        deadline = time.monotonic() + self.config.pose_wait_s
-        with self._pose_cond:
-            while not (self._poses and self._poses[-1][0] >= frame.stamp - 1e-6) and not self.slot.closed:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0 or not self._pose_cond.wait(remaining):
-                    break
-            if not self._poses:
-                return None
-            stamp, T = min(self._poses, key=lambda p: abs(p[0] - frame.stamp))
-        return T if abs(stamp - frame.stamp) <= self.config.pose_tolerance_s else None
+        # The pose of this frame may still be in flight or lost: interpolate between its neighbours,
+        # waiting for a later pose rather than taking an older one.
+        return self.pose_history.wait_for(
+            frame.stamp, max_gap_s=self.config.pose_tolerance_s, timeout_s=self.config.pose_wait_s
+        )
 
     def _work(self) -> None:
         while rclpy.ok() and not self.slot.closed:
@@ -344,6 +343,7 @@ class ReconstructionNode(Node):
     def destroy_node(self) -> None:
         if hasattr(self, "_worker"):  # absent when the constructor failed (e.g. no usable model)
             self.slot.close()
+            self.pose_history.close()
             if self._worker.is_alive():
                 self._worker.join(timeout=2.0)
         super().destroy_node()
