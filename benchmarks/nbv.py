@@ -292,6 +292,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--elevation-min-deg", type=float, default=0.0, help="lowest candidate elevation (default 0: a tabletop)"
     )
+    parser.add_argument(
+        "--elevation-max-deg",
+        type=float,
+        default=90.0,
+        help="highest candidate elevation (default 90; 50 keeps the views near the 20-35 deg the model trained on)",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
         "--free-space-weight", type=float, default=None, help="override PlannerConfig.free_space_weight"
@@ -307,7 +313,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.random_init and args.out == DEFAULT_OUT:
         raise ValueError("--random-init results must not replace benchmarks/results/nbv.json; pass --out")
     reconstruct, image_size = load_reconstructor(None if args.random_init else args.checkpoint)
-    overrides: dict = {"elevation_min_deg": args.elevation_min_deg}
+    overrides: dict = {"elevation_min_deg": args.elevation_min_deg, "elevation_max_deg": args.elevation_max_deg}
     if args.free_space_weight is not None:
         overrides["free_space_weight"] = args.free_space_weight
     config = benchmark_planner_config(**overrides)

@@ -61,9 +61,12 @@ def initial_view(obj: SceneObject, rng: np.random.Generator, distance: float) ->
     return cameras.camera_from_angles(rng.uniform(0, 360), rng.uniform(25, 40), distance, target=obj.center)
 
 
-def random_view(obj: SceneObject, rng: np.random.Generator, distance: float) -> np.ndarray:
-    """A random view of the same kind the planner may choose (elevation 10-80 deg)."""
-    el = np.degrees(np.arcsin(rng.uniform(np.sin(np.radians(10)), np.sin(np.radians(80)))))
+def random_view(
+    obj: SceneObject, rng: np.random.Generator, distance: float, elevation_deg: tuple[float, float] = (10.0, 80.0)
+) -> np.ndarray:
+    """A random view of the same kind the planner may choose: uniform on the sphere within its elevation limits."""
+    lo, hi = np.sin(np.radians(elevation_deg[0])), np.sin(np.radians(elevation_deg[1]))
+    el = np.degrees(np.arcsin(rng.uniform(lo, hi)))
     return cameras.camera_from_angles(rng.uniform(0, 360), el, distance, target=obj.center)
 
 
@@ -71,9 +74,11 @@ class DemoMonitor(Node):
     """Subscribes the loop's outputs; ``run_object`` drives one object for a number of steps."""
 
     def __init__(self, scene: TableTopScene, *, planner: str, seed: int, distance: float = 0.5,
-                 log: Callable[[str], None] = print, **kwargs) -> None:  # fmt: skip
+                 elevation_deg: tuple[float, float] = (10.0, 80.0), log: Callable[[str], None] = print,
+                 **kwargs) -> None:  # fmt: skip
         super().__init__("demo_monitor", **kwargs)
         self.scene, self.planner, self.distance, self.log = scene, planner, distance, log
+        self.elevation_deg = elevation_deg  # the NBV planner's limits, so random views are drawn from the same set
         self.rng = np.random.default_rng(seed)
         self._cond = threading.Condition()
         self.grids: dict[int, ObjectGrid] = {}
@@ -188,13 +193,13 @@ class DemoMonitor(Node):
 
     def _next_view(self, obj: SceneObject, track_id: int, timeout: float) -> np.ndarray:
         if self.planner == "random":
-            return random_view(obj, self.rng, self.distance)
+            return random_view(obj, self.rng, self.distance, self.elevation_deg)
         self.pub_target.publish(Int32(data=int(track_id)))
         since = time.monotonic()
         ok = self._wait(lambda: self.suggestion is not None and self.suggestion[0] > since, timeout)
         if not ok:
             self.log(f"  object {obj.index}: no next_best_view within {timeout:.0f} s, moving randomly")
-            return random_view(obj, self.rng, self.distance)
+            return random_view(obj, self.rng, self.distance, self.elevation_deg)
         with self._cond:
             return self.suggestion[1].copy()
 

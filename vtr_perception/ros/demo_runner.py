@@ -52,6 +52,22 @@ def start_node(name: str, params: dict, remaps: dict[str, str], env: dict[str, s
     return subprocess.Popen(args, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
 
+def planner_elevation_limits() -> tuple[float, float]:
+    """(min, max) camera elevation of the shipped nbv_node parameters (config/nbv.yaml)."""
+    import yaml
+
+    from vtr_perception.nbv.config import PlannerConfig
+    from vtr_perception.resources import package_file
+
+    params = yaml.safe_load(package_file("config/nbv.yaml").read_text())["nbv"]["ros__parameters"]
+    planner = params.get("planner", {})
+    default = PlannerConfig()
+    return (
+        float(planner.get("elevation_min_deg", default.elevation_min_deg)),
+        float(planner.get("elevation_max_deg", default.elevation_max_deg)),
+    )
+
+
 def stop_nodes(procs: list[subprocess.Popen]) -> None:
     for p in procs:
         if p.poll() is None:
@@ -77,7 +93,8 @@ def run_loop(args: argparse.Namespace, planner: str, scene, env: dict[str, str],
         procs.extend(start_rviz(env, log_dir))
     context = rclpy.Context()
     rclpy.init(context=context, domain_id=int(env["ROS_DOMAIN_ID"]))
-    monitor = DemoMonitor(scene, planner=planner, seed=args.seed + 1, context=context)
+    monitor = DemoMonitor(scene, planner=planner, seed=args.seed + 1, elevation_deg=planner_elevation_limits(),
+                          context=context)  # fmt: skip
     recorder = None
     if args.record and planner == "nbv":
         from vtr_perception.ros.bag import BagRecorder

@@ -1,0 +1,32 @@
+"""The demo's random-view run draws from the same elevation limits as the NBV planner."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+import yaml
+
+from tests.ros.helpers import REPO
+from vtr_perception.geometry import cameras
+from vtr_perception.ros.demo_monitor import random_view
+from vtr_perception.ros.demo_runner import planner_elevation_limits
+
+
+def test_limits_come_from_the_shipped_nbv_parameters():
+    planner = yaml.safe_load((REPO / "config" / "nbv.yaml").read_text())["nbv"]["ros__parameters"]["planner"]
+    assert planner_elevation_limits() == (planner["elevation_min_deg"], planner["elevation_max_deg"])
+
+
+def test_random_views_stay_within_the_limits_and_look_at_the_object():
+    obj = SimpleNamespace(center=np.array([0.1, -0.2, 0.05]))
+    rng = np.random.default_rng(0)
+    poses = np.stack([random_view(obj, rng, 0.5, (10.0, 50.0)) for _ in range(300)])
+    _, el, dist = cameras.angles_from_camera(poses, target=obj.center)
+    assert el.min() >= 10.0 - 1e-6 and el.max() <= 50.0 + 1e-6
+    assert el.max() - el.min() > 30.0  # spread over the range, not one elevation
+    np.testing.assert_allclose(dist, 0.5, atol=1e-9)
+    forward = poses[:, :3, 2]  # optical axis (z) of each camera
+    to_object = obj.center - poses[:, :3, 3]
+    cos = np.sum(forward * to_object, axis=1) / np.linalg.norm(to_object, axis=1)
+    assert cos.min() > 0.999
