@@ -29,7 +29,7 @@ from vtr_perception.geometry.voxels import voxel_centers  # noqa: E402
 from vtr_perception.nbv.config import PlannerConfig  # noqa: E402
 from vtr_perception.nbv.planner import NextBestViewPlanner  # noqa: E402
 from vtr_perception.ros import conversions as conv  # noqa: E402
-from vtr_perception.ros.nbv_node import grids_from_cloud  # noqa: E402
+from vtr_perception.ros.nbv_node import NbvNodeConfig, grids_from_cloud  # noqa: E402
 from vtr_perception.ros.qos import latched_qos, reliable_qos  # noqa: E402
 from vtr_perception.ros.reconstruction_node import OBJECT_CLOUD_DTYPE  # noqa: E402
 
@@ -152,8 +152,8 @@ def test_next_best_view_is_the_planners_choice(nbv):
     assert len(default.poses) != len(candidates.poses)
 
     assert client.wait(lambda: bool(client.markers))
-    arrows = [m for m in client.markers[-1].markers if m.type == Marker.ARROW]
-    assert 0 < len(arrows) <= len(expected.poses)
+    arrows = [m for m in client.markers[-1].markers if m.type == Marker.ARROW and m.action == Marker.ADD]
+    assert len(arrows) == min(NbvNodeConfig().max_arrows, len(expected.poses))  # best first, one per candidate
 
 
 def test_target_topic_switches_the_object(nbv):
