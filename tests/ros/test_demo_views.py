@@ -10,12 +10,15 @@ import yaml
 from tests.ros.helpers import REPO
 from vtr_perception.geometry import cameras
 from vtr_perception.ros.demo_monitor import random_view
-from vtr_perception.ros.demo_runner import planner_elevation_limits
+from vtr_perception.ros.demo_runner import planner_view_limits
 
 
 def test_limits_come_from_the_shipped_nbv_parameters():
     planner = yaml.safe_load((REPO / "config" / "nbv.yaml").read_text())["nbv"]["ros__parameters"]["planner"]
-    assert planner_elevation_limits() == (planner["elevation_min_deg"], planner["elevation_max_deg"])
+    assert planner_view_limits() == {
+        "elevation_deg": (planner["elevation_min_deg"], planner["elevation_max_deg"]),
+        "min_angle_deg": planner["min_angle_from_taken_deg"],
+    }
 
 
 def test_random_views_stay_within_the_limits_and_look_at_the_object():
@@ -30,3 +33,14 @@ def test_random_views_stay_within_the_limits_and_look_at_the_object():
     to_object = obj.center - poses[:, :3, 3]
     cos = np.sum(forward * to_object, axis=1) / np.linalg.norm(to_object, axis=1)
     assert cos.min() > 0.999
+
+
+def test_random_views_keep_the_minimum_angle_from_views_taken():
+    obj = SimpleNamespace(center=np.zeros(3))
+    rng = np.random.default_rng(1)
+    taken = [cameras.camera_from_angles(az, 30.0, 0.5) for az in (0.0, 90.0, 180.0, 270.0)]
+    for _ in range(50):
+        T = random_view(obj, rng, 0.5, (10.0, 50.0), taken=taken, min_angle_deg=25.0)
+        d = T[:3, 3] / np.linalg.norm(T[:3, 3])
+        angles = [np.degrees(np.arccos(np.clip(d @ (t[:3, 3] / 0.5), -1, 1))) for t in taken]
+        assert min(angles) >= 25.0 - 1e-6

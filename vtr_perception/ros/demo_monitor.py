@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -62,23 +62,42 @@ def initial_view(obj: SceneObject, rng: np.random.Generator, distance: float) ->
 
 
 def random_view(
-    obj: SceneObject, rng: np.random.Generator, distance: float, elevation_deg: tuple[float, float] = (10.0, 80.0)
+    obj: SceneObject,
+    rng: np.random.Generator,
+    distance: float,
+    elevation_deg: tuple[float, float] = (10.0, 80.0),
+    *,
+    taken: Sequence[np.ndarray] = (),
+    min_angle_deg: float = 0.0,
 ) -> np.ndarray:
-    """A random view of the same kind the planner may choose: uniform on the sphere within its elevation limits."""
+    """A random view the planner could also choose: uniform on the sphere within its elevation limits
+    and at least ``min_angle_deg`` (seen from the object) from every view in ``taken``."""
     lo, hi = np.sin(np.radians(elevation_deg[0])), np.sin(np.radians(elevation_deg[1]))
-    el = np.degrees(np.arcsin(rng.uniform(lo, hi)))
-    return cameras.camera_from_angles(rng.uniform(0, 360), el, distance, target=obj.center)
+    directions = [unit(T[:3, 3] - obj.center) for T in taken]
+    for _ in range(1000):
+        el = np.degrees(np.arcsin(rng.uniform(lo, hi)))
+        T = cameras.camera_from_angles(rng.uniform(0, 360), el, distance, target=obj.center)
+        d = unit(T[:3, 3] - obj.center)
+        if all(np.degrees(np.arccos(np.clip(d @ t, -1.0, 1.0))) >= min_angle_deg for t in directions):
+            return T
+    return T  # the limits leave (almost) nothing free: any view within the elevation limits
+
+
+def unit(v: np.ndarray) -> np.ndarray:
+    return v / np.linalg.norm(v)
 
 
 class DemoMonitor(Node):
     """Subscribes the loop's outputs; ``run_object`` drives one object for a number of steps."""
 
     def __init__(self, scene: TableTopScene, *, planner: str, seed: int, distance: float = 0.5,
-                 elevation_deg: tuple[float, float] = (10.0, 80.0), log: Callable[[str], None] = print,
-                 **kwargs) -> None:  # fmt: skip
+                 elevation_deg: tuple[float, float] = (10.0, 80.0), min_angle_deg: float = 0.0,
+                 log: Callable[[str], None] = print, **kwargs) -> None:  # fmt: skip
         super().__init__("demo_monitor", **kwargs)
         self.scene, self.planner, self.distance, self.log = scene, planner, distance, log
-        self.elevation_deg = elevation_deg  # the NBV planner's limits, so random views are drawn from the same set
+        # the NBV planner's limits, so random views are drawn from the set it chooses from
+        self.elevation_deg, self.min_angle_deg = elevation_deg, min_angle_deg
+        self.taken: list[np.ndarray] = []  # camera poses moved to for the current object
         self.rng = np.random.default_rng(seed)
         self._cond = threading.Condition()
         self.grids: dict[int, ObjectGrid] = {}
@@ -137,7 +156,12 @@ class DemoMonitor(Node):
             return self._cond.wait_for(predicate, timeout=timeout)
 
     def _move(self, T: np.ndarray) -> None:
+        self.taken.append(np.asarray(T, dtype=np.float64))
         self.pub_goal.publish(conv.matrix_to_pose_stamped(T, frame_id="world"))
+
+    def _random_view(self, obj: SceneObject) -> np.ndarray:
+        return random_view(obj, self.rng, self.distance, self.elevation_deg, taken=self.taken,
+                           min_angle_deg=self.min_angle_deg)  # fmt: skip
 
     def track_for(self, obj: SceneObject) -> int | None:
         with self._cond:
@@ -151,6 +175,7 @@ class DemoMonitor(Node):
         """Initial view, then ``steps`` - 1 moves; each step is measured once the object's
         reconstruction has used the new view (or after ``timeout`` seconds, as it stands)."""
         run = ObjectRun(obj.index)
+        self.taken = []
         self._move(initial_view(obj, self.rng, self.distance))
         last_views = -1
         for step in range(steps):
@@ -193,13 +218,13 @@ class DemoMonitor(Node):
 
     def _next_view(self, obj: SceneObject, track_id: int, timeout: float) -> np.ndarray:
         if self.planner == "random":
-            return random_view(obj, self.rng, self.distance, self.elevation_deg)
+            return self._random_view(obj)
         self.pub_target.publish(Int32(data=int(track_id)))
         since = time.monotonic()
         ok = self._wait(lambda: self.suggestion is not None and self.suggestion[0] > since, timeout)
         if not ok:
             self.log(f"  object {obj.index}: no next_best_view within {timeout:.0f} s, moving randomly")
-            return random_view(obj, self.rng, self.distance, self.elevation_deg)
+            return self._random_view(obj)
         with self._cond:
             return self.suggestion[1].copy()
 

@@ -52,8 +52,8 @@ def start_node(name: str, params: dict, remaps: dict[str, str], env: dict[str, s
     return subprocess.Popen(args, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
 
-def planner_elevation_limits() -> tuple[float, float]:
-    """(min, max) camera elevation of the shipped nbv_node parameters (config/nbv.yaml)."""
+def planner_view_limits() -> dict:
+    """The view limits of the shipped nbv_node parameters (config/nbv.yaml), as DemoMonitor arguments."""
     import yaml
 
     from vtr_perception.nbv.config import PlannerConfig
@@ -62,10 +62,14 @@ def planner_elevation_limits() -> tuple[float, float]:
     params = yaml.safe_load(package_file("config/nbv.yaml").read_text())["nbv"]["ros__parameters"]
     planner = params.get("planner", {})
     default = PlannerConfig()
-    return (
-        float(planner.get("elevation_min_deg", default.elevation_min_deg)),
-        float(planner.get("elevation_max_deg", default.elevation_max_deg)),
-    )
+
+    def value(name: str) -> float:
+        return float(planner.get(name, getattr(default, name)))
+
+    return {
+        "elevation_deg": (value("elevation_min_deg"), value("elevation_max_deg")),
+        "min_angle_deg": value("min_angle_from_taken_deg"),
+    }
 
 
 def stop_nodes(procs: list[subprocess.Popen]) -> None:
@@ -93,8 +97,7 @@ def run_loop(args: argparse.Namespace, planner: str, scene, env: dict[str, str],
         procs.extend(start_rviz(env, log_dir))
     context = rclpy.Context()
     rclpy.init(context=context, domain_id=int(env["ROS_DOMAIN_ID"]))
-    monitor = DemoMonitor(scene, planner=planner, seed=args.seed + 1, elevation_deg=planner_elevation_limits(),
-                          context=context)  # fmt: skip
+    monitor = DemoMonitor(scene, planner=planner, seed=args.seed + 1, context=context, **planner_view_limits())
     recorder = None
     if args.record and planner == "nbv":
         from vtr_perception.ros.bag import BagRecorder
