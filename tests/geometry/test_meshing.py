@@ -2,7 +2,14 @@ import numpy as np
 import pytest
 
 from vtr_perception.geometry.mesh import MeshData
-from vtr_perception.geometry.meshing import grid_to_mesh, is_closed, load_mesh, sample_surface, save_mesh
+from vtr_perception.geometry.meshing import (
+    grid_to_mesh,
+    is_closed,
+    load_mesh,
+    sample_surface,
+    save_mesh,
+    simplify_triangles,
+)
 from vtr_perception.geometry.metrics import iou
 from vtr_perception.geometry.voxels import Normalization, voxel_centers, voxelize
 
@@ -20,6 +27,26 @@ def test_ball_round_trip_is_closed_outward_and_revoxelises():
     np.testing.assert_allclose(np.linalg.norm(m.vertices, axis=1).mean(), 0.4, atol=0.02)
     again, _ = voxelize(m, 32, Normalization.identity())
     assert iou(again, ball) > 0.9
+
+
+def test_simplify_keeps_the_shape_within_the_triangle_budget():
+    c = voxel_centers(32)
+    ellipsoid = np.linalg.norm(c * [1.0, 1.6, 1.0], axis=-1) < 0.35
+    shape = ellipsoid | ((np.abs(c[..., 0]) < 0.05) & (np.abs(c[..., 1]) < 0.45))
+    m = grid_to_mesh(shape.astype(np.float32))
+    assert len(m.triangles) > 4000
+    vertices, triangles = simplify_triangles(m.vertices, m.triangles, 1500)
+    assert 0 < len(triangles) <= 1500
+    assert triangles.max() < len(vertices)
+    small = MeshData(vertices, triangles)
+    assert is_closed(small)
+    assert signed_volume(small) == pytest.approx(signed_volume(m), rel=0.03)
+    again, _ = voxelize(small, 32, Normalization.identity())
+    assert iou(again, shape) > 0.9
+    # already within budget, or no budget: unchanged
+    for budget in (0, len(m.triangles)):
+        v, t = simplify_triangles(m.vertices, m.triangles, budget)
+        assert v is m.vertices and t is m.triangles
 
 
 def test_full_grid_closes_at_the_cube_faces_and_metric_output():

@@ -59,6 +59,27 @@ def grid_to_mesh(
     return MeshData(verts.astype(np.float64), faces.astype(np.int64), name=name, color=color)
 
 
+def simplify_triangles(
+    vertices: np.ndarray, triangles: np.ndarray, max_triangles: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """At most ``max_triangles`` triangles of the same surface (Open3D quadric decimation).
+
+    Marching cubes on a 32^3 grid gives 2k-10k small triangles, most of them on flat or gently
+    curved patches; a few thousand carry the same shape at a fraction of the message size.
+    Meshes already small enough (or ``max_triangles <= 0``) come back unchanged.
+    """
+    vertices, triangles = np.asarray(vertices, dtype=np.float64), np.asarray(triangles)
+    if max_triangles <= 0 or len(triangles) <= max_triangles:
+        return vertices, triangles
+    import open3d as o3d
+
+    mesh = o3d.geometry.TriangleMesh(o3d.utility.Vector3dVector(vertices),
+                                     o3d.utility.Vector3iVector(triangles.astype(np.int32)))  # fmt: skip
+    simple = mesh.simplify_quadric_decimation(int(max_triangles))
+    simple.remove_unreferenced_vertices()
+    return np.asarray(simple.vertices, dtype=np.float64), np.asarray(simple.triangles, dtype=np.int64)
+
+
 def sample_surface(mesh: MeshData, n: int, *, seed: int = 0) -> np.ndarray:
     """(n, 3) points uniform by area on the mesh surface (deterministic for a seed); (0, 3) if it has no area."""
     if len(mesh.triangles) == 0 or n <= 0:
