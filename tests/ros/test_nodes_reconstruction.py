@@ -100,6 +100,9 @@ def model_params(tmp_path_factory):
     return {"model_dir": str(write_tiny_model(tmp_path_factory.mktemp("tiny_model"))), "backend": "torch"}
 
 
+MAX_TRIANGLES = 600  # below a reconstructed object's marching-cubes mesh, so markers are decimated
+
+
 @pytest.fixture(scope="module")
 def running(tmp_path_factory, model_params):
     logs = tmp_path_factory.mktemp("logs")
@@ -113,7 +116,7 @@ def running(tmp_path_factory, model_params):
         "vtr_perception.ros.reconstruction_node",
         logs / "reconstruction.log",
         params_file=REPO / "config" / "reconstruction.yaml",
-        params={**model_params, "diagnostics_period_s": 0.5},
+        params={**model_params, "diagnostics_period_s": 0.5, "marker_max_triangles": MAX_TRIANGLES},
     )
     try:
         with isolated_node("reconstruction_test_listener") as (node, executor):
@@ -162,7 +165,7 @@ def test_mesh_marker_and_pose_for_every_object(running, scene):
         assert np.linalg.norm(obj.center - position) < 0.35 * obj.size, (obj.key, obj.center, position)
         assert marker.header.frame_id == "world"
         triangles = conv.marker_triangles(marker)
-        assert len(triangles) > 0 and np.isfinite(triangles).all()
+        assert 0 < len(triangles) <= MAX_TRIANGLES and np.isfinite(triangles).all()
         # the mesh lies around its object (its grid spans about the object's size)
         assert np.linalg.norm(triangles.reshape(-1, 3).mean(axis=0) - obj.center) < 0.5 * obj.size
         assert np.abs(triangles.reshape(-1, 3) - obj.center).max() < 1.5 * obj.size
@@ -207,18 +210,24 @@ def test_diagnostics_report_backend_and_counts(running, model_params):
             return False
         values = diagnostic_values(msg)
         seen.append(values)
-        return int(values["frames_processed"]) > 0 and float(values["input_rate_hz"]) > 1.0
+        published = "stage_ms.publish" in values
+        return int(values["frames_processed"]) > 0 and float(values["input_rate_hz"]) > 1.0 and published
 
     if not listener.wait(processing_with_input, 30.0):
-        _fail("diagnostics never reported processed frames at > 1 Hz input", listener, reconstruction, camera)
+        _fail("no diagnostics with processed frames at > 1 Hz input and a publish", listener, reconstruction, camera)
     values = seen[-1]
     assert values["backend"] == model_params["backend"]
     assert values["errors"] == "0", reconstruction.output()[-3000:]
     assert float(values["input_rate_hz"]) < 4.0 * 1.5  # the camera publishes at 4 Hz
     for key in ("frames_dropped", "frames_skipped", "latency_ms_p50", "latency_ms_p95", "objects"):
         assert key in values
+    rates = {k.removeprefix("input_hz."): float(v) for k, v in values.items() if k.startswith("input_hz.")}
+    assert {"image", "camera_info", "depth", "camera_pose"} <= set(rates), rates
+    assert rates["image"] == pytest.approx(float(values["input_rate_hz"]), abs=0.01)
     stages = {k: float(v) for k, v in values.items() if k.startswith("stage_ms.")}
-    assert "stage_ms.segmentation" in stages and all(v >= 0.0 for v in stages.values()), stages
+    expected_stages = {"arrival", "queue", "pose_wait", "segmentation", "network", "total", "publish"}
+    assert {f"stage_ms.{k}" for k in expected_stages} <= set(stages), stages
+    assert all(v >= 0.0 for v in stages.values()), stages
 
 
 def test_running_node_holds_the_yaml_parameters(running, model_params):
@@ -227,7 +236,7 @@ def test_running_node_holds_the_yaml_parameters(running, model_params):
     shipped = yaml.safe_load((REPO / "config" / "reconstruction.yaml").read_text())["reconstruction"]["ros__parameters"]
     expected = {k: v for k, v in shipped.items() if not isinstance(v, dict) and k not in model_params}
     expected.update({f"perception.{k}": v for k, v in shipped["perception"].items()})
-    expected.update(model_params)  # command-line overrides win over the file
+    expected.update(model_params, marker_max_triangles=MAX_TRIANGLES)  # command-line overrides win over the file
     names = sorted(expected)
     answer = listener.call(GetParameters, "/reconstruction/get_parameters", GetParameters.Request(names=names))
     got = dict(zip(names, (parameter_value_to_python(v) for v in answer.values), strict=True))

@@ -22,9 +22,10 @@ from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from geometry_msgs.msg import PoseArray, PoseStamped
 from rclpy.node import Node
 from sensor_msgs.msg import CameraInfo, Image, PointCloud2
-from visualization_msgs.msg import MarkerArray
+from visualization_msgs.msg import Marker, MarkerArray
 
 from vtr_perception.geometry.cameras import transform_points
+from vtr_perception.geometry.meshing import simplify_triangles
 from vtr_perception.geometry.voxels import voxel_centers
 from vtr_perception.perception.config import PerceptionConfig
 from vtr_perception.perception.object_pose import ObjectEstimate
@@ -62,7 +63,7 @@ class ReconstructionNodeConfig:
         metadata={"help": "camera_pose messages this close to the image stamp are interpolated (or used), seconds"},
     )
     pose_qos: Literal["sensor_data", "reliable"] = field(
-        default="sensor_data",
+        default="reliable",
         metadata={
             "help": "QoS of camera_pose: sensor_data (a lost pose is interpolated over) or reliable (a lost pose "
             "stalls later ones until it is resent)"
@@ -80,6 +81,12 @@ class ReconstructionNodeConfig:
     )
     model_dir: str = field(default="", metadata={"help": "directory of the shipped model; empty = package share"})
     engine_cache: str = field(default="", metadata={"help": "TensorRT engine cache directory; empty = default"})
+    marker_max_triangles: int = field(
+        default=2000,
+        metadata={"help": "mesh markers are decimated to at most this many triangles (0: as reconstructed); "
+                          "building and serialising a Python TRIANGLE_LIST costs about 7 ms per 1000 triangles",
+                  "range": (0, 100000)},
+    )  # fmt: skip
     publish_error_cloud: bool = field(default=True, metadata={"help": "publish objects/error (PointCloud2)"})
     diagnostics_period_s: float = field(default=1.0, metadata={"help": "diagnostics publishing period, seconds"})
     log_throttle_s: float = field(default=5.0, metadata={"help": "minimum seconds between repeated warnings"})
@@ -109,6 +116,12 @@ def object_cloud(estimates: list[ObjectEstimate]) -> np.ndarray:
         cloud["views"] = est.num_views
         parts.append(cloud)
     return np.concatenate(parts) if parts else np.empty(0, OBJECT_CLOUD_DTYPE)
+
+
+def arrival_rate(times: collections.deque[float], now: float, window_s: float = 5.0) -> float:
+    """Messages per second over the last ``window_s`` seconds of arrival ``times`` (0 when fewer than two)."""
+    recent = [t for t in list(times) if now - t < window_s]
+    return (len(recent) - 1) / (recent[-1] - recent[0]) if len(recent) > 1 and recent[-1] > recent[0] else 0.0
 
 
 class LatestFrameSlot:
@@ -182,8 +195,12 @@ class ReconstructionNode(Node):
         self.stage_ms: collections.defaultdict[str, collections.deque[float]] = collections.defaultdict(
             lambda: collections.deque(maxlen=100)
         )
-        self._input_stamps: collections.deque[float] = collections.deque(maxlen=100)
+        # arrival times per input topic: a topic arriving slower than the image shows lost or mismatched inputs
+        self._arrivals: collections.defaultdict[str, collections.deque[float]] = collections.defaultdict(
+            lambda: collections.deque(maxlen=100)
+        )
         self._published_ids: set[int] = set()
+        self._mesh_markers: dict[int, tuple[ObjectEstimate, Marker]] = {}
         self._worker = threading.Thread(target=self._work, name="reconstruction-worker", daemon=True)
         self._worker.start()
         self.create_timer(cfg.diagnostics_period_s, self._publish_diagnostics)
@@ -192,8 +209,7 @@ class ReconstructionNode(Node):
 
     def _on_part(self, part: str, msg) -> None:
         stamp = conv.stamp_to_seconds(msg.header.stamp)
-        if part == "image":
-            self._input_stamps.append(time.monotonic())
+        self._arrivals[part].append(time.monotonic())
         frame = self.assembler.add(part, stamp, msg)
         if frame is not None:
             self.slot.put(frame)
@@ -205,6 +221,7 @@ class ReconstructionNode(Node):
             self._skip("bad_camera_pose", str(exc))
             return
         self.pose_history.add(conv.stamp_to_seconds(msg.header.stamp), T)
+        self._arrivals["camera_pose"].append(time.monotonic())
 
     # ------------------------------------------------------------------ worker thread
 
@@ -257,7 +274,10 @@ class ReconstructionNode(Node):
                 self._skip("size_mismatch", f"{name} is {array.shape[1]}x{array.shape[0]}, camera_info says "
                                             f"{intrinsics.width}x{intrinsics.height}")  # fmt: skip
                 return
+        taken = time.time()
         T = self.camera_pose(frame)
+        lags = {"arrival": frame.completed - frame.stamp, "queue": taken - frame.completed,
+                "pose_wait": time.time() - taken}  # fmt: skip
         if T is None:
             self._skip("no_camera_pose", f"no camera pose near stamp {frame.stamp:.3f}")
             return
@@ -265,12 +285,16 @@ class ReconstructionNode(Node):
         self.stats["frames_processed"] += 1
         for stage, ms in result.timings.items():
             self.stage_ms[stage].append(ms)
+        for stage, seconds in lags.items():
+            self.stage_ms[stage].append(1e3 * seconds)
         if result.skipped:
             self._skip(result.skipped, "rejected by the perception pipeline")
             return
         current = set(result.estimates)
         if result.updated or current != self._published_ids:
+            start = time.perf_counter()
             self.publish(result.estimates, parts["image"].header.stamp)
+            self.stage_ms["publish"].append(1e3 * (time.perf_counter() - start))
             self.latencies_ms.append(1e3 * (time.time() - frame.stamp))
             self.stats["updates"] += 1
 
@@ -284,14 +308,15 @@ class ReconstructionNode(Node):
             est = estimates[i]
             color = conv.color_for_id(i)
             if len(est.triangles):
-                markers.markers.append(conv.mesh_marker(est.vertices, est.triangles, marker_id=i, ns="objects",
-                                                        frame_id=frame_id, stamp=stamp, color=color))  # fmt: skip
+                markers.markers.append(self._mesh_marker(est, frame_id, stamp, color))
             top = est.position + np.array([0.0, 0.0, 0.6 * est.scale + 0.03])
             label = f"object {i}: {est.num_views} views"
             markers.markers.append(
                 conv.text_marker(label, top, marker_id=i, ns="labels", frame_id=frame_id, stamp=stamp)
             )
         retired = sorted(self._published_ids - set(ids))
+        for i in retired:
+            self._mesh_markers.pop(i, None)
         for ns in ("objects", "labels"):
             markers.markers.extend(conv.delete_markers(retired, ns=ns, frame_id=frame_id))
         self._published_ids = set(ids)
@@ -307,6 +332,17 @@ class ReconstructionNode(Node):
             cloud = object_cloud([estimates[i] for i in ids])
             self.pub_error.publish(conv.structured_to_pointcloud2(cloud, stamp=stamp, frame_id=frame_id))
 
+    def _mesh_marker(self, est: ObjectEstimate, frame_id: str, stamp, color) -> Marker:
+        """The object's mesh marker, decimated once per estimate and reused until the estimate changes."""
+        cached = self._mesh_markers.get(est.id)
+        if cached is None or cached[0] is not est:  # the pipeline makes a new estimate on each update
+            vertices, triangles = simplify_triangles(est.vertices, est.triangles, self.config.marker_max_triangles)
+            marker = conv.mesh_marker(vertices, triangles, marker_id=est.id, ns="objects", frame_id=frame_id,
+                                      stamp=stamp, color=color)  # fmt: skip
+            self._mesh_markers[est.id] = cached = (est, marker)
+        cached[1].header.stamp = stamp  # serialised in publish(), so reusing the message is safe
+        return cached[1]
+
     @staticmethod
     def _object_matrix(est: ObjectEstimate) -> np.ndarray:
         T = np.eye(4)
@@ -314,9 +350,8 @@ class ReconstructionNode(Node):
         return T
 
     def _publish_diagnostics(self) -> None:
-        now = time.monotonic()
-        recent = [t for t in self._input_stamps if now - t < 5.0]
-        rate = (len(recent) - 1) / (recent[-1] - recent[0]) if len(recent) > 1 and recent[-1] > recent[0] else 0.0
+        rates = {part: arrival_rate(times, time.monotonic()) for part, times in list(self._arrivals.items())}
+        rate = rates.get("image", 0.0)
         lat = np.array(self.latencies_ms) if self.latencies_ms else np.zeros(1)
         skipped = sum(v for k, v in self.stats.items() if k.startswith("skipped."))
         values = {
@@ -330,6 +365,7 @@ class ReconstructionNode(Node):
             "objects": str(len(self._published_ids)),
             "errors": str(self.stats["errors"]),
         }
+        values.update({f"input_hz.{part}": f"{r:.2f}" for part, r in rates.items()})
         values.update({k: str(v) for k, v in self.stats.items() if k.startswith("skipped.")})
         values.update({f"stage_ms.{k}": f"{np.mean(list(v)):.1f}" for k, v in list(self.stage_ms.items()) if v})
         level = DiagnosticStatus.OK if self.stats["errors"] == 0 else DiagnosticStatus.WARN

@@ -8,6 +8,7 @@ Plain Python (no rclpy), so it is tested directly.
 
 from __future__ import annotations
 
+import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,6 +20,7 @@ class Frame:
 
     stamp: float
     parts: dict[str, Any] = field(default_factory=dict)
+    completed: float = field(default_factory=time.time)  # wall clock when its last part arrived
 
 
 class FrameAssembler:
