@@ -52,6 +52,22 @@ def test_reconstructs_only_when_a_new_useful_view_arrives():
     assert len(same.estimates) == 1
 
 
+@pytest.mark.parametrize("limit", [1, 0])
+def test_reconstructions_per_frame_are_bounded_and_every_object_gets_its_turn(limit):
+    boxes = [Box((-0.12, -0.05), (0.08, 0.06, 0.09), 10), BOX, Box((0.16, 0.08), (0.07, 0.07, 0.11), 60)]
+    pipe = _pipeline(max_reconstructions_per_frame=limit, confirm_hits=1)
+    per_frame = []
+    for i, az in enumerate([0, 25, 50, 75]):
+        T = camera_on_circle(az)
+        rgb, depth, _ = render(boxes, K, T)
+        per_frame.append(len(pipe.process(rgb, depth, K, T, float(i)).updated))
+    assert len(pipe.estimates()) == 3, per_frame
+    if limit == 1:
+        assert max(per_frame) == 1
+    else:
+        assert max(per_frame) == 3
+
+
 @pytest.mark.parametrize("bad", ["nan_pose", "non_rigid_pose", "nan_depth", "inf_depth", "zero_depth"])
 def test_bad_frames_are_skipped_counted_and_leave_tracks_untouched(bad):
     pipe = _pipeline()

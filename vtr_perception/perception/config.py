@@ -87,6 +87,11 @@ class PerceptionConfig:
     min_views_to_reconstruct: int = field(
         default=1, metadata={"help": "reconstruct an object once it has this many views"}
     )
+    max_reconstructions_per_frame: int = field(
+        default=1,
+        metadata={"help": "objects reconstructed per frame, those waiting longest first; the rest wait for the "
+                          "next frame, which bounds a frame's latency (0: all that need it)"},
+    )  # fmt: skip
     occupancy_threshold: float = field(default=0.4, metadata={"help": "occupancy probability of the surface"})
     fallback_threshold_frac: float = field(
         default=0.8,

@@ -146,17 +146,24 @@ class PerceptionPipeline:
         timings["views"] = 1e3 * (t3 - t2)
 
         updated, network_ms, pose_ms = [], 0.0, 0.0
-        for track in self.tracker.confirmed():
-            if track.needs_reconstruction and len(track.buffer) >= self.config.min_views_to_reconstruct:
-                before = track.estimate
-                n_ms, p_ms = self._reconstruct(track, stamp)
-                network_ms, pose_ms = network_ms + n_ms, pose_ms + p_ms
-                if track.estimate is not before:
-                    updated.append(track.id)
+        for track in self._due_for_reconstruction():
+            before = track.estimate
+            n_ms, p_ms = self._reconstruct(track, stamp)
+            network_ms, pose_ms = network_ms + n_ms, pose_ms + p_ms
+            if track.estimate is not before:
+                updated.append(track.id)
         timings["network"], timings["pose"] = network_ms, pose_ms
         timings["total"] = 1e3 * (time.perf_counter() - t0)
         timings["pipeline"] = timings["total"] - network_ms
         return FrameResult(updated, self.estimates(), None, timings)
+
+    def _due_for_reconstruction(self) -> list[Track]:
+        """Tracks with new views to reconstruct, those whose estimate is oldest (or missing) first."""
+        due = [t for t in self.tracker.confirmed()
+               if t.needs_reconstruction and len(t.buffer) >= self.config.min_views_to_reconstruct]  # fmt: skip
+        due.sort(key=lambda t: -np.inf if t.estimate is None else t.estimate.last_update)
+        limit = self.config.max_reconstructions_per_frame
+        return due[:limit] if limit > 0 else due
 
     def _reconstruct(self, track: Track, stamp: float) -> tuple[float, float]:
         """Run the backend on the track's views and place the result; returns (network ms, rest ms)."""
