@@ -129,6 +129,10 @@ def test_image_scores_reference_cases():
     assert image_scores(shifted, obj)["silhouette_iou"] == pytest.approx(32 / 96)
     mse = float(((shifted - obj) ** 2).mean())
     assert image_scores(shifted, obj)["psnr"] == pytest.approx(10 * math.log10(1.0 / mse), rel=1e-6)
+    # a sampled image's background is near white, not white: it is still background
+    sampled = obj.clone()
+    sampled[obj > 0.5] = 0.92
+    assert image_scores(sampled, obj)["silhouette_iou"] == pytest.approx(1.0)
 
 
 def test_train_synth_few_steps_on_a_tiny_cache(tmp_path):
@@ -148,5 +152,8 @@ def test_train_synth_few_steps_on_a_tiny_cache(tmp_path):
         assert set(report["scores"][name]) == {"psnr", "ssim", "silhouette_iou"}
     loaded = DiffusionSynthesizer.from_pretrained(tmp_path / "synth", num_inference_steps=2, progress=False)
     assert loaded.image_size == 8
+    assert loaded.scheduler.config.prediction_type == "v_prediction"  # what it was trained for, saved with it
+    with pytest.raises(ValueError, match="prediction_type"):
+        DiffusionModelConfig(prediction_type="sample")
     with pytest.raises(ValueError, match="no objects in split"):
         train_synthesizer(SynthTrainConfig(data_cache=str(cache), split="test"), model)

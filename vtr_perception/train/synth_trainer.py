@@ -29,7 +29,7 @@ from vtr_perception.train.synthesis.diffusion import (
     DiffusionSynthesizer,
     build_unet,
     make_scheduler,
-    predict_noise,
+    predict,
     resize,
     save_pretrained,
 )
@@ -37,7 +37,10 @@ from vtr_perception.train.synthesis.diffusion import (
 log = logging.getLogger(__name__)
 
 VIEW_SET_NAMES = ("aligned", "hemisphere", "sphere")
-WHITE_THRESHOLD = 0.95  # a pixel with any channel below this is object (renders have a white background)
+# A pixel with any channel below this is object. Renders have a pure white background and objects at
+# most 0.48 in their darkest channel; sampled backgrounds come out around 0.93, which 0.95 had counted
+# as object everywhere (the silhouette IoU of any sampler was then the object's area fraction).
+WHITE_THRESHOLD = 0.75
 
 
 @dataclass
@@ -161,7 +164,7 @@ def train_synthesizer(config: SynthTrainConfig, model_config: DiffusionModelConf
     objects.sort(key=lambda o: o.key)
     held_out, train_objects = objects[: config.eval_objects], objects[config.eval_objects :]
     unet, proj = build_unet(model_config)
-    scheduler = make_scheduler(model_config.train_timesteps)
+    scheduler = make_scheduler(model_config.train_timesteps, model_config.prediction_type)
     params = list(unet.parameters()) + list(proj.parameters())
     opt = torch.optim.AdamW(params, lr=config.lr, weight_decay=1e-4)
     deadline = time.monotonic() + 60.0 * config.minutes
@@ -175,7 +178,8 @@ def train_synthesizer(config: SynthTrainConfig, model_config: DiffusionModelConf
         noise = torch.randn_like(tgt)
         t = torch.randint(0, scheduler.config.num_train_timesteps, (len(tgt),))
         noisy = scheduler.add_noise(tgt, noise, t)
-        loss = F.mse_loss(predict_noise(unet, proj, noisy, t, src, relative_camera(sa, ta)), noise)
+        target = scheduler.get_velocity(tgt, noise, t) if scheduler.config.prediction_type == "v_prediction" else noise
+        loss = F.mse_loss(predict(unet, proj, noisy, t, src, relative_camera(sa, ta)), target)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
