@@ -176,14 +176,17 @@ class DemoMonitor(Node):
         reconstruction has used the new view (or after ``timeout`` seconds, as it stands)."""
         run = ObjectRun(obj.index)
         self.taken = []
+        # The object may already have views from the runs of its neighbours; step 1 is the first
+        # reconstruction that uses the initial view, not one from before the camera got there.
+        tid = self.track_for(obj)
+        last_views = self._views_of(tid) if tid is not None else 0
         self._move(initial_view(obj, self.rng, self.distance))
-        last_views = -1
         for step in range(steps):
             t_move = time.monotonic()
 
             def new_view_used(last=last_views) -> bool:
                 tid = self.track_for(obj)
-                return tid is not None and self.view_counts.get(tid, 0) > last
+                return self._camera_arrived() and tid is not None and self.view_counts.get(tid, 0) > last
 
             if not self._wait(new_view_used, timeout):
                 self.log(f"  {obj.key}: step {step + 1}: the new view was not used within {timeout:.0f} s")
@@ -227,6 +230,12 @@ class DemoMonitor(Node):
             return self._random_view(obj)
         with self._cond:
             return self.suggestion[1].copy()
+
+    def _camera_arrived(self, tolerance_m: float = 0.01) -> bool:
+        """Whether the camera reports the pose it was last sent to."""
+        with self._cond:
+            pose = self.camera_pose
+        return pose is not None and bool(np.linalg.norm(pose[:3, 3] - self.taken[-1][:3, 3]) < tolerance_m)
 
     def _views_of(self, track_id: int) -> int:
         with self._cond:
