@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 pytest.importorskip("rclpy", reason="the demo runs the ROS 2 nodes (pip extra or system ROS 2)")
@@ -46,6 +47,10 @@ def test_demo_writes_summary_poses_meshes_and_report(demo_run):
     assert len(obj["nbv"]) == 2 and len(obj["random"]) == 2
     for step in obj["nbv"] + obj["random"]:
         assert 0.0 <= step["iou"] <= 1.0 and math.isfinite(step["fscore"])
+    assert set(obj["random"][0]) == set(obj["nbv"][0]) >= {"views", "iou", "fscore", "translation_cm", "latency_ms"}
+    # both runs start from the same initial view and measure step 1 there (not where the camera was before)
+    first_nbv, first_random = (np.array(obj[run][0]["camera_pose"]) for run in ("nbv", "random"))
+    np.testing.assert_allclose(first_random[:3, 3], first_nbv[:3, 3], atol=0.01)
     poses = json.loads((out / "poses.json").read_text())
     assert poses["objects"][0]["true_position"] and len(poses["objects"][0]["true_position"]) == 3
     assert list(out.glob("object_0_*_truth.ply")) and list(out.glob("object_0_*.ply"))

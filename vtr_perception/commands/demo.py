@@ -31,6 +31,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--bag", metavar="PATH", help="play this ROS 2 bag into the nodes instead of the simulator")
 
 
+def step_entry(step) -> dict:
+    """One step of a run in summary.json (the same fields for the NBV and the random run)."""
+    return {
+        "views": step.views,
+        "iou": step.iou,
+        "fscore": step.fscore,
+        "translation_cm": step.translation_cm,
+        "latency_ms": step.latency_ms,
+        "planner": step.planner,
+        "camera_pose": step.camera_pose,
+    }
+
+
 def write_outputs(out: Path, scene, nbv_runs: list, random_runs: list) -> dict:
     from vtr_perception.geometry.meshing import grid_to_mesh, save_mesh
     from vtr_perception.geometry.voxels import Normalization
@@ -41,23 +54,12 @@ def write_outputs(out: Path, scene, nbv_runs: list, random_runs: list) -> dict:
             "id": int(run.track_id) if run.track_id is not None else -1,
             "name": obj.key,
             "category": obj.category,
-            "nbv": [
-                {
-                    "views": s.views,
-                    "iou": s.iou,
-                    "fscore": s.fscore,
-                    "translation_cm": s.translation_cm,
-                    "latency_ms": s.latency_ms,
-                    "planner": s.planner,
-                    "camera_pose": s.camera_pose,
-                }
-                for s in run.steps
-            ],  # fmt: skip
+            "nbv": [step_entry(s) for s in run.steps],
             "random": [],
         }
         rnd = next((r for r in random_runs if r.object_index == obj.index), None)
         if rnd is not None:
-            entry["random"] = [{"views": s.views, "iou": s.iou, "fscore": s.fscore} for s in rnd.steps]
+            entry["random"] = [step_entry(s) for s in rnd.steps]
         summary["objects"].append(entry)
         if run.grid_last is not None:
             g = run.grid_last
