@@ -99,23 +99,28 @@ def load_node_backend(config: ReconstructionNodeConfig):
     return load_backend(config.backend, model_dir=config.model_dir or None, engine_cache=config.engine_cache or None)
 
 
-def object_cloud(estimates: list[ObjectEstimate]) -> np.ndarray:
-    """The structured points of objects/error for these estimates (world frame)."""
-    parts = []
-    for est in estimates:
-        R = est.occupancy.shape[0]
-        local = voxel_centers(R).reshape(-1, 3) * est.grid_extent
-        T = np.eye(4)
-        T[:3, :3], T[:3, 3] = est.grid_rotation, est.grid_center
-        cloud = np.empty(R**3, OBJECT_CLOUD_DTYPE)
-        pts = transform_points(T, local)
-        cloud["x"], cloud["y"], cloud["z"] = pts.T
-        cloud["occupancy"] = est.occupancy.reshape(-1)
-        cloud["error"] = est.error.reshape(-1)
-        cloud["id"] = est.id
-        cloud["views"] = est.num_views
-        parts.append(cloud)
-    return np.concatenate(parts) if parts else np.empty(0, OBJECT_CLOUD_DTYPE)
+def object_cloud(est: ObjectEstimate) -> np.ndarray:
+    """The structured points of objects/error for one estimate: every voxel, in the world frame."""
+    R = est.occupancy.shape[0]
+    local = voxel_centers(R).reshape(-1, 3) * est.grid_extent
+    T = np.eye(4)
+    T[:3, :3], T[:3, 3] = est.grid_rotation, est.grid_center
+    cloud = np.empty(R**3, OBJECT_CLOUD_DTYPE)
+    cloud["x"], cloud["y"], cloud["z"] = transform_points(T, local).T
+    cloud["occupancy"] = est.occupancy.reshape(-1)
+    cloud["error"] = est.error.reshape(-1)
+    cloud["id"] = est.id
+    cloud["views"] = est.num_views
+    return cloud
+
+
+@dataclass
+class ObjectOutputs:
+    """What the node publishes of one estimate, built once and reused while the estimate is unchanged."""
+
+    estimate: ObjectEstimate
+    mesh_marker: Marker | None  # None when the estimate has no surface
+    cloud: np.ndarray
 
 
 def arrival_rate(times: collections.deque[float], now: float, window_s: float = 5.0) -> float:
@@ -200,7 +205,7 @@ class ReconstructionNode(Node):
             lambda: collections.deque(maxlen=100)
         )
         self._published_ids: set[int] = set()
-        self._mesh_markers: dict[int, tuple[ObjectEstimate, Marker]] = {}
+        self._outputs_cache: dict[int, ObjectOutputs] = {}
         self._worker = threading.Thread(target=self._work, name="reconstruction-worker", daemon=True)
         self._worker.start()
         self.create_timer(cfg.diagnostics_period_s, self._publish_diagnostics)
@@ -303,12 +308,13 @@ class ReconstructionNode(Node):
     def publish(self, estimates: dict[int, ObjectEstimate], stamp) -> None:
         frame_id = self.config.world_frame
         ids = sorted(estimates)
+        outputs = [self._outputs(estimates[i], frame_id, stamp) for i in ids]
         markers = MarkerArray()
-        for i in ids:
-            est = estimates[i]
-            color = conv.color_for_id(i)
-            if len(est.triangles):
-                markers.markers.append(self._mesh_marker(est, frame_id, stamp, color))
+        for i, out in zip(ids, outputs, strict=True):
+            est = out.estimate
+            if out.mesh_marker is not None:
+                out.mesh_marker.header.stamp = stamp  # serialised in publish(), so reusing the message is safe
+                markers.markers.append(out.mesh_marker)
             top = est.position + np.array([0.0, 0.0, 0.6 * est.scale + 0.03])
             label = f"object {i}: {est.num_views} views"
             markers.markers.append(
@@ -316,7 +322,7 @@ class ReconstructionNode(Node):
             )
         retired = sorted(self._published_ids - set(ids))
         for i in retired:
-            self._mesh_markers.pop(i, None)
+            self._outputs_cache.pop(i, None)
         for ns in ("objects", "labels"):
             markers.markers.extend(conv.delete_markers(retired, ns=ns, frame_id=frame_id))
         self._published_ids = set(ids)
@@ -329,19 +335,22 @@ class ReconstructionNode(Node):
             [(T, frame_id, f"object_{i}") for i, T in zip(ids, poses, strict=True)], stamp=stamp
         )
         if self.config.publish_error_cloud:
-            cloud = object_cloud([estimates[i] for i in ids])
+            cloud = np.concatenate([out.cloud for out in outputs]) if outputs else np.empty(0, OBJECT_CLOUD_DTYPE)
             self.pub_error.publish(conv.structured_to_pointcloud2(cloud, stamp=stamp, frame_id=frame_id))
 
-    def _mesh_marker(self, est: ObjectEstimate, frame_id: str, stamp, color) -> Marker:
-        """The object's mesh marker, decimated once per estimate and reused until the estimate changes."""
-        cached = self._mesh_markers.get(est.id)
-        if cached is None or cached[0] is not est:  # the pipeline makes a new estimate on each update
-            vertices, triangles = simplify_triangles(est.vertices, est.triangles, self.config.marker_max_triangles)
-            marker = conv.mesh_marker(vertices, triangles, marker_id=est.id, ns="objects", frame_id=frame_id,
-                                      stamp=stamp, color=color)  # fmt: skip
-            self._mesh_markers[est.id] = cached = (est, marker)
-        cached[1].header.stamp = stamp  # serialised in publish(), so reusing the message is safe
-        return cached[1]
+    def _outputs(self, est: ObjectEstimate, frame_id: str, stamp) -> ObjectOutputs:
+        """The estimate's mesh marker (decimated) and error cloud, built once per estimate."""
+        cached = self._outputs_cache.get(est.id)
+        if cached is None or cached.estimate is not est:  # the pipeline makes a new estimate on each update
+            marker = None
+            if len(est.triangles):
+                vertices, triangles = simplify_triangles(est.vertices, est.triangles,
+                                                         self.config.marker_max_triangles)  # fmt: skip
+                marker = conv.mesh_marker(vertices, triangles, marker_id=est.id, ns="objects", frame_id=frame_id,
+                                          stamp=stamp, color=conv.color_for_id(est.id))  # fmt: skip
+            cloud = object_cloud(est) if self.config.publish_error_cloud else np.empty(0, OBJECT_CLOUD_DTYPE)
+            self._outputs_cache[est.id] = cached = ObjectOutputs(est, marker, cloud)
+        return cached
 
     @staticmethod
     def _object_matrix(est: ObjectEstimate) -> np.ndarray:
