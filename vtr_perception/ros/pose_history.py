@@ -1,9 +1,8 @@
 """Stamped camera poses from a topic, looked up at an image's stamp the way tf2 does: interpolated.
 
 The camera pose of a frame may arrive after the frame, or not at all on a best-effort topic.
-Interpolating between the poses just before and just after the
-stamp (linear in translation, slerp in rotation) needs neither the exact message nor a wait for
-a lost one to be repaired.
+Interpolating between the poses just before and just after the stamp (linear in translation,
+slerp in rotation) needs neither the exact message nor a wait for a lost one to be repaired.
 """
 
 from __future__ import annotations
