@@ -175,9 +175,21 @@ def test_mesh_marker_and_pose_for_every_object(running, scene):
 
 def test_error_cloud_has_one_grid_per_object(running, scene):
     listener, reconstruction, camera = running
-    if not listener.wait(lambda: bool(listener.clouds) and len(_grids(listener)) >= len(scene.objects), 30.0):
-        _fail("no objects/error cloud with every object", listener, reconstruction, camera)
-    msg = listener.clouds[-1]
+    def every_object_from_two_views() -> bool:
+        # A first estimate from one partial view (a chair seen from its side) can sit 40% of the
+        # object's size off its centre; the check below is for the multi-view reconstruction.
+        with listener.lock:
+            msg = listener.clouds[-1] if listener.clouds else None
+        if msg is None:
+            return False
+        points = conv.pointcloud2_to_structured(msg)
+        views = {i: points["views"][points["id"] == i].min() for i in np.unique(points["id"])}
+        return len(views) >= len(scene.objects) and min(views.values()) >= 2
+
+    if not listener.wait(every_object_from_two_views, 30.0):
+        _fail("no objects/error cloud with every object seen from 2 views", listener, reconstruction, camera)
+    with listener.lock:
+        msg = listener.clouds[-1]
     assert msg.header.frame_id == "world"
     points = conv.pointcloud2_to_structured(msg)
     assert {"x", "y", "z", "occupancy", "error", "id", "views"} <= set(points.dtype.names)
