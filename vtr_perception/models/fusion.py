@@ -24,5 +24,6 @@ class ContextFusion(nn.Module):
         b, v, r = volumes.shape[0], volumes.shape[1], volumes.shape[-1]
         x = torch.cat([context, volumes.unsqueeze(2)], dim=2).flatten(0, 1)
         scores = self.score(x).reshape(b, v, r, r, r)
-        weights = torch.softmax(scores, dim=1)
-        return (weights * volumes).sum(dim=1)
+        # softmax across views, written out: ONNX Runtime's Softmax on a non-last axis transposes twice
+        exp = torch.exp(scores - scores.amax(dim=1, keepdim=True))
+        return (exp * volumes).sum(dim=1) / exp.sum(dim=1)

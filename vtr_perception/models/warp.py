@@ -6,10 +6,12 @@ cube [-0.5, 0.5]^3 (voxel (i, j, k) = (x, y, z), centres at -0.5 + (i + 0.5) / R
 reference point p_ref lies at p_cam = R_ref_cam^T p_ref in the camera cube. Samples
 outside the camera cube read zeros (empty space).
 
-Two implementations of the same trilinear sampling: ``F.grid_sample`` (fast, used for
-training and eager inference) and an explicit gather form used while exporting, because
-ONNX opset 17's GridSample is 2D only; the gather form exports to any opset. Tests check
-that both agree with a numpy reference.
+The trilinear sampling is written as 2-D bilinear sampling (``F.grid_sample`` on 4-D
+tensors) of the two x-slices around each point, blended along x. One form serves training,
+eager inference and export: 4-D GridSample is in ONNX from opset 16 and in TensorRT from
+8.6, while 5-D GridSample is not in opset 17 and is slow in ONNX Runtime (25 ms for 3 views
+here, against 7 ms for this form and 16 ms for the chain of 8 gathers it replaced).
+``sample_grid_sample`` (5-D) stays as the reference the tests compare against.
 """
 
 from __future__ import annotations
@@ -26,48 +28,37 @@ def reference_points(resolution: int, *, half_extent: float = 0.5) -> torch.Tens
 
 
 def sample_trilinear(volume: torch.Tensor, points: torch.Tensor, *, half_extent: float) -> torch.Tensor:
-    """Sample ``volume`` (N, C, r, r, r), covering [-h, h]^3, at ``points`` (N, P, 3) -> (N, C, P), via gathers.
+    """Sample ``volume`` (N, C, r, r, r), covering [-h, h]^3, at ``points`` (N, P, 3) -> (N, C, P).
 
     Voxel centres sit at -h + (i + 0.5) * 2h / r (the ``align_corners=False`` convention);
-    outside the grid the volume is zero. The voxels are gathered as rows of an (N r^3 + 1, C)
-    table whose last row is zero, and outside corners index that row: no masks or expands,
-    which makes the exported graph about twice as fast in ONNX Runtime as a masked gather.
+    outside the grid the volume is zero. The volume is laid out as an image whose rows are
+    (x, y) pairs and whose columns are z, with one zero slice before and after the x slices and
+    two zero rows before and after each slice's y rows, so bilinear sampling within one slice
+    never blends into the next. Indices beyond the grid are clamped into the padding, half a
+    row clear of the data, so float error in the row coordinate cannot leak data into samples
+    that must be exactly zero; z beyond the grid is GridSample's zero padding.
     """
     n, c, r = volume.shape[0], volume.shape[1], volume.shape[-1]
-    rows = volume.reshape(n, c, r * r * r).transpose(1, 2).reshape(-1, c)
-    rows = torch.cat([rows, rows.new_zeros(1, c)], 0)
-    zero_row = rows.shape[0] - 1
+    slice_rows = r + 4
+    image = F.pad(volume, (0, 0, 2, 2, 1, 1)).reshape(n, c, (r + 2) * slice_rows, r)
     u = (points / half_extent + 1.0) * (r / 2.0) - 0.5  # continuous voxel index per axis
-    u0 = torch.floor(u)
-    f1 = u - u0
-    f0 = 1.0 - f1
-    i0 = u0.to(torch.int64)
-    base = (torch.arange(n, device=volume.device) * (r**3)).view(n, 1)
-    out = None
-    for dx in (0, 1):
-        for dy in (0, 1):
-            for dz in (0, 1):
-                ix, iy, iz = i0[..., 0] + dx, i0[..., 1] + dy, i0[..., 2] + dz
-                inside = (ix >= 0) & (ix < r) & (iy >= 0) & (iy < r) & (iz >= 0) & (iz < r)
-                linear = torch.where(inside, base + (ix * r + iy) * r + iz, zero_row)
-                w = (f1[..., 0] if dx else f0[..., 0]) * (f1[..., 1] if dy else f0[..., 1])
-                w = w * (f1[..., 2] if dz else f0[..., 2])
-                term = rows[linear.reshape(-1)].reshape(n, -1, c) * w.unsqueeze(-1)
-                out = term if out is None else out + term
-    return out.transpose(1, 2)
+    ux = u[..., 0].clamp(-1.0, float(r)) + 1.0  # padded slice index in [0, r + 1]
+    uy = u[..., 1].clamp(-1.5, r + 0.5) + 2.0  # padded row index in [0.5, r + 2.5]
+    x0 = torch.floor(ux).clamp(max=float(r))  # keeps x0 + 1 inside the padding
+    fx = ux - x0
+    rows = torch.stack([x0 * slice_rows + uy, (x0 + 1.0) * slice_rows + uy], dim=1)  # (N, 2, P)
+    grid_rows = (rows + 0.5) * (2.0 / ((r + 2) * slice_rows)) - 1.0
+    grid_cols = ((u[..., 2] + 0.5) * (2.0 / r) - 1.0).unsqueeze(1).expand_as(grid_rows)
+    grid = torch.stack([grid_cols, grid_rows], dim=-1)  # GridSample orders (W, H)
+    slices = F.grid_sample(image, grid, mode="bilinear", padding_mode="zeros", align_corners=False)  # (N, C, 2, P)
+    return slices[:, :, 0] * (1.0 - fx).unsqueeze(1) + slices[:, :, 1] * fx.unsqueeze(1)
 
 
 def sample_grid_sample(volume: torch.Tensor, points: torch.Tensor, *, half_extent: float) -> torch.Tensor:
-    """Same as ``sample_trilinear`` with ``F.grid_sample`` (whose grid is ordered (W, H, D) = (k, j, i))."""
+    """Same as ``sample_trilinear`` with 5-D ``F.grid_sample`` (whose grid is ordered (W, H, D) = (k, j, i))."""
     grid = (points / half_extent).flip(-1).unsqueeze(1).unsqueeze(1)  # (N, 1, 1, P, 3)
     out = F.grid_sample(volume, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
     return out.flatten(2)
-
-
-def exporting() -> bool:
-    """True while torch.onnx / torch.export traces the model (use the export-friendly gather form)."""
-    compiler = getattr(torch, "compiler", None)
-    return bool(torch.onnx.is_in_onnx_export() or (compiler is not None and compiler.is_exporting()))
 
 
 def warp_to_reference(
@@ -76,7 +67,6 @@ def warp_to_reference(
     *,
     half_extent: float,
     resolution: int,
-    use_gather: bool | None = None,
 ) -> torch.Tensor:
     """Resample camera-cube volumes (N, C, r, r, r) into the reference cube [-0.5, 0.5]^3 at ``resolution``.
 
@@ -86,6 +76,5 @@ def warp_to_reference(
     p_ref = reference_points(resolution).to(device=volume.device, dtype=volume.dtype)
     # p_cam = R^T p_ref for every point; as row vectors p_cam = p_ref @ R
     p_cam = torch.matmul(p_ref.unsqueeze(0), rotations.to(volume.dtype))
-    gather = exporting() if use_gather is None else use_gather
-    sample = sample_trilinear if gather else sample_grid_sample
-    return sample(volume, p_cam, half_extent=half_extent).reshape(n, c, resolution, resolution, resolution)
+    out = sample_trilinear(volume, p_cam, half_extent=half_extent)
+    return out.reshape(n, c, resolution, resolution, resolution)
