@@ -34,6 +34,7 @@ from tests.ros.node_processes import (  # noqa: E402
     write_tiny_model,
 )
 from vtr_perception.ros import conversions as conv  # noqa: E402
+from vtr_perception.ros.marker_scene import MarkerScene  # noqa: E402
 from vtr_perception.ros.nbv_node import grids_from_cloud  # noqa: E402
 from vtr_perception.ros.qos import latched_qos, reliable_qos  # noqa: E402
 
@@ -45,6 +46,8 @@ FIRST_OUTPUT_TIMEOUT_S = 45.0
 # for the compact bottle; the thin-legged chair is measured and printed only: it scores 0.00-0.03 with
 # the first trained model at 32^3 (and is sometimes tracked in two parts), against 0.50-0.53 for the bottle.
 IOU_FLOOR = {"procedural_bottle_0001": 0.3}
+MAX_TRIANGLES = 600  # below a reconstructed object's marching-cubes mesh, so markers are decimated
+KEYFRAME_EVERY = 4  # objects/markers carries every object in every 4th array, changed ones in between
 
 
 class Listener:
@@ -54,13 +57,20 @@ class Listener:
         self.node, self.executor = node, executor
         self.lock = threading.Lock()
         self.markers: list[MarkerArray] = []
+        self.scene = MarkerScene()  # every array applied in order, as rviz shows them
         self.poses: list[PoseArray] = []
         self.clouds: list[PointCloud2] = []
         self.diagnostics: list[DiagnosticArray] = []
-        node.create_subscription(MarkerArray, "objects/markers", self._add(self.markers), latched_qos())
+        node.create_subscription(MarkerArray, "objects/markers", self._on_markers, latched_qos(depth=KEYFRAME_EVERY))
         node.create_subscription(PoseArray, "objects/poses", self._add(self.poses), reliable_qos())
         node.create_subscription(PointCloud2, "objects/error", self._add(self.clouds), reliable_qos(depth=2))
         node.create_subscription(DiagnosticArray, "diagnostics", self._add(self.diagnostics), reliable_qos())
+
+    def _on_markers(self, msg: MarkerArray) -> None:
+        with self.lock:
+            self.scene.apply(msg)
+            self.markers.append(msg)
+            del self.markers[:-20]
 
     def _add(self, store: list):
         def callback(msg) -> None:
@@ -100,7 +110,6 @@ def model_params(tmp_path_factory):
     return {"model_dir": str(write_tiny_model(tmp_path_factory.mktemp("tiny_model"))), "backend": "torch"}
 
 
-MAX_TRIANGLES = 600  # below a reconstructed object's marching-cubes mesh, so markers are decimated
 
 
 @pytest.fixture(scope="module")
@@ -116,7 +125,8 @@ def running(tmp_path_factory, model_params):
         "vtr_perception.ros.reconstruction_node",
         logs / "reconstruction.log",
         params_file=REPO / "config" / "reconstruction.yaml",
-        params={**model_params, "diagnostics_period_s": 0.5, "marker_max_triangles": MAX_TRIANGLES},
+        params={**model_params, "diagnostics_period_s": 0.5, "marker_max_triangles": MAX_TRIANGLES,
+                "marker_keyframe_every": KEYFRAME_EVERY},
     )
     try:
         with isolated_node("reconstruction_test_listener") as (node, executor):
@@ -128,11 +138,10 @@ def running(tmp_path_factory, model_params):
 
 def _latest_with_all_objects(listener: Listener, n: int):
     with listener.lock:
-        markers = listener.markers[-1] if listener.markers else None
+        meshes = [m for m in listener.scene.in_namespace("objects") if m.type == Marker.TRIANGLE_LIST]
         poses = listener.poses[-1] if listener.poses else None
-    if markers is None or poses is None:
+    if poses is None:
         return None
-    meshes = [m for m in markers.markers if m.ns == "objects" and m.type == Marker.TRIANGLE_LIST and m.action == 0]
     if len(meshes) < n or len(poses.poses) < n:
         return None
     return meshes, poses
@@ -171,6 +180,37 @@ def test_mesh_marker_and_pose_for_every_object(running, scene):
         assert np.abs(triangles.reshape(-1, 3) - obj.center).max() < 1.5 * obj.size
     matched = {min(range(n), key=lambda i: np.linalg.norm(scene.objects[i].center - p)) for p in positions}
     assert matched == set(range(n)), "two poses claim the same object"
+
+
+def test_late_subscriber_sees_every_object_and_arrays_carry_changes(running, scene):
+    listener, reconstruction, camera = running
+    n = len(scene.objects)
+    if not listener.wait(lambda: _latest_with_all_objects(listener, n) is not None, FIRST_OUTPUT_TIMEOUT_S):
+        _fail(f"no mesh for all {n} objects within {FIRST_OUTPUT_TIMEOUT_S} s", listener, reconstruction, camera)
+    with listener.lock:
+        start = len(listener.markers)
+
+    def objects_per_array() -> list[int]:  # each carried object has a label (a mesh too, unless it has none)
+        with listener.lock:
+            arrays = listener.markers[start:] if len(listener.markers) > start else []
+        return [sum(m.ns == "labels" and m.action == Marker.ADD for m in a.markers) for a in arrays]
+
+    # one reconstruction per frame: between keyframes an array carries the one changed object, not all of them
+    if not listener.wait(lambda: len(objects_per_array()) >= KEYFRAME_EVERY, 30.0):
+        _fail(f"fewer than {KEYFRAME_EVERY} marker arrays in 30 s", listener, reconstruction, camera)
+    counts = objects_per_array()
+    assert min(counts) <= 1 and max(counts) >= n, counts
+
+    # a subscriber that joins now is sent the last KEYFRAME_EVERY arrays, which rebuild the whole scene
+    late: list[MarkerArray] = []
+    listener.node.create_subscription(MarkerArray, "objects/markers", late.append, latched_qos(depth=KEYFRAME_EVERY))
+    assert listener.wait(lambda: len(late) >= KEYFRAME_EVERY, 10.0), f"late subscriber got {len(late)} arrays"
+    rebuilt = MarkerScene()
+    for array in late[:KEYFRAME_EVERY]:
+        rebuilt.apply(array)
+    labels = rebuilt.in_namespace("labels")
+    assert len(labels) >= n, f"the stored arrays show {len(labels)} of {n} objects"
+    assert len(rebuilt.in_namespace("objects")) >= n - 1  # an object's latest estimate may have no surface
 
 
 def test_error_cloud_has_one_grid_per_object(running, scene):
@@ -248,7 +288,8 @@ def test_running_node_holds_the_yaml_parameters(running, model_params):
     shipped = yaml.safe_load((REPO / "config" / "reconstruction.yaml").read_text())["reconstruction"]["ros__parameters"]
     expected = {k: v for k, v in shipped.items() if not isinstance(v, dict) and k not in model_params}
     expected.update({f"perception.{k}": v for k, v in shipped["perception"].items()})
-    expected.update(model_params, marker_max_triangles=MAX_TRIANGLES)  # command-line overrides win over the file
+    # command-line overrides win over the file
+    expected.update(model_params, marker_max_triangles=MAX_TRIANGLES, marker_keyframe_every=KEYFRAME_EVERY)
     names = sorted(expected)
     answer = listener.call(GetParameters, "/reconstruction/get_parameters", GetParameters.Request(names=names))
     got = dict(zip(names, (parameter_value_to_python(v) for v in answer.values), strict=True))

@@ -31,6 +31,7 @@ from vtr_perception.perception.config import PerceptionConfig
 from vtr_perception.perception.object_pose import ObjectEstimate
 from vtr_perception.perception.pipeline import PerceptionPipeline
 from vtr_perception.ros import conversions as conv
+from vtr_perception.ros.marker_scene import MarkerKeyframes
 from vtr_perception.ros.node_main import run_node
 from vtr_perception.ros.parameters import declare_from_dataclass
 from vtr_perception.ros.pose_history import PoseHistory
@@ -86,6 +87,13 @@ class ReconstructionNodeConfig:
         metadata={"help": "mesh markers are decimated to at most this many triangles (0: as reconstructed); "
                           "building and serialising a Python TRIANGLE_LIST costs about 7 ms per 1000 triangles",
                   "range": (0, 100000)},
+    )  # fmt: skip
+    marker_keyframe_every: int = field(
+        default=5,
+        metadata={"help": "objects/markers carries the objects whose mesh changed, and every this many arrays all "
+                          "objects; it keeps this many arrays for late subscribers (transient local), so one that "
+                          "asks for this depth is brought fully up to date (1: every array carries all objects)",
+                  "range": (1, 50)},
     )  # fmt: skip
     publish_error_cloud: bool = field(default=True, metadata={"help": "publish objects/error (PointCloud2)"})
     diagnostics_period_s: float = field(default=1.0, metadata={"help": "diagnostics publishing period, seconds"})
@@ -189,7 +197,9 @@ class ReconstructionNode(Node):
             self.create_subscription(Image, "mask", lambda m: self._on_part("mask", m), qos)
         self.create_subscription(PoseStamped, "camera_pose", self._on_pose, image_qos(cfg.pose_qos, depth=50))
 
-        self.pub_markers = self.create_publisher(MarkerArray, "objects/markers", latched_qos())
+        self.pub_markers = self.create_publisher(
+            MarkerArray, "objects/markers", latched_qos(depth=cfg.marker_keyframe_every)
+        )
         self.pub_poses = self.create_publisher(PoseArray, "objects/poses", reliable_qos())
         self.pub_error = self.create_publisher(PointCloud2, "objects/error", reliable_qos(depth=2))
         self.pub_diag = self.create_publisher(DiagnosticArray, "diagnostics", reliable_qos())
@@ -206,6 +216,7 @@ class ReconstructionNode(Node):
         )
         self._published_ids: set[int] = set()
         self._outputs_cache: dict[int, ObjectOutputs] = {}
+        self._keyframes = MarkerKeyframes(cfg.marker_keyframe_every)
         self._worker = threading.Thread(target=self._work, name="reconstruction-worker", daemon=True)
         self._worker.start()
         self.create_timer(cfg.diagnostics_period_s, self._publish_diagnostics)
@@ -309,9 +320,14 @@ class ReconstructionNode(Node):
         frame_id = self.config.world_frame
         ids = sorted(estimates)
         outputs = [self._outputs(estimates[i], frame_id, stamp) for i in ids]
+        # Serialising mesh markers is the costly part of publishing: an array carries the objects whose
+        # estimate changed, and all of them every marker_keyframe_every-th array (see MarkerKeyframes).
+        carried, keyframe = self._keyframes.select(estimates)
         markers = MarkerArray()
         for i, out in zip(ids, outputs, strict=True):
             est = out.estimate
+            if i not in carried:
+                continue
             if out.mesh_marker is not None:
                 out.mesh_marker.header.stamp = stamp  # serialised in publish(), so reusing the message is safe
                 markers.markers.append(out.mesh_marker)
@@ -323,10 +339,13 @@ class ReconstructionNode(Node):
         retired = sorted(self._published_ids - set(ids))
         for i in retired:
             self._outputs_cache.pop(i, None)
+        self._keyframes.retire(retired)
         for ns in ("objects", "labels"):
             markers.markers.extend(conv.delete_markers(retired, ns=ns, frame_id=frame_id))
         self._published_ids = set(ids)
-        self.pub_markers.publish(markers)
+        if markers.markers or keyframe:
+            self.pub_markers.publish(markers)
+            self._keyframes.published()
 
         poses = [self._object_matrix(estimates[i]) for i in ids]
         self.pub_poses.publish(conv.matrices_to_pose_array(np.array(poses).reshape(-1, 4, 4), stamp=stamp,
