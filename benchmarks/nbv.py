@@ -302,6 +302,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--free-space-weight", type=float, default=None, help="override PlannerConfig.free_space_weight"
     )
+    parser.add_argument("--spread-weight", type=float, default=None, help="override PlannerConfig.spread_weight")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     args = parser.parse_args(argv)
     torch.set_num_threads(2)
@@ -316,6 +317,8 @@ def main(argv: list[str] | None = None) -> int:
     overrides: dict = {"elevation_min_deg": args.elevation_min_deg, "elevation_max_deg": args.elevation_max_deg}
     if args.free_space_weight is not None:
         overrides["free_space_weight"] = args.free_space_weight
+    if args.spread_weight is not None:
+        overrides["spread_weight"] = args.spread_weight
     config = benchmark_planner_config(**overrides)
     candidates = make_candidates(config)
     planners = make_planners(config)

@@ -101,6 +101,22 @@ def test_motion_cost_prefers_the_nearer_of_equal_views():
     assert np.all(result.scores <= result.gains)
 
 
+def test_spread_weight_turns_a_flat_error_estimate_to_the_far_side():
+    occupancy = _cube()
+    error = np.ones_like(occupancy)  # the same visible error from every side: no preference without spread
+    taken = camera_from_angles(30.0, 15.0, 2.0)
+    flat = _planner(spread_weight=0.0).plan(error, occupancy, taken_poses=[taken])
+    spread = _planner(spread_weight=1.0).plan(error, occupancy, taken_poses=[taken])
+    assert _direction(spread.best_pose) @ _direction(taken) < -0.9  # the opposite side
+    assert _direction(flat.best_pose) @ _direction(taken) > -0.9  # candidate order decided, not spread
+    np.testing.assert_allclose(np.sort(spread.gains), np.sort(flat.gains))  # gains (and stopping) unchanged
+    # visible error still wins over spread: error on the taken side's face outweighs a weight of 1
+    near = np.zeros_like(occupancy)
+    near[11, 4:12, 4:12] = 1.0  # +x face, 30 deg from the taken view
+    best = _planner(spread_weight=1.0).plan(near, occupancy, taken_poses=[taken]).best_pose
+    assert _direction(best)[0] > 0.7
+
+
 @pytest.mark.parametrize(
     "error,occupancy",
     [

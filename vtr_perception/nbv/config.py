@@ -66,6 +66,15 @@ class PlannerConfig:
         },
     )
 
+    spread_weight: float = field(
+        default=0.0,
+        metadata={
+            "help": "scores are gain * (1 + spread_weight * s), s in [0, 1] the candidate's angle to the nearest view "
+            "taken over 180 deg: favours unseen sides where the error estimate is flat (0: gain alone). 0.5 led on "
+            "the validation split and did not carry over to the test split (README, nbv row), so it is off"
+        },
+    )
+
     def __post_init__(self) -> None:
         if not 0.0 < self.distance_min <= self.distance_max:
             raise ValueError(
@@ -94,6 +103,6 @@ class PlannerConfig:
             raise ValueError(f"PlannerConfig.candidates must be 'grid' or 'fibonacci', got {self.candidates!r}")
         if not 0.0 < self.occupancy_threshold < 1.0:
             raise ValueError(f"PlannerConfig.occupancy_threshold must be in (0, 1), got {self.occupancy_threshold}")
-        for name in ("min_angle_from_taken_deg", "motion_weight", "stop_gain", "free_space_weight"):
+        for name in ("min_angle_from_taken_deg", "motion_weight", "stop_gain", "free_space_weight", "spread_weight"):
             if getattr(self, name) < 0.0:
                 raise ValueError(f"PlannerConfig.{name} must be >= 0, got {getattr(self, name)}")

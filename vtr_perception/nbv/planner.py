@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from vtr_perception.nbv.candidates import Candidates, allowed_mask, make_candidates
+from vtr_perception.nbv.candidates import Candidates, allowed_mask, make_candidates, view_directions
 from vtr_perception.nbv.config import PlannerConfig
 from vtr_perception.nbv.error_estimates import get_estimator
 from vtr_perception.nbv.visibility import RayBundle, ray_bundle, visible_error_from_bundle
@@ -28,7 +28,7 @@ class PlanResult:
 
     best_pose: np.ndarray | None  # (4, 4), None when no candidate is allowed
     poses: np.ndarray  # (M, 4, 4)
-    scores: np.ndarray  # (M,) gain - motion_weight * travel
+    scores: np.ndarray  # (M,) gain * (1 + spread_weight * spread) - motion_weight * travel
     gains: np.ndarray  # (M,) visible error, mean per ray
     stop: bool
     reason: str
@@ -111,6 +111,10 @@ class NextBestViewPlanner:
             free_space_weight=cfg.free_space_weight,
         )
         scores = gains.copy()
+        if cfg.spread_weight > 0.0 and len(taken):
+            cos = candidates.directions @ view_directions(taken, candidates.center).T  # (N, taken)
+            spread = np.arccos(np.clip(cos.max(axis=1), -1.0, 1.0)) / np.pi  # nearest taken view, 0..1
+            scores = scores * (1.0 + cfg.spread_weight * spread)
         if current_pose is not None and cfg.motion_weight > 0.0:
             current = np.asarray(current_pose, dtype=np.float64).reshape(4, 4)
             travel = np.linalg.norm(candidates.poses[:, :3, 3] - current[:3, 3], axis=1)
