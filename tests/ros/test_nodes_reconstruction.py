@@ -215,18 +215,9 @@ def test_late_subscriber_sees_every_object_and_arrays_carry_changes(running, sce
 
 def test_error_cloud_has_one_grid_per_object(running, scene):
     listener, reconstruction, camera = running
-    def every_object_from_two_views() -> bool:
-        # A first estimate from one partial view (a chair seen from its side) can sit 40% of the
-        # object's size off its centre; the check below is for the multi-view reconstruction.
-        with listener.lock:
-            msg = listener.clouds[-1] if listener.clouds else None
-        if msg is None:
-            return False
-        points = conv.pointcloud2_to_structured(msg)
-        views = {i: points["views"][points["id"] == i].min() for i in np.unique(points["id"])}
-        return len(views) >= len(scene.objects) and min(views.values()) >= 2
-
-    if not listener.wait(every_object_from_two_views, 30.0):
+    # A first estimate from one partial view (a chair seen from its side) can sit 40% of the
+    # object's size off its centre; the check below is for the multi-view reconstruction.
+    if not listener.wait(lambda: _every_object_seen_from(listener, len(scene.objects), 2), 30.0):
         _fail("no objects/error cloud with every object seen from 2 views", listener, reconstruction, camera)
     with listener.lock:
         msg = listener.clouds[-1]
@@ -242,6 +233,17 @@ def test_error_cloud_has_one_grid_per_object(running, scene):
         # chair after 2 views sat up to 0.40 of its size off the true centre (0.056 m in a 0.186 m grid)
         assert np.all(np.abs(obj.center - grid.center) < 0.5 * grid.extent), (obj.key, obj.center, grid.center)
         assert obj.size * 0.8 < grid.extent < obj.size * 3.0
+
+
+def _every_object_seen_from(listener: Listener, n: int, views: int) -> bool:
+    """Whether the latest objects/error cloud has at least ``n`` objects, each reconstructed from ``views`` views."""
+    with listener.lock:
+        msg = listener.clouds[-1] if listener.clouds else None
+    if msg is None:
+        return False
+    points = conv.pointcloud2_to_structured(msg)
+    counts = [points["views"][points["id"] == i].min() for i in np.unique(points["id"])]
+    return len(counts) >= n and min(counts) >= views
 
 
 def _grids(listener: Listener) -> dict:
@@ -312,16 +314,7 @@ def test_trained_mesh_iou_above_floor(running, scene, model_params):
     listener, reconstruction, camera = running
     min_views = 3
 
-    def enough_views() -> bool:
-        with listener.lock:
-            msg = listener.clouds[-1] if listener.clouds else None
-        if msg is None:
-            return False
-        points = conv.pointcloud2_to_structured(msg)
-        views = {int(i): int(points["views"][points["id"] == i][0]) for i in np.unique(points["id"])}
-        return len(views) >= len(scene.objects) and min(views.values()) >= min_views
-
-    if not listener.wait(enough_views, 60.0):
+    if not listener.wait(lambda: _every_object_seen_from(listener, len(scene.objects), min_views), 60.0):
         _fail(f"objects did not reach {min_views} views within 60 s", listener, reconstruction, camera)
     grids = _grids(listener)
     ious = {}

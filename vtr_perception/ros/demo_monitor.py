@@ -23,6 +23,7 @@ from vtr_perception.data.scenes import SceneObject, TableTopScene
 from vtr_perception.geometry import cameras
 from vtr_perception.geometry.metrics import grid_metrics
 from vtr_perception.geometry.voxels import Normalization, voxelize
+from vtr_perception.nbv.candidates import view_directions
 from vtr_perception.ros import conversions as conv
 from vtr_perception.ros.nbv_node import ObjectGrid, grids_from_cloud
 from vtr_perception.ros.qos import reliable_qos
@@ -73,18 +74,14 @@ def random_view(
     """A random view the planner could also choose: uniform on the sphere within its elevation limits
     and at least ``min_angle_deg`` (seen from the object) from every view in ``taken``."""
     lo, hi = np.sin(np.radians(elevation_deg[0])), np.sin(np.radians(elevation_deg[1]))
-    directions = [unit(T[:3, 3] - obj.center) for T in taken]
+    directions = view_directions(taken, obj.center) if len(taken) else np.zeros((0, 3))
+    cos_max = np.cos(np.radians(min_angle_deg))
     for _ in range(1000):
         el = np.degrees(np.arcsin(rng.uniform(lo, hi)))
         T = cameras.camera_from_angles(rng.uniform(0, 360), el, distance, target=obj.center)
-        d = unit(T[:3, 3] - obj.center)
-        if all(np.degrees(np.arccos(np.clip(d @ t, -1.0, 1.0))) >= min_angle_deg for t in directions):
+        if np.all(directions @ view_directions(T, obj.center)[0] <= cos_max + 1e-12):
             return T
     return T  # the limits leave (almost) nothing free: any view within the elevation limits
-
-
-def unit(v: np.ndarray) -> np.ndarray:
-    return v / np.linalg.norm(v)
 
 
 class DemoMonitor(Node):
