@@ -10,7 +10,7 @@ import torch
 
 from vtr_perception.train.synthesis import make_synthesizer, relative_angles_deg, relative_camera
 from vtr_perception.train.synthesis.diffusion import DiffusionModelConfig, DiffusionSynthesizer, build_unet
-from vtr_perception.train.synthesis.zero123 import REQUIRED_PARTS, check_zero123_dir
+from vtr_perception.train.synthesis.zero123 import REQUIRED_PARTS, CCProjection, check_zero123_dir
 
 torch.set_num_threads(2)
 
@@ -106,6 +106,67 @@ def test_zero123_missing_directory_is_a_clear_error(tmp_path):
     for part in ("image_encoder", "cc_projection", "scheduler"):
         assert f"{part}/" in msg
     assert set(REQUIRED_PARTS) == {"unet", "vae", "image_encoder", "cc_projection", "scheduler"}
+
+
+def write_tiny_zero123(path, *, seed: int = 0):
+    """A randomly initialised Zero-1-to-3 checkpoint in the community pipeline's diffusers layout.
+
+    Tiny but shaped like the real one: an 8-channel UNet (noisy + source latents), a 4-channel
+    VAE (2x downsampling here, so the native image size is 8 x 2 = 16), a CLIP vision encoder
+    with a projection, and cc_projection mapping [CLIP embedding (16), camera (4)] to the
+    UNet's cross-attention width (32). The image encoder is saved in float16, as released
+    checkpoints often are: transformers 5 loads a model in its saved dtype unless told otherwise.
+    """
+    from diffusers import AutoencoderKL, DDIMScheduler, UNet2DConditionModel
+    from transformers import CLIPVisionConfig, CLIPVisionModelWithProjection
+
+    torch.manual_seed(seed)
+    UNet2DConditionModel(
+        sample_size=8, in_channels=8, out_channels=4, layers_per_block=1, block_out_channels=(32, 64),
+        down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"), up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"),
+        cross_attention_dim=32, attention_head_dim=8, norm_num_groups=16,
+    ).save_pretrained(path / "unet")  # fmt: skip
+    AutoencoderKL(
+        in_channels=3, out_channels=3, down_block_types=("DownEncoderBlock2D",) * 2,
+        up_block_types=("UpDecoderBlock2D",) * 2, block_out_channels=(16, 32), layers_per_block=1,
+        latent_channels=4, norm_num_groups=16, sample_size=16,
+    ).save_pretrained(path / "vae")  # fmt: skip
+    clip = CLIPVisionConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
+                            image_size=32, patch_size=8, projection_dim=16)
+    CLIPVisionModelWithProjection(clip).half().save_pretrained(path / "image_encoder")
+    CCProjection(in_channel=16 + 4, out_channel=32).save_pretrained(path / "cc_projection")
+    DDIMScheduler().save_pretrained(path / "scheduler")
+    return path
+
+
+def test_zero123_synthesizer_few_steps_on_a_tiny_checkpoint(tmp_path):
+    pytest.importorskip("transformers", reason="the zero123 synthesizer needs transformers")
+    model_dir = write_tiny_zero123(tmp_path / "zero123")
+    assert check_zero123_dir(model_dir) == model_dir
+    synth = make_synthesizer("zero123", model_dir=model_dir, num_inference_steps=2, image_size=16, batch_size=2,
+                             progress=False)
+    assert synth.image_encoder.dtype == torch.float32  # loaded as float32 although saved as float16
+    src = torch.rand(3, 3, 24, 24, generator=torch.Generator().manual_seed(1))
+    angles = np.array([[0.0, 20.0]] * 3)
+    targets = np.array([[90.0, -30.0], [180.0, 0.0], [270.0, 60.0]])
+    out = synth.synthesize(src, angles, targets)
+    assert out.shape == src.shape and out.dtype == torch.float32
+    assert torch.isfinite(out).all() and out.min() >= 0 and out.max() <= 1
+    assert out.std() > 1e-3  # not a constant (e.g. fully clamped) image
+    # Deterministic for a seed; a different seed samples other noise.
+    assert torch.equal(synth.synthesize(src, angles, targets), out)
+    # Loading picks the checkpoint's native size (UNet sample_size 8 x VAE factor 2) and the same weights.
+    native = make_synthesizer("zero123", model_dir=model_dir, num_inference_steps=2, batch_size=2, progress=False)
+    assert native.image_size == 16
+    assert torch.allclose(native.synthesize(src, angles, targets), out, atol=1e-5)
+    native.seed = 1
+    assert not torch.allclose(native.synthesize(src, angles, targets), out, atol=1e-3)
+    # The camera condition reaches the UNet: other target angles give other images, image by image ...
+    moved = synth.synthesize(src, angles, targets + np.array([[40.0, 10.0]]))
+    assert ((moved - out).abs().amax(dim=(1, 2, 3)) > 1e-3).all()
+    # ... while it is relative to the source view: the same motion from another absolute start is the same.
+    shifted = synth.synthesize(src, angles + [[100.0, 0.0]], targets + [[100.0, 0.0]])
+    assert torch.allclose(shifted, out, atol=1e-4)
 
 
 def test_unknown_synthesizer():

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -138,8 +140,13 @@ def test_config_checks():
         VTRConfig(synth_views_per_object=2, num_views=3)
 
 
-def test_train_vtr_command_on_a_tiny_cache_and_checkpoint(tmp_path):
-    """`vtr-perception train-vtr` end to end: real cache, real Reconstructor, the trainer's loss, render synth."""
+@pytest.mark.parametrize("synth", ["render", "zero123"])
+def test_train_vtr_command_on_a_tiny_cache_and_checkpoint(tmp_path, capsys, synth):
+    """`vtr-perception train-vtr` end to end: real cache, real Reconstructor, the trainer's loss, and the render
+    synthesizer or zero123 on a tiny random Zero-1-to-3 checkpoint."""
+    if synth == "zero123":
+        pytest.importorskip("transformers", reason="the zero123 synthesizer needs transformers")
+    from tests.train.test_synthesis import write_tiny_zero123
     from vtr_perception import cli
     from vtr_perception.data.cache import build_cache
     from vtr_perception.data.dataset import cached_records
@@ -154,10 +161,16 @@ def test_train_vtr_command_on_a_tiny_cache_and_checkpoint(tmp_path):
     base = tmp_path / "base.pt"
     save_checkpoint(base, Reconstructor(ReconstructorConfig(image_size=32)))
     out = tmp_path / "vtr.pt"
+    synth_args = ["--synth", synth]
+    if synth == "zero123":
+        synth_args += ["--synth-model", str(write_tiny_zero123(tmp_path / "zero123")), "--synth-steps", "2"]
+    capsys.readouterr()
     rc = cli.main(["train-vtr", "--base", str(base), "--data-cache", str(cache), "--selection", "error",
-                   "--synth", "render", "--epochs", "1", "--steps-per-epoch", "2", "--batch-size", "2",
+                   *synth_args, "--epochs", "1", "--steps-per-epoch", "2", "--batch-size", "2",
                    "--search-objects", "2", "--synth-objects", "2", "--ft-rate", "1.0", "--out", str(out)])
     assert rc == 0
+    epoch = json.loads(capsys.readouterr().out)["epochs"][0]
+    assert epoch["synthesized_images"] == 2 * 3 and epoch["synthetic_batches"] == 2  # ft-rate 1: all synthesized
     meta = read_checkpoint(out)["metadata"]
-    assert meta["epochs_done"] == 1 and meta["vtr"]["selection"] == "error"
+    assert meta["epochs_done"] == 1 and meta["vtr"]["selection"] == "error" and meta["vtr"]["synth"] == synth
     assert cli.main(["train-vtr", "--base", str(tmp_path / "missing.pt"), "--data-cache", str(cache)]) == 2

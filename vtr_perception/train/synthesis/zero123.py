@@ -82,7 +82,7 @@ class Zero123Synthesizer(ViewSynthesizer):
         num_inference_steps: int = 50,
         guidance_scale: float = 3.0,
         batch_size: int = 4,
-        image_size: int = 256,
+        image_size: int | None = None,
         seed: int = 0,
         device: str | torch.device = "cpu",
         progress: bool = True,
@@ -95,7 +95,10 @@ class Zero123Synthesizer(ViewSynthesizer):
                 "the zero123 synthesizer needs the `transformers` package for its CLIP image encoder "
                 "(pip install transformers); the other synthesizers do not"
             ) from exc
-        kw = {"local_files_only": True}
+        # float32 throughout: transformers 5 loads in the checkpoint's saved dtype by default
+        # (dtype="auto"), diffusers in float32, so a half-precision image_encoder/ would feed
+        # float16 CLIP embeddings into the float32 cc_projection and fail.
+        kw = {"local_files_only": True, "dtype": torch.float32}
         self.device = torch.device(device)
         self.unet = UNet2DConditionModel.from_pretrained(path, subfolder="unet", **kw).to(self.device).eval()
         self.vae = AutoencoderKL.from_pretrained(path, subfolder="vae", **kw).to(self.device).eval()
@@ -103,7 +106,7 @@ class Zero123Synthesizer(ViewSynthesizer):
             CLIPVisionModelWithProjection.from_pretrained(path / "image_encoder", **kw).to(self.device).eval()
         )
         self.cc_projection = CCProjection.from_pretrained(path, subfolder="cc_projection", **kw).to(self.device).eval()
-        self.scheduler = DDIMScheduler.from_pretrained(path, subfolder="scheduler", **kw)
+        self.scheduler = DDIMScheduler.from_pretrained(path, subfolder="scheduler", local_files_only=True)
         if self.unet.config.in_channels != 2 * self.vae.config.latent_channels:
             raise ValueError(
                 f"{path}/unet takes {self.unet.config.in_channels} channels; a Zero-1-to-3 UNet takes "
@@ -112,7 +115,10 @@ class Zero123Synthesizer(ViewSynthesizer):
         self.num_inference_steps = num_inference_steps
         self.guidance_scale = guidance_scale
         self.batch_size = batch_size
-        self.image_size = image_size
+        # The checkpoint's own resolution unless told otherwise, as the diffusers pipelines do:
+        # UNet latent size x VAE downsampling (32 x 8 = 256 for kxic/zero123-xl).
+        vae_scale = 2 ** (len(self.vae.config.block_out_channels) - 1)
+        self.image_size = int(image_size) if image_size is not None else self.unet.config.sample_size * vae_scale
         self.seed = seed
         self.progress = progress
 
