@@ -3,8 +3,9 @@
 The node runs in its own process with the shipped config/nbv.yaml. This process publishes
 the camera pose and a two-object error cloud, and checks that next_best_view is exactly the
 pose NextBestViewPlanner picks for the same grids with the same (YAML) PlannerConfig; that
-nbv/target switches the object; and that a malformed cloud is ignored while the node keeps
-answering.
+nbv/target switches the object; that a view the reconstruction used counts as taken for its
+own object, whichever object was the target; and that a malformed cloud is ignored while the
+node keeps answering.
 """
 
 from __future__ import annotations
@@ -63,10 +64,10 @@ def yaml_planner_config() -> PlannerConfig:
     return PlannerConfig(**shipped["planner"])
 
 
-def expected_plan(points: np.ndarray, target: int, taken: list[np.ndarray]):
+def expected_plan(points: np.ndarray, target: int, taken: list[np.ndarray], current: np.ndarray = CAMERA):
     grid = grids_from_cloud(points)[target]
     planner = NextBestViewPlanner(yaml_planner_config())
-    return planner.plan(grid.error, grid.occupancy, center=grid.center, extent=grid.extent, current_pose=CAMERA,
+    return planner.plan(grid.error, grid.occupancy, center=grid.center, extent=grid.extent, current_pose=current,
                         taken_poses=taken)  # fmt: skip
 
 
@@ -185,3 +186,28 @@ def test_malformed_cloud_is_ignored_and_the_node_keeps_answering(nbv):
         assert client.answer_for(stamp, timeout_s=0.1) is None, f"answered a malformed cloud (stamp {stamp})"
     assert proc.alive()
     assert "ignoring objects/error" in proc.output()
+
+
+def test_a_view_counts_as_taken_for_the_object_that_used_it(nbv):
+    """The camera goes where the planner said for object 5 while object 3 is the target; object 5's
+    reconstruction uses that frame (views 1 -> 2). Planning for 5 then must not send the camera back
+    to where it is (it did: the view was recorded under the target, 3)."""
+    client, proc = nbv
+    points = error_cloud_points()
+    moved_to = expected_plan(points, target=5, taken=[CAMERA]).best_pose
+    client.pub_pose.publish(conv.matrix_to_pose_stamped(moved_to, stamp=39.0, frame_id="world"))
+    client.wait(lambda: False, 0.5)
+    points["views"][points["id"] == 5] = 2
+    client.publish_cloud(points, stamp=40.0)
+    assert client.answer_for(40.0) is not None, proc.output()  # planned for the worst object, 3
+
+    with client.lock:
+        before = len(client.goals)
+    client.pub_target.publish(Int32(data=5))
+    assert client.wait(lambda: len(client.goals) > before), proc.output()
+    goal = conv.pose_to_matrix(client.goals[before])
+    expected = expected_plan(points, target=5, taken=[CAMERA, moved_to], current=moved_to)
+    np.testing.assert_allclose(goal, expected.best_pose, atol=1e-6)
+    cos = (goal[:3, 2] @ moved_to[:3, 2])
+    assert np.degrees(np.arccos(np.clip(cos, -1, 1))) >= yaml_planner_config().min_angle_from_taken_deg - 1e-6
+    client.pub_target.publish(Int32(data=-1))

@@ -121,14 +121,11 @@ class DemoMonitor(Node):
 
     def _on_error(self, msg: PointCloud2) -> None:
         try:
-            points = conv.pointcloud2_to_structured(msg)
-            grids = grids_from_cloud(points)
+            grids = grids_from_cloud(conv.pointcloud2_to_structured(msg))
         except ValueError:
             return
         stamp = conv.stamp_to_seconds(msg.header.stamp)
-        views = (
-            {int(i): int(points["views"][points["id"] == i][0]) for i in grids} if "views" in points.dtype.names else {}
-        )
+        views = {i: g.views for i, g in grids.items()}
         with self._cond:
             self.grids, self.grid_stamp = grids, stamp
             self.view_counts = views

@@ -5,6 +5,11 @@ per voxel in (i, j, k) order, with an ``id`` field), picks the target object (a 
 or the one with the most estimated error), and asks the plain NextBestViewPlanner for
 the view that shows the most of that error. Publishes the best pose, the ranked
 candidates and arrows coloured by score for rviz.
+
+Views taken are kept per object: when an object's ``views`` count in the cloud grows, the
+reconstruction has used a new frame of it, and the camera pose at that moment is recorded as
+a view of that object (whichever object is the target), so the planner never sends the camera
+back to where it already is.
 """
 
 from __future__ import annotations
@@ -51,6 +56,7 @@ class ObjectGrid:
     error: np.ndarray
     center: np.ndarray
     extent: float
+    views: int = 0  # frames the reconstruction has used (0 when the cloud has no ``views`` field)
 
 
 def grids_from_cloud(points: np.ndarray) -> dict[int, ObjectGrid]:
@@ -71,7 +77,8 @@ def grids_from_cloud(points: np.ndarray) -> dict[int, ObjectGrid]:
         step = np.linalg.norm(xyz[R * R] - xyz[0])  # one step along i
         occ = np.nan_to_num(sel["occupancy"].reshape(R, R, R), nan=0.0)
         err = np.nan_to_num(sel["error"].reshape(R, R, R), nan=0.0)
-        out[int(i)] = ObjectGrid(int(i), occ, err, xyz.mean(axis=0), float(step * R))
+        views = int(sel["views"][0]) if "views" in points.dtype.names else 0
+        out[int(i)] = ObjectGrid(int(i), occ, err, xyz.mean(axis=0), float(step * R), views)
     return out
 
 
@@ -86,6 +93,7 @@ class NbvNode(Node):
         self.target_id = self.config.target_id
         self._last_grids: tuple[dict[int, ObjectGrid], object] | None = None
         self.taken: dict[int, list[np.ndarray]] = {}
+        self._views_seen: dict[int, int] = {}  # each object's views count in the last cloud
         self.last_result: PlanResult | None = None
         self.plans = 0
 
@@ -111,7 +119,7 @@ class NbvNode(Node):
             last = self._last_grids
         self.get_logger().info(f"planning for object {msg.data}" if msg.data >= 0 else "planning for the worst object")
         if last is not None:  # answer at once from the latest reconstruction, without waiting for a new one
-            self._plan(*last, record_view=False)
+            self._plan(*last)
 
     def _record_view(self, object_id: int, pose: np.ndarray) -> None:
         views = self.taken.setdefault(object_id, [])
@@ -133,19 +141,31 @@ class NbvNode(Node):
             return
         with self._lock:
             self._last_grids = (grids, msg.header.stamp)
-        self._plan(grids, msg.header.stamp, record_view=True)
+            current = None if self.current_pose is None else self.current_pose.copy()
+            counted = any(g.views > 0 for g in grids.values())
+            if current is not None:
+                if counted:
+                    for i, g in grids.items():
+                        if g.views > self._views_seen.get(i, 0):
+                            self._record_view(i, current)
+                else:  # a cloud without view counts: the current pose is a view of the target
+                    self._record_view(self._target_in(grids), current)
+            self._views_seen.update({i: g.views for i, g in grids.items()})
+        self._plan(grids, msg.header.stamp)
 
-    def _plan(self, grids: dict[int, ObjectGrid], stamp, *, record_view: bool) -> None:
+    def _target_in(self, grids: dict[int, ObjectGrid]) -> int:
+        if self.target_id in grids:
+            return self.target_id
+        return max(grids, key=lambda i: float(grids[i].error.sum()))
+
+    def _plan(self, grids: dict[int, ObjectGrid], stamp) -> None:
         with self._lock:
             current = None if self.current_pose is None else self.current_pose.copy()
-            target = self.target_id
-        if target not in grids:
-            target = max(grids, key=lambda i: float(grids[i].error.sum()))
+            target = self._target_in(grids)
+            taken = list(self.taken.get(target, []))
         grid = grids[target]
-        if current is not None and record_view:
-            self._record_view(target, current)
         result = self.planner.plan(grid.error, grid.occupancy, center=grid.center, extent=grid.extent,
-                                   current_pose=current, taken_poses=self.taken.get(target, []))  # fmt: skip
+                                   current_pose=current, taken_poses=taken)  # fmt: skip
         self.last_result = result
         self.plans += 1
         self.publish(result, stamp, target)
