@@ -68,6 +68,44 @@ def test_tracks_confirm_after_hits_and_retire_after_misses_in_view_only():
     assert track.id not in tracker.tracks
 
 
+def _confirmed_track(cfg: PerceptionConfig):
+    """A tracker holding one confirmed track: a 10 cm box at the origin seen from azimuth 0."""
+    tracker = Tracker(cfg)
+    T = camera_on_circle(0)
+    box = Box((0.0, 0.0), (0.10, 0.10, 0.10), 0)
+    _, depth, _ = render([box], K, T)
+    dets = segment_depth(depth, K, T, cfg).detections
+    for s in range(2):
+        tracker.step(dets, K, T, float(s), depth)
+    (track,) = tracker.tracks.values()
+    assert track.confirmed and len(track.points) > cfg.min_object_points
+    return tracker, track, T, depth
+
+
+def test_an_occluded_track_counts_no_miss_but_a_visible_undetected_one_does():
+    cfg = PerceptionConfig(confirm_hits=2, retire_misses=3)
+    tracker, track, T, depth = _confirmed_track(cfg)
+    wall = np.full_like(depth, 0.3)  # something 0.3 m in front of the camera covers the whole view
+    for s in range(5):
+        assert tracker.step([], K, T, 2.0 + s, wall).skipped is None
+    assert track.id in tracker.tracks and track.misses == 0
+    assert tracker.in_view(track, K, T)  # without depth there is no occlusion test: it would count misses
+    empty = np.full_like(depth, np.nan)  # nothing in front, nothing detected: a real miss
+    for s in range(3):
+        tracker.step([], K, T, 10.0 + s, empty)
+    assert track.id not in tracker.tracks
+
+
+def test_a_track_too_small_to_segment_from_here_counts_no_miss():
+    cfg = PerceptionConfig(confirm_hits=2, retire_misses=3)
+    tracker, track, T, depth = _confirmed_track(cfg)
+    far = camera_on_circle(0, radius=2.0, height=1.5)  # the box's points cover < 40 cells at stride 4
+    empty = np.full_like(depth, np.nan)
+    assert not tracker.in_view(track, K, far, empty) and tracker.in_view(track, K, far)
+    strict = Tracker(PerceptionConfig(min_object_points=1))
+    assert strict.in_view(track, K, far, empty)  # any footprint is enough when segmentation keeps any blob
+
+
 def test_track_times_out():
     tracker = Tracker(PerceptionConfig(track_timeout_s=5.0, confirm_hits=1))
     T = camera_on_circle(0)

@@ -1,4 +1,4 @@
-"""The demo's random-view run draws from the same elevation limits as the NBV planner."""
+"""The demo's random-view run draws from the same elevation limits and distances as the NBV planner."""
 
 from __future__ import annotations
 
@@ -15,9 +15,12 @@ from vtr_perception.ros.demo_runner import planner_view_limits
 
 def test_limits_come_from_the_shipped_nbv_parameters():
     planner = yaml.safe_load((REPO / "config" / "nbv.yaml").read_text())["nbv"]["ros__parameters"]["planner"]
+    shells = planner.get("num_distances", 1)
+    assert shells == 1  # the shipped file: one shell, at the middle of the distance range
     assert planner_view_limits() == {
         "elevation_deg": (planner["elevation_min_deg"], planner["elevation_max_deg"]),
         "min_angle_deg": planner["min_angle_from_taken_deg"],
+        "view_distances": ((planner["distance_min"] + planner["distance_max"]) / 2.0,),
     }
 
 

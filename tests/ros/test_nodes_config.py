@@ -102,3 +102,14 @@ def test_nbv_node_loads_its_params_file():
         node.destroy_node()
     finally:
         rclpy.shutdown(context=context)
+
+
+def test_nbv_node_refuses_an_estimator_the_cloud_cannot_feed():
+    """disagreement needs the per-view volumes and oracle the truth; neither is in objects/error."""
+    context = Context()
+    rclpy.init(args=["--ros-args", "-p", "planner.estimator:=disagreement"], context=context)
+    try:
+        with pytest.raises(ValueError, match="planner.estimator 'disagreement'.*supports error_head, entropy"):
+            NbvNode(context=context)
+    finally:
+        rclpy.shutdown(context=context)

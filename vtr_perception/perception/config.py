@@ -57,6 +57,15 @@ class PerceptionConfig:
     retire_misses: int = field(
         default=8, metadata={"help": "a track is retired after this many frames in view without a match"}
     )
+    occlusion_margin_m: float = field(
+        default=0.02,
+        metadata={"help": "a track point whose pixel has depth more than this (m) in front of it is hidden"},
+    )
+    occluded_below_fraction: float = field(
+        default=0.3,
+        metadata={"help": "a track with fewer of its points visible than this is occluded: not expected in view, "
+                          "so it counts no miss (a neighbour in front of it does not retire it)"},
+    )
     track_timeout_s: float = field(
         default=120.0, metadata={"help": "a track not seen for this long (s) is retired; 0 = never"}
     )
@@ -124,13 +133,17 @@ class PerceptionConfig:
     )
 
     def __post_init__(self) -> None:
-        positive = ("max_depth_m", "plane_distance_m", "cluster_eps_m", "gate_distance_m", "fused_voxel_m")
+        positive = ("max_depth_m", "plane_distance_m", "cluster_eps_m", "gate_distance_m", "fused_voxel_m",
+                    "occlusion_margin_m")
         for name in positive:
             if not getattr(self, name) > 0:
                 raise ValueError(f"PerceptionConfig.{name} must be > 0, got {getattr(self, name)}")
         for name in ("pixel_stride", "confirm_hits", "retire_misses", "max_views", "min_views_to_reconstruct"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"PerceptionConfig.{name} must be >= 1, got {getattr(self, name)}")
+        if not 0.0 <= self.occluded_below_fraction <= 1.0:
+            raise ValueError(f"PerceptionConfig.occluded_below_fraction must be in [0, 1], "
+                             f"got {self.occluded_below_fraction}")
         if self.size_ratio_gate <= 1.0:
             raise ValueError(f"PerceptionConfig.size_ratio_gate must be > 1, got {self.size_ratio_gate}")
         if self.known_object_size_m < 0:

@@ -2,7 +2,10 @@
 
 A detection matches a track only inside the gates (centre distance and size ratio), so a blob
 of two touching objects never updates either object's track. A track counts a miss only when
-its centre is in front of the camera and inside the image: objects out of view are kept. A
+its centre is in front of the camera and inside the image and, where there is depth, enough
+of its fused points are not hidden behind something nearer and they cover enough pixels for
+segmentation to keep it: objects out of view, occluded by a neighbour or too small from here
+are kept. A
 frame whose camera pose jumps and whose detections then disagree with the confirmed tracks is
 skipped as a whole, leaving every track untouched.
 """
@@ -95,6 +98,32 @@ def triangulate(rays: list[tuple[np.ndarray, np.ndarray]], min_angle_deg: float 
     return np.linalg.solve(A, b)
 
 
+def visible_footprint(points_world: np.ndarray, depth: np.ndarray, intrinsics: Intrinsics,
+                      T_camera_world: np.ndarray, margin_m: float, stride: int,
+                      max_points: int = 512) -> tuple[float, int]:  # fmt: skip
+    """(share of the in-image points nothing else hides, strided pixel cells those points cover).
+
+    A point is hidden when its pixel's depth is more than ``margin_m`` nearer than the object's
+    nearest point (so the object's own front does not hide its back); a pixel without depth
+    (nothing hit) hides nothing. The cells approximate how many points segmentation would get
+    from the object here (it samples every ``stride``-th pixel). (1.0, 0) when no point is inside.
+    """
+    pts = points_world[:: max(1, len(points_world) // max_points)]
+    p = transform_points(T_camera_world, pts)
+    p = p[p[:, 2] > 1e-6]
+    if len(p) == 0:
+        return 1.0, 0
+    uv = np.floor(intrinsics.project(p)).astype(np.int64)
+    inside = (uv[:, 0] >= 0) & (uv[:, 0] < intrinsics.width) & (uv[:, 1] >= 0) & (uv[:, 1] < intrinsics.height)
+    if not inside.any():
+        return 1.0, 0
+    uv = uv[inside]
+    seen = depth[uv[:, 1], uv[:, 0]]
+    hidden = np.isfinite(seen) & (seen < p[:, 2].min() - margin_m)
+    cells = np.unique(uv[~hidden] // max(int(stride), 1), axis=0)
+    return float(1.0 - hidden.mean()), len(cells)
+
+
 @dataclass
 class TrackingStep:
     matches: list[tuple[Track, Detection]]
@@ -135,12 +164,24 @@ class Tracker:
         rows, cols = linear_sum_assignment(cost)
         return [(int(r), int(c)) for r, c in zip(rows, cols, strict=True) if cost[r, c] < _GATED]
 
-    def in_view(self, track: Track, intrinsics: Intrinsics, T_world_camera: np.ndarray) -> bool:
-        p = transform_points(invert(T_world_camera), track.center[None])[0]
+    def in_view(self, track: Track, intrinsics: Intrinsics, T_world_camera: np.ndarray,
+                depth: np.ndarray | None = None) -> bool:
+        """Whether the camera should see the track: centre in front and in the image and, given a
+        depth image, neither occluded nor too small to segment (see ``visible_footprint``)."""
+        T_camera_world = invert(T_world_camera)
+        p = transform_points(T_camera_world, track.center[None])[0]
         if p[2] <= self.config.min_depth_m or p[2] > self.config.max_depth_m:
             return False
         u, v = intrinsics.project(p[None])[0]
-        return 0 <= u < intrinsics.width and 0 <= v < intrinsics.height
+        if not (0 <= u < intrinsics.width and 0 <= v < intrinsics.height):
+            return False
+        if depth is None or len(track.points) == 0:
+            return True
+        cfg = self.config
+        visible, cells = visible_footprint(track.points, depth, intrinsics, T_camera_world, cfg.occlusion_margin_m,
+                                           cfg.pixel_stride)  # fmt: skip
+        # Too few points here for segmentation to keep (a flat object seen from far and low): not expected.
+        return visible >= cfg.occluded_below_fraction and cells >= cfg.min_object_points
 
     def _pose_jump(self, T_world_camera: np.ndarray) -> bool:
         if self._last_pose is None:
@@ -150,8 +191,8 @@ class Tracker:
         return bool(moved > self.config.max_camera_jump_m or turned > self.config.max_camera_jump_deg)
 
     def step(self, detections: list[Detection], intrinsics: Intrinsics, T_world_camera: np.ndarray,
-             stamp: float) -> TrackingStep:
-        """Associate one frame's detections; create, confirm and retire tracks."""
+             stamp: float, depth: np.ndarray | None = None) -> TrackingStep:
+        """Associate one frame's detections; create, confirm and retire tracks (``depth``: occlusion test)."""
         cfg = self.config
         tracks = list(self.tracks.values())
         pairs = self._associate(tracks, detections)
@@ -162,7 +203,7 @@ class Tracker:
         if jumped:
             # Consistent = most confirmed tracks expected in view are matched and most detections
             # match a track; a jump to an empty view (nothing expected, nothing seen) is accepted.
-            expected = [t for t in self.confirmed() if self.in_view(t, intrinsics, T_world_camera)]
+            expected = [t for t in self.confirmed() if self.in_view(t, intrinsics, T_world_camera, depth)]
             matched = {tracks[i].id for i, _ in pairs}
             frac = cfg.jump_min_consistency
             tracks_ok = not expected or sum(t.id in matched for t in expected) >= frac * len(expected)
@@ -187,7 +228,7 @@ class Tracker:
         for t in tracks:
             if t.id in matched_tracks:
                 continue
-            if self.in_view(t, intrinsics, T_world_camera):
+            if self.in_view(t, intrinsics, T_world_camera, depth):
                 t.misses += 1
             timed_out = cfg.track_timeout_s > 0 and stamp - t.last_seen > cfg.track_timeout_s
             limit = cfg.retire_misses if t.confirmed else 2

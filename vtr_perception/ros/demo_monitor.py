@@ -24,6 +24,7 @@ from vtr_perception.geometry import cameras
 from vtr_perception.geometry.metrics import grid_metrics
 from vtr_perception.geometry.voxels import Normalization, voxelize
 from vtr_perception.nbv.candidates import view_directions
+from vtr_perception.nbv.taken_views import TakenViews
 from vtr_perception.ros import conversions as conv
 from vtr_perception.ros.nbv_node import ObjectGrid, grids_from_cloud
 from vtr_perception.ros.qos import reliable_qos
@@ -89,12 +90,16 @@ class DemoMonitor(Node):
 
     def __init__(self, scene: TableTopScene, *, planner: str, seed: int, distance: float = 0.5,
                  elevation_deg: tuple[float, float] = (10.0, 80.0), min_angle_deg: float = 0.0,
-                 log: Callable[[str], None] = print, **kwargs) -> None:  # fmt: skip
+                 view_distances: Sequence[float] = (), log: Callable[[str], None] = print,
+                 **kwargs) -> None:  # fmt: skip
         super().__init__("demo_monitor", **kwargs)
         self.scene, self.planner, self.distance, self.log = scene, planner, distance, log
-        # the NBV planner's limits, so random views are drawn from the set it chooses from
+        # the NBV planner's limits and distances, so random views are drawn from the set it chooses from
         self.elevation_deg, self.min_angle_deg = elevation_deg, min_angle_deg
+        self.view_distances = tuple(view_distances) or (distance,)
         self.taken: list[np.ndarray] = []  # camera poses moved to for the current object
+        # views each track's reconstruction has used (neighbours' runs included), as nbv_node keeps them
+        self.used_views = TakenViews()
         self.rng = np.random.default_rng(seed)
         self._cond = threading.Condition()
         self.grids: dict[int, ObjectGrid] = {}
@@ -129,6 +134,7 @@ class DemoMonitor(Node):
         with self._cond:
             self.grids, self.grid_stamp = grids, stamp
             self.view_counts = views
+            self.used_views.update(views, self.camera_pose)
             poses = self._poses_by_stamp.get(stamp)
             if poses is not None and len(poses) == len(grids):  # objects/poses is ordered by id
                 self.positions = {i: T[:3, 3] for i, T in zip(sorted(grids), poses, strict=True)}
@@ -153,8 +159,13 @@ class DemoMonitor(Node):
         self.taken.append(np.asarray(T, dtype=np.float64))
         self.pub_goal.publish(conv.matrix_to_pose_stamped(T, frame_id="world"))
 
-    def _random_view(self, obj: SceneObject) -> np.ndarray:
-        return random_view(obj, self.rng, self.distance, self.elevation_deg, taken=self.taken,
+    def _random_view(self, obj: SceneObject, track_id: int | None) -> np.ndarray:
+        """A random view away from this object's moves and from every view its reconstruction has (a view
+        near one of those would be refused as a near-duplicate and the step would wait in vain)."""
+        with self._cond:
+            used = self.used_views.poses(track_id) if track_id is not None else []
+        distance = float(self.rng.choice(self.view_distances))
+        return random_view(obj, self.rng, distance, self.elevation_deg, taken=[*self.taken, *used],
                            min_angle_deg=self.min_angle_deg)  # fmt: skip
 
     def track_for(self, obj: SceneObject) -> int | None:
@@ -215,13 +226,13 @@ class DemoMonitor(Node):
 
     def _next_view(self, obj: SceneObject, track_id: int, timeout: float) -> np.ndarray:
         if self.planner == "random":
-            return self._random_view(obj)
+            return self._random_view(obj, track_id)
         self.pub_target.publish(Int32(data=int(track_id)))
         since = time.monotonic()
         ok = self._wait(lambda: self.suggestion is not None and self.suggestion[0] > since, timeout)
         if not ok:
             self.log(f"  object {obj.index}: no next_best_view within {timeout:.0f} s, moving randomly")
-            return self._random_view(obj)
+            return self._random_view(obj, track_id)
         with self._cond:
             return self.suggestion[1].copy()
 

@@ -15,6 +15,7 @@ import threading
 import time
 from pathlib import Path
 
+import numpy as np
 import rclpy
 from rclpy.executors import SingleThreadedExecutor
 
@@ -66,9 +67,12 @@ def planner_view_limits() -> dict:
     def value(name: str) -> float:
         return float(planner.get(name, getattr(default, name)))
 
+    shells = int(planner.get("num_distances", default.num_distances))
+    lo, hi = value("distance_min"), value("distance_max")
     return {
         "elevation_deg": (value("elevation_min_deg"), value("elevation_max_deg")),
         "min_angle_deg": value("min_angle_from_taken_deg"),
+        "view_distances": ((lo + hi) / 2.0,) if shells == 1 else tuple(np.linspace(lo, hi, shells).tolist()),
     }
 
 

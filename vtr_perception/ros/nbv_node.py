@@ -6,10 +6,10 @@ or the one with the most estimated error), and asks the plain NextBestViewPlanne
 the view that shows the most of that error. Publishes the best pose, the ranked
 candidates and arrows coloured by score for rviz.
 
-Views taken are kept per object: when an object's ``views`` count in the cloud grows, the
-reconstruction has used a new frame of it, and the camera pose at that moment is recorded as
-a view of that object (whichever object is the target), so the planner never sends the camera
-back to where it already is.
+Views taken are kept per object (nbv.taken_views): when an object's ``views`` count in the
+cloud grows, the camera pose of that moment is recorded as a view of that object, whichever
+object is the target. The error estimate is the planner's ``estimator`` over the cloud's
+fields: ``error_head`` (the cloud's error) or ``entropy`` (of its occupancy).
 """
 
 from __future__ import annotations
@@ -25,13 +25,15 @@ from sensor_msgs.msg import PointCloud2
 from std_msgs.msg import Int32
 from visualization_msgs.msg import MarkerArray
 
-from vtr_perception.geometry.cameras import rotation_angle_deg
 from vtr_perception.nbv.config import PlannerConfig
 from vtr_perception.nbv.planner import NextBestViewPlanner, PlanResult
+from vtr_perception.nbv.taken_views import TakenViews
 from vtr_perception.ros import conversions as conv
 from vtr_perception.ros.node_main import run_node
 from vtr_perception.ros.parameters import declare_from_dataclass
 from vtr_perception.ros.qos import latched_qos, reliable_qos
+
+CLOUD_ESTIMATORS = ("error_head", "entropy")  # error estimates computable from the objects/error cloud
 
 
 @dataclass
@@ -87,13 +89,17 @@ class NbvNode(Node):
         super().__init__("nbv", **kwargs)
         self.config = declare_from_dataclass(self, NbvNodeConfig)
         self.planner_config = declare_from_dataclass(self, PlannerConfig, prefix="planner.")
+        if self.planner_config.estimator not in CLOUD_ESTIMATORS:
+            raise ValueError(
+                f"planner.estimator {self.planner_config.estimator!r} needs more than the objects/error cloud "
+                f"carries; nbv_node supports {', '.join(CLOUD_ESTIMATORS)}"
+            )
         self.planner = NextBestViewPlanner(self.planner_config)
         self._lock = threading.Lock()
         self.current_pose: np.ndarray | None = None
         self.target_id = self.config.target_id
         self._last_grids: tuple[dict[int, ObjectGrid], object] | None = None
-        self.taken: dict[int, list[np.ndarray]] = {}
-        self._views_seen: dict[int, int] = {}  # each object's views count in the last cloud
+        self.taken = TakenViews(same_pose_angle_deg=self.config.taken_view_min_angle_deg)
         self.last_result: PlanResult | None = None
         self.plans = 0
 
@@ -121,14 +127,6 @@ class NbvNode(Node):
         if last is not None:  # answer at once from the latest reconstruction, without waiting for a new one
             self._plan(*last)
 
-    def _record_view(self, object_id: int, pose: np.ndarray) -> None:
-        views = self.taken.setdefault(object_id, [])
-        for T in views:
-            d = pose[:3, 3] - T[:3, 3]
-            if np.linalg.norm(d) < 1e-3 and rotation_angle_deg(pose, T) < self.config.taken_view_min_angle_deg:
-                return
-        views.append(pose.copy())
-
     def _on_error(self, msg: PointCloud2) -> None:
         try:
             grids = grids_from_cloud(conv.pointcloud2_to_structured(msg))
@@ -142,15 +140,10 @@ class NbvNode(Node):
         with self._lock:
             self._last_grids = (grids, msg.header.stamp)
             current = None if self.current_pose is None else self.current_pose.copy()
-            counted = any(g.views > 0 for g in grids.values())
-            if current is not None:
-                if counted:
-                    for i, g in grids.items():
-                        if g.views > self._views_seen.get(i, 0):
-                            self._record_view(i, current)
-                else:  # a cloud without view counts: the current pose is a view of the target
-                    self._record_view(self._target_in(grids), current)
-            self._views_seen.update({i: g.views for i, g in grids.items()})
+            if any(g.views > 0 for g in grids.values()):
+                self.taken.update({i: g.views for i, g in grids.items()}, current)
+            elif current is not None:  # a cloud without view counts: the current pose is a view of the target
+                self.taken.record(self._target_in(grids), current)
         self._plan(grids, msg.header.stamp)
 
     def _target_in(self, grids: dict[int, ObjectGrid]) -> int:
@@ -162,10 +155,11 @@ class NbvNode(Node):
         with self._lock:
             current = None if self.current_pose is None else self.current_pose.copy()
             target = self._target_in(grids)
-            taken = list(self.taken.get(target, []))
+            taken = self.taken.poses(target)
         grid = grids[target]
-        result = self.planner.plan(grid.error, grid.occupancy, center=grid.center, extent=grid.extent,
-                                   current_pose=current, taken_poses=taken)  # fmt: skip
+        result = self.planner.plan_from_outputs({"occupancy": grid.occupancy, "error": grid.error},
+                                                center=grid.center, extent=grid.extent, current_pose=current,
+                                                taken_poses=taken)  # fmt: skip
         self.last_result = result
         self.plans += 1
         self.publish(result, stamp, target)

@@ -1,0 +1,248 @@
+"""The demo's closed loop without DDS, over many table-top scenes: does NBV beat random views there?
+
+`make demo` runs one scene (3 objects) through the ROS 2 nodes; one scene is too few to tell
+a planner setting from luck. This benchmark runs the same loop in one process: the simulated
+camera (geometry.renderer over data.scenes), PerceptionPipeline with the reconstruction node's
+shipped parameters (config/reconstruction.yaml), NextBestViewPlanner with nbv_node's
+(config/nbv.yaml, ``stop_gain`` 0 as in the demo), the views-taken rule of nbv_node
+(nbv.taken_views) and the demo's initial and random views (ros.demo_monitor). Per object:
+an initial view, then ``--steps`` - 1 views chosen by the planner or at random; IoU against
+the true object after each, in the reconstruction's grid, as the demo measures it.
+
+Choose settings on ``--split val`` scenes; report ``--split test``. Writes JSON and a PNG.
+
+    python benchmarks/tabletop.py --split val --scenes 8 [--set candidates=fibonacci ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+import yaml
+from tqdm import tqdm
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import RESULTS_DIR, ROOT, run_metadata  # noqa: E402
+
+from vtr_perception.data.scenes import SceneObject, TableTopScene, make_tabletop_scene  # noqa: E402
+from vtr_perception.geometry import cameras  # noqa: E402
+from vtr_perception.geometry.metrics import grid_metrics  # noqa: E402
+from vtr_perception.geometry.renderer import Renderer  # noqa: E402
+from vtr_perception.io_utils import atomic_write, atomic_write_json  # noqa: E402
+from vtr_perception.nbv.config import PlannerConfig  # noqa: E402
+from vtr_perception.nbv.planner import NextBestViewPlanner  # noqa: E402
+from vtr_perception.nbv.taken_views import TakenViews  # noqa: E402
+from vtr_perception.perception.config import PerceptionConfig  # noqa: E402
+from vtr_perception.perception.pipeline import PerceptionPipeline  # noqa: E402
+from vtr_perception.ros.demo_monitor import initial_view, random_view, true_grid  # noqa: E402
+from vtr_perception.ros.nbv_node import ObjectGrid  # noqa: E402
+from vtr_perception.ros.sim_camera_node import SimCameraConfig  # noqa: E402
+
+PLANNERS = ("nbv", "random")
+FRAMES_PER_VIEW = 6  # frames rendered at one pose at most, until the object's reconstruction uses it
+INITIAL_DISTANCE = 0.5  # the demo's initial-view distance (DemoMonitor)
+
+
+def shipped_params(name: str) -> dict:
+    return yaml.safe_load((ROOT / "config" / f"{name}.yaml").read_text())[name]["ros__parameters"]
+
+
+def planner_config(overrides: list[str]) -> PlannerConfig:
+    """config/nbv.yaml's planner with ``stop_gain`` 0 (the demo's fixed number of views) and FIELD=VALUE overrides."""
+    params = {**shipped_params("nbv")["planner"], "stop_gain": 0.0}
+    defaults = PlannerConfig()
+    for item in overrides:
+        key, _, value = item.partition("=")
+        if not hasattr(defaults, key):
+            raise ValueError(f"--set {item}: PlannerConfig has no field {key!r}")
+        kind = type(getattr(defaults, key))
+        params[key] = tuple(float(v) for v in value.split(",")) if kind is tuple else kind(value)
+    return PlannerConfig(**params)
+
+
+class SimulatedLoop:
+    """One scene: camera, perception pipeline, planner and the views-taken record, as the demo's nodes."""
+
+    def __init__(self, scene: TableTopScene, backend, planner: NextBestViewPlanner) -> None:
+        camera = SimCameraConfig()
+        self.scene = scene
+        self.renderer = Renderer(scene.meshes())
+        self.intrinsics = cameras.Intrinsics.from_fov(camera.width, camera.height, camera.fov_deg)
+        self.pipeline = PerceptionPipeline(PerceptionConfig(**shipped_params("reconstruction")["perception"]), backend)
+        self.planner = planner
+        self.taken = TakenViews()
+        self.stamp = 0.0
+        first = scene.objects[0].center
+        self.pose = cameras.camera_from_angles(camera.start_azimuth_deg, camera.start_elevation_deg, camera.distance,
+                                               target=first)  # fmt: skip
+        self.look(self.pose, None)
+
+    def track_for(self, obj: SceneObject) -> int | None:
+        estimates = self.pipeline.estimates()
+        if not estimates:
+            return None
+        tid = min(estimates, key=lambda i: np.linalg.norm(estimates[i].grid_center - obj.center))
+        near = np.linalg.norm(estimates[tid].grid_center - obj.center) < 0.6 * obj.size + 0.03  # DemoMonitor's rule
+        return tid if near else None
+
+    def views_of(self, obj: SceneObject) -> int:
+        tid = self.track_for(obj)
+        return 0 if tid is None else self.pipeline.estimates()[tid].num_views
+
+    def look(self, pose: np.ndarray, obj: SceneObject | None) -> None:
+        """Render frames at ``pose`` until ``obj``'s reconstruction has used one (or FRAMES_PER_VIEW)."""
+        self.pose = np.asarray(pose, dtype=np.float64)
+        before = self.views_of(obj) if obj is not None else 0
+        for _ in range(FRAMES_PER_VIEW):
+            frame = self.renderer.render(self.intrinsics, self.pose)
+            self.stamp += 0.25
+            self.pipeline.process(frame.rgb, frame.depth, self.intrinsics, self.pose, self.stamp)
+            estimates = self.pipeline.estimates()
+            self.taken.update({i: e.num_views for i, e in estimates.items()}, self.pose)
+            if obj is None or self.views_of(obj) > before:
+                break
+
+    def grid(self, obj: SceneObject) -> tuple[int, ObjectGrid] | None:
+        tid = self.track_for(obj)
+        if tid is None:
+            return None
+        e = self.pipeline.estimates()[tid]
+        return tid, ObjectGrid(tid, e.occupancy, e.error, np.asarray(e.grid_center), float(e.grid_extent),
+                               e.num_views)  # fmt: skip
+
+
+def run_scene(scene: TableTopScene, backend, config: PlannerConfig, planner_name: str, *, seed: int, steps: int
+              ) -> list[list[float]]:  # fmt: skip
+    """IoU after each of ``steps`` views, per object, for one planner."""
+    loop = SimulatedLoop(scene, backend, NextBestViewPlanner(config))
+    rng = np.random.default_rng(seed + 1)  # the demo's monitor seed
+    distances = [(config.distance_min + config.distance_max) / 2.0] if config.num_distances == 1 else list(
+        np.linspace(config.distance_min, config.distance_max, config.num_distances))  # fmt: skip
+    rows = []
+    for obj in scene.objects:
+        moves = [initial_view(obj, rng, INITIAL_DISTANCE)]
+        loop.look(moves[-1], obj)
+        ious: list[float] = []
+        for step in range(steps):
+            found = loop.grid(obj)
+            if found is None:
+                ious.append(0.0)  # not reconstructed (lost track): the demo would stop here
+                continue
+            tid, grid = found
+            ious.append(float(grid_metrics(grid.occupancy, true_grid(obj, grid), threshold=0.4)["iou"]))
+            if step + 1 == steps:
+                break
+            taken = loop.taken.poses(tid)
+            if planner_name == "random":
+                pose = random_view(obj, rng, float(rng.choice(distances)),
+                                   (config.elevation_min_deg, config.elevation_max_deg), taken=[*moves, *taken],
+                                   min_angle_deg=config.min_angle_from_taken_deg)  # fmt: skip
+            else:
+                result = loop.planner.plan_from_outputs({"occupancy": grid.occupancy, "error": grid.error},
+                                                        center=grid.center, extent=grid.extent,
+                                                        current_pose=loop.pose, taken_poses=taken)  # fmt: skip
+                pose = loop.pose if result.best_pose is None else result.best_pose
+            moves.append(pose)
+            loop.look(pose, obj)
+        rows.append(ious)
+    return rows
+
+
+def summarise(rows: dict[str, list[list[float]]]) -> dict:
+    out: dict = {"planners": {}}
+    for name, r in rows.items():
+        iou = np.asarray(r)
+        out["planners"][name] = {
+            "iou_per_step": [round(float(v), 4) for v in iou.mean(axis=0)],
+            "iou_std_per_step": [round(float(v), 4) for v in iou.std(axis=0)],
+            "share_last_above_first": round(float(np.mean(iou[:, -1] > iou[:, 0])), 3),
+            "per_object": [[round(float(v), 4) for v in row] for row in iou],
+        }
+    if {"nbv", "random"} <= rows.keys():
+        nbv, rnd = np.asarray(rows["nbv"]), np.asarray(rows["random"])
+        out["nbv_vs_random"] = {
+            "share_last_at_or_above_random": round(float(np.mean(nbv[:, -1] >= rnd[:, -1])), 3),
+            "share_both_demo_criteria": round(float(np.mean((nbv[:, -1] > nbv[:, 0]) & (nbv[:, -1] >= rnd[:, -1]))), 3),
+            "mean_difference_per_step": [round(float(v), 4) for v in (nbv - rnd).mean(axis=0)],
+        }
+    return out
+
+
+def plot(summary: dict, path: Path, *, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for name, p in summary["planners"].items():
+        per_object = np.asarray(p["per_object"])
+        x = np.arange(1, per_object.shape[1] + 1)
+        line = ax.plot(x, per_object.mean(axis=0), marker="o", label=name, linewidth=2)[0]
+        for row in per_object:
+            ax.plot(x, row, color=line.get_color(), alpha=0.12, linewidth=0.8)
+    ax.set_xlabel("views of the object (1 = initial view)")
+    ax.set_ylabel("IoU at 0.4")
+    ax.set_title(title, fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=120, format="png"))
+    plt.close(fig)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--split", default="val", help="object split the scenes draw from (default: val)")
+    parser.add_argument("--scenes", type=int, default=8, help="scenes (seeds first-seed..first-seed+N-1)")
+    parser.add_argument("--first-seed", type=int, default=1, help="first scene seed (the demo's scene is seed 0)")
+    parser.add_argument("--objects", type=int, default=3, help="objects per scene (default: 3, as the demo)")
+    parser.add_argument("--steps", type=int, default=5, help="views per object (default: 5, as the demo)")
+    parser.add_argument("--source", default="pybullet", help="mesh source (default: pybullet, as the demo)")
+    parser.add_argument("--backend", default="onnxruntime", help="inference backend (default: onnxruntime)")
+    parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                        help="override a PlannerConfig field of config/nbv.yaml (repeatable)")  # fmt: skip
+    parser.add_argument("--out", type=Path, default=RESULTS_DIR / "tabletop.json")
+    args = parser.parse_args(argv)
+
+    from vtr_perception.infer import load_backend
+
+    config = planner_config(args.set)
+    backend = load_backend(args.backend)
+    rows: dict[str, list[list[float]]] = {name: [] for name in PLANNERS}
+    seeds = range(args.first_seed, args.first_seed + args.scenes)
+    for seed in tqdm(seeds, desc="table-top scenes"):
+        scene = make_tabletop_scene(args.source, num_objects=args.objects, split=args.split, seed=seed)
+        for name in PLANNERS:
+            rows[name].extend(run_scene(scene, backend, config, name, seed=seed, steps=args.steps))
+    summary = summarise(rows)
+    payload = {
+        **summary,
+        "objects": len(rows["nbv"]),
+        "scenes": {"split": args.split, "source": args.source, "seeds": list(seeds), "objects_per_scene": args.objects},
+        "steps": args.steps,
+        "planner_overrides": args.set,
+        "planner_config": {k: list(v) if isinstance(v, tuple) else v for k, v in vars(config).items()},
+        "backend": backend.info.name if hasattr(backend.info, "name") else args.backend,
+        **run_metadata(),
+    }
+    atomic_write_json(args.out, payload)
+    title = (f"{payload['objects']} objects in {len(seeds)} {args.split}-split table-top scenes"
+             + (f" ({', '.join(args.set)})" if args.set else ""))  # fmt: skip
+    plot(summary, args.out.with_suffix(".png"), title=title)
+    for name, p in summary["planners"].items():
+        print(f"{name:>7}: IoU {' '.join(f'{v:.3f}' for v in p['iou_per_step'])}  "
+              f"last > first for {p['share_last_above_first']:.0%} of objects")  # fmt: skip
+    if "nbv_vs_random" in summary:
+        c = summary["nbv_vs_random"]
+        print(f"nbv last >= random last for {c['share_last_at_or_above_random']:.0%} of objects; both demo criteria "
+              f"for {c['share_both_demo_criteria']:.0%}")  # fmt: skip
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
