@@ -155,7 +155,9 @@ class NbvNode(Node):
         with self._lock:
             current = None if self.current_pose is None else self.current_pose.copy()
             target = self._target_in(grids)
-            taken = self.taken.poses(target)
+            # Where the camera is counts as taken too: nbv/target can arrive before the cloud that
+            # records the current view, and the same grids would then give the same answer again.
+            taken = self.taken.poses(target) + ([] if current is None else [current])
         grid = grids[target]
         result = self.planner.plan_from_outputs({"occupancy": grid.occupancy, "error": grid.error},
                                                 center=grid.center, extent=grid.extent, current_pose=current,
