@@ -32,12 +32,13 @@ from vtr_perception.geometry import cameras  # noqa: E402
 from vtr_perception.geometry.metrics import grid_metrics  # noqa: E402
 from vtr_perception.geometry.renderer import Renderer  # noqa: E402
 from vtr_perception.io_utils import atomic_write, atomic_write_json  # noqa: E402
+from vtr_perception.nbv.candidates import candidate_distances  # noqa: E402
 from vtr_perception.nbv.config import PlannerConfig  # noqa: E402
 from vtr_perception.nbv.planner import NextBestViewPlanner  # noqa: E402
 from vtr_perception.nbv.taken_views import TakenViews  # noqa: E402
 from vtr_perception.perception.config import PerceptionConfig  # noqa: E402
 from vtr_perception.perception.pipeline import PerceptionPipeline  # noqa: E402
-from vtr_perception.ros.demo_monitor import initial_view, random_view, true_grid  # noqa: E402
+from vtr_perception.ros.demo_monitor import initial_view, random_view, track_of, true_grid  # noqa: E402
 from vtr_perception.ros.nbv_node import ObjectGrid  # noqa: E402
 from vtr_perception.ros.sim_camera_node import SimCameraConfig  # noqa: E402
 
@@ -81,12 +82,7 @@ class SimulatedLoop:
         self.look(self.pose, None)
 
     def track_for(self, obj: SceneObject) -> int | None:
-        estimates = self.pipeline.estimates()
-        if not estimates:
-            return None
-        tid = min(estimates, key=lambda i: np.linalg.norm(estimates[i].grid_center - obj.center))
-        near = np.linalg.norm(estimates[tid].grid_center - obj.center) < 0.6 * obj.size + 0.03  # DemoMonitor's rule
-        return tid if near else None
+        return track_of(obj, {i: e.grid_center for i, e in self.pipeline.estimates().items()})
 
     def views_of(self, obj: SceneObject) -> int:
         tid = self.track_for(obj)
@@ -119,8 +115,7 @@ def run_scene(scene: TableTopScene, backend, config: PlannerConfig, planner_name
     """IoU after each of ``steps`` views, per object, for one planner."""
     loop = SimulatedLoop(scene, backend, NextBestViewPlanner(config))
     rng = np.random.default_rng(seed + 1)  # the demo's monitor seed
-    distances = [(config.distance_min + config.distance_max) / 2.0] if config.num_distances == 1 else list(
-        np.linspace(config.distance_min, config.distance_max, config.num_distances))  # fmt: skip
+    distances = candidate_distances(config)
     rows = []
     for obj in scene.objects:
         moves = [initial_view(obj, rng, INITIAL_DISTANCE)]

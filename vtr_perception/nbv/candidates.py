@@ -57,10 +57,7 @@ def make_candidates(config: PlannerConfig, *, center: Sequence[float] = (0.0, 0.
         az, el = fibonacci_angles(config.num_candidates)
     else:
         raise ValueError(f"PlannerConfig.candidates must be 'grid' or 'fibonacci', got {config.candidates!r}")
-    if config.num_distances == 1:
-        distances = np.array([(config.distance_min + config.distance_max) / 2.0])
-    else:
-        distances = np.linspace(config.distance_min, config.distance_max, config.num_distances)
+    distances = candidate_distances(config)
     az_all = np.tile(az, len(distances))
     el_all = np.tile(el, len(distances))
     dist_all = np.repeat(distances, len(az))
@@ -74,6 +71,13 @@ def _vector3(value: Sequence[float], name: str) -> np.ndarray:
     if v.shape != (3,) or not np.all(np.isfinite(v)):
         raise ValueError(f"{name} must be 3 finite numbers, got {value!r}")
     return v
+
+
+def candidate_distances(config: PlannerConfig) -> np.ndarray:
+    """Distances of the candidate shells: one at the middle of the range, or ``num_distances`` across it."""
+    if config.num_distances == 1:
+        return np.array([(config.distance_min + config.distance_max) / 2.0])
+    return np.linspace(config.distance_min, config.distance_max, config.num_distances)
 
 
 def view_directions(poses: np.ndarray | Sequence[np.ndarray], center: np.ndarray) -> np.ndarray:

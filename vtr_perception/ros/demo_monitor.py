@@ -59,6 +59,14 @@ def true_grid(obj: SceneObject, grid: ObjectGrid) -> np.ndarray:
     return occ
 
 
+def track_of(obj: SceneObject, grid_centers: dict[int, np.ndarray]) -> int | None:
+    """The reconstructed object (id) whose grid centre is nearest ``obj``, if near enough to be it."""
+    if not grid_centers:
+        return None
+    tid = min(grid_centers, key=lambda i: np.linalg.norm(grid_centers[i] - obj.center))
+    return tid if np.linalg.norm(grid_centers[tid] - obj.center) < 0.6 * obj.size + 0.03 else None
+
+
 def initial_view(obj: SceneObject, rng: np.random.Generator, distance: float) -> np.ndarray:
     return cameras.camera_from_angles(rng.uniform(0, 360), rng.uniform(25, 40), distance, target=obj.center)
 
@@ -170,11 +178,8 @@ class DemoMonitor(Node):
 
     def track_for(self, obj: SceneObject) -> int | None:
         with self._cond:
-            grids = dict(self.grids)
-        if not grids:
-            return None
-        tid = min(grids, key=lambda i: np.linalg.norm(grids[i].center - obj.center))
-        return tid if np.linalg.norm(grids[tid].center - obj.center) < 0.6 * obj.size + 0.03 else None
+            centers = {i: g.center for i, g in self.grids.items()}
+        return track_of(obj, centers)
 
     def run_object(self, obj: SceneObject, *, steps: int, timeout: float = 30.0) -> ObjectRun:
         """Initial view, then ``steps`` - 1 moves; each step is measured once the object's

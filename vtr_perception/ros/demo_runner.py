@@ -15,7 +15,6 @@ import threading
 import time
 from pathlib import Path
 
-import numpy as np
 import rclpy
 from rclpy.executors import SingleThreadedExecutor
 
@@ -57,22 +56,16 @@ def planner_view_limits() -> dict:
     """The view limits of the shipped nbv_node parameters (config/nbv.yaml), as DemoMonitor arguments."""
     import yaml
 
+    from vtr_perception.nbv.candidates import candidate_distances
     from vtr_perception.nbv.config import PlannerConfig
     from vtr_perception.resources import package_file
 
     params = yaml.safe_load(package_file("config/nbv.yaml").read_text())["nbv"]["ros__parameters"]
-    planner = params.get("planner", {})
-    default = PlannerConfig()
-
-    def value(name: str) -> float:
-        return float(planner.get(name, getattr(default, name)))
-
-    shells = int(planner.get("num_distances", default.num_distances))
-    lo, hi = value("distance_min"), value("distance_max")
+    config = PlannerConfig(**params.get("planner", {}))
     return {
-        "elevation_deg": (value("elevation_min_deg"), value("elevation_max_deg")),
-        "min_angle_deg": value("min_angle_from_taken_deg"),
-        "view_distances": ((lo + hi) / 2.0,) if shells == 1 else tuple(np.linspace(lo, hi, shells).tolist()),
+        "elevation_deg": (float(config.elevation_min_deg), float(config.elevation_max_deg)),
+        "min_angle_deg": float(config.min_angle_from_taken_deg),
+        "view_distances": tuple(candidate_distances(config).tolist()),
     }
 
 

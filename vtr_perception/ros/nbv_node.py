@@ -58,12 +58,12 @@ class ObjectGrid:
     error: np.ndarray
     center: np.ndarray
     extent: float
-    views: int = 0  # frames the reconstruction has used (0 when the cloud has no ``views`` field)
+    views: int  # frames the reconstruction has used
 
 
 def grids_from_cloud(points: np.ndarray) -> dict[int, ObjectGrid]:
     """Split an objects/error cloud into per-object cubic grids; malformed objects raise ValueError."""
-    for name in ("x", "y", "z", "occupancy", "error", "id"):
+    for name in ("x", "y", "z", "occupancy", "error", "id", "views"):
         if points.dtype.names is None or name not in points.dtype.names:
             raise ValueError(f"objects/error cloud lacks the field {name!r}")
     out = {}
@@ -79,8 +79,7 @@ def grids_from_cloud(points: np.ndarray) -> dict[int, ObjectGrid]:
         step = np.linalg.norm(xyz[R * R] - xyz[0])  # one step along i
         occ = np.nan_to_num(sel["occupancy"].reshape(R, R, R), nan=0.0)
         err = np.nan_to_num(sel["error"].reshape(R, R, R), nan=0.0)
-        views = int(sel["views"][0]) if "views" in points.dtype.names else 0
-        out[int(i)] = ObjectGrid(int(i), occ, err, xyz.mean(axis=0), float(step * R), views)
+        out[int(i)] = ObjectGrid(int(i), occ, err, xyz.mean(axis=0), float(step * R), int(sel["views"][0]))
     return out
 
 
@@ -139,11 +138,7 @@ class NbvNode(Node):
             return
         with self._lock:
             self._last_grids = (grids, msg.header.stamp)
-            current = None if self.current_pose is None else self.current_pose.copy()
-            if any(g.views > 0 for g in grids.values()):
-                self.taken.update({i: g.views for i, g in grids.items()}, current)
-            elif current is not None:  # a cloud without view counts: the current pose is a view of the target
-                self.taken.record(self._target_in(grids), current)
+            self.taken.update({i: g.views for i, g in grids.items()}, self.current_pose)
         self._plan(grids, msg.header.stamp)
 
     def _target_in(self, grids: dict[int, ObjectGrid]) -> int:
