@@ -16,7 +16,8 @@ from vtr_perception.geometry.renderer import render_object_views
 from vtr_perception.geometry.view_sets import sample_views
 from vtr_perception.train.synthesis.diffusion import DiffusionModelConfig, DiffusionSynthesizer, build_unet
 from vtr_perception.train.synthesis.render import RenderSynthesizer
-from vtr_perception.train.vtr import VTRConfig, run_vtr
+from vtr_perception.train.view_selection import build_pool
+from vtr_perception.train.vtr import VTRConfig, _synthetic_batch, run_vtr, synthesize_items
 
 torch.set_num_threads(2)
 SIZE, RES = 16, 16
@@ -131,6 +132,26 @@ def test_render_synthesizer_matches_the_true_render(objects, tmp_path):
     assert torch.allclose(out, torch.from_numpy(want.transpose(0, 3, 1, 2) / 255.0).float())
     with pytest.raises(ValueError, match="object_keys"):
         synth.synthesize(src, np.zeros((2, 2)), targets)
+
+
+@pytest.mark.parametrize("keep_source", [False, True])
+def test_synthesized_batches_keep_the_real_source_view_when_asked(objects, tmp_path, keep_source):
+    rng = np.random.default_rng(0)
+    sources = [Items(objects, 1)[i] for i in range(len(KEYS))]
+    pool = build_pool("random", [s["category"] for s in sources], rng=rng, scores=None, top_k=3, jitter_deg=5.0)
+    items = synthesize_items(_synth("render", objects, tmp_path), sources, pool, views_per_object=3, rng=rng,
+                             keep_source=keep_source)
+    assert all(len(it["azimuth"]) == 3 + keep_source for it in items)
+    for _ in range(5):
+        batch = _synthetic_batch(items, 4, 3, rng)
+        assert batch["images"].shape[:2] == (4, 3)
+        by_key = {s["object_id"]: s for s in sources}
+        first_is_source = [
+            torch.equal(batch["images"][b, 0], by_key[key]["images"][0])
+            and torch.equal(batch["rotations"][b, 0], by_key[key]["rotations"][0])
+            for b, key in enumerate(batch["object_id"])
+        ]
+        assert all(first_is_source) if keep_source else not any(first_is_source)
 
 
 def test_config_checks():

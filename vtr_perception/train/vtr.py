@@ -59,6 +59,10 @@ class VTRConfig:
     epochs: int = field(default=2, metadata={"help": "VTR epochs (search, select, synthesize, fine-tune)"})
     steps_per_epoch: int = field(default=100, metadata={"help": "fine-tuning steps per epoch"})
     ft_rate: float = field(default=0.5, metadata={"help": "fraction of batches replaced by synthesized batches"})
+    keep_source_view: bool = field(
+        default=True,
+        metadata={"help": "synthesized batches keep the object's real aligned source view as their first view"},
+    )
     batch_size: int = field(default=16, metadata={"help": "objects per batch"})
     lr: float = field(default=1e-4, metadata={"help": "fine-tuning learning rate (AdamW)"})
     num_views: int = field(default=3, metadata={"help": "views per object in search and training batches"})
@@ -120,10 +124,12 @@ def synthesize_items(
     *,
     views_per_object: int,
     rng: np.random.Generator,
+    keep_source: bool = False,
 ) -> list[dict]:
     """One item per source object with ``views_per_object`` synthesized views at pool viewpoints.
 
-    ``sources`` are dataset items whose first view is the aligned source image.
+    ``sources`` are dataset items whose first view is the aligned source image; with
+    ``keep_source`` that real view comes first in the item, before the synthesized ones.
     """
     src_images, src_angles, tgt_angles, keys = [], [], [], []
     for item in sources:
@@ -140,28 +146,30 @@ def synthesize_items(
     tgt = np.asarray(tgt_angles, dtype=np.float64).reshape(len(sources), views_per_object, 2)
     out = []
     for i, item in enumerate(sources):
-        out.append(
-            {
-                "images": images[i].float(),
-                "rotations": torch.from_numpy(rotation_from_angles(tgt[i, :, 0], tgt[i, :, 1]).astype(np.float32)),
-                "azimuth": torch.from_numpy(tgt[i, :, 0].astype(np.float32)),
-                "elevation": torch.from_numpy(tgt[i, :, 1].astype(np.float32)),
-                "voxels": item["voxels"],
-                "index": item["index"],
-                "object_id": item["object_id"],
-                "category": item["category"],
-            }
-        )
+        views = {
+            "images": images[i].float(),
+            "rotations": torch.from_numpy(rotation_from_angles(tgt[i, :, 0], tgt[i, :, 1]).astype(np.float32)),
+            "azimuth": torch.from_numpy(tgt[i, :, 0].astype(np.float32)),
+            "elevation": torch.from_numpy(tgt[i, :, 1].astype(np.float32)),
+        }
+        if keep_source:
+            views = {k: torch.cat([torch.as_tensor(item[k][:1], dtype=v.dtype), v]) for k, v in views.items()}
+        shared = {k: item[k] for k in ("voxels", "index", "object_id", "category")}
+        out.append(views | shared | {"source_first": keep_source})
     return out
 
 
 def _synthetic_batch(items: list[dict], batch_size: int, num_views: int, rng: np.random.Generator) -> dict:
+    """``num_views`` views of ``batch_size`` random items; an item whose real source view comes
+    first (``source_first``) always keeps it, plus ``num_views - 1`` synthesized views."""
     chosen = []
     for i in rng.integers(0, len(items), batch_size):
         item = items[i]
-        pick = np.sort(rng.choice(len(item["azimuth"]), size=num_views, replace=False))
+        first = 1 if item["source_first"] else 0
+        pick = np.sort(rng.choice(np.arange(first, len(item["azimuth"])), size=num_views - first, replace=False))
+        pick = np.concatenate([np.arange(first), pick])
         chosen.append({k: (v[pick] if k in ("images", "rotations", "azimuth", "elevation") else v)
-                       for k, v in item.items()})
+                       for k, v in item.items() if k != "source_first"})
     return collate(chosen)
 
 
@@ -246,7 +254,8 @@ def run_vtr(
         if len(pool):
             sources = [source_set[int(i)] for i in synth_idx]
             synthetic = synthesize_items(
-                synthesizer, sources, pool, views_per_object=config.synth_views_per_object, rng=rng
+                synthesizer, sources, pool, views_per_object=config.synth_views_per_object, rng=rng,
+                keep_source=config.keep_source_view,
             )
         entry["synthesized_images"] = len(synthetic) * config.synth_views_per_object
         entry |= fine_tune(
