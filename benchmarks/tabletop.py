@@ -198,6 +198,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=5, help="views per object (default: 5, as the demo)")
     parser.add_argument("--source", default="pybullet", help="mesh source (default: pybullet, as the demo)")
     parser.add_argument("--backend", default="onnxruntime", help="inference backend (default: onnxruntime)")
+    parser.add_argument("--checkpoint", type=Path, default=None,
+                        help="reconstructor checkpoint to use instead of the shipped model (runs on torch)")
     parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                         help="override a PlannerConfig field of config/nbv.yaml (repeatable)")  # fmt: skip
     parser.add_argument("--out", type=Path, default=RESULTS_DIR / "tabletop.json")
@@ -206,7 +208,10 @@ def main(argv: list[str] | None = None) -> int:
     from vtr_perception.infer import load_backend
 
     config = planner_config(args.set)
-    backend = load_backend(args.backend)
+    if args.checkpoint is not None and not args.checkpoint.is_file():
+        parser.error(f"no such checkpoint: {args.checkpoint}")
+    backend = (load_backend("torch", checkpoint=args.checkpoint) if args.checkpoint is not None
+               else load_backend(args.backend))  # fmt: skip
     rows: dict[str, list[list[float]]] = {name: [] for name in PLANNERS}
     seeds = range(args.first_seed, args.first_seed + args.scenes)
     for seed in tqdm(seeds, desc="table-top scenes"):
@@ -220,6 +225,7 @@ def main(argv: list[str] | None = None) -> int:
         "scenes": {"split": args.split, "source": args.source, "seeds": list(seeds), "objects_per_scene": args.objects},
         "steps": args.steps,
         "planner_overrides": args.set,
+        "checkpoint": None if args.checkpoint is None else str(args.checkpoint),
         "planner_config": {k: list(v) if isinstance(v, tuple) else v for k, v in vars(config).items()},
         "backend": backend.info.name if hasattr(backend.info, "name") else args.backend,
         **run_metadata(),

@@ -104,6 +104,10 @@ def test_a_track_too_small_to_segment_from_here_counts_no_miss():
     assert not tracker.in_view(track, K, far, empty) and tracker.in_view(track, K, far)
     strict = Tracker(PerceptionConfig(min_object_points=1))
     assert strict.in_view(track, K, far, empty)  # any footprint is enough when segmentation keeps any blob
+    # 54 cells at 0.8 m: above the 40 segmentation needs, but too near that limit to count a miss by default
+    near_limit = camera_on_circle(0, radius=0.8, height=0.6)
+    assert not tracker.in_view(track, K, near_limit, empty)
+    assert Tracker(PerceptionConfig(expected_cells_factor=1.0)).in_view(track, K, near_limit, empty)
 
 
 def test_track_times_out():

@@ -66,6 +66,12 @@ class PerceptionConfig:
         metadata={"help": "a track with fewer of its points visible than this is occluded: not expected in view, "
                           "so it counts no miss (a neighbour in front of it does not retire it)"},
     )
+    expected_cells_factor: float = field(
+        default=2.0,
+        metadata={"help": "a track counts a miss only where its footprint covers this many times min_object_points "
+                          "strided cells: near that limit segmentation may still lose it (points near the support "
+                          "plane, ragged edges), and a track retired there is rebuilt from scratch"},
+    )
     track_timeout_s: float = field(
         default=120.0, metadata={"help": "a track not seen for this long (s) is retired; 0 = never"}
     )
@@ -134,7 +140,7 @@ class PerceptionConfig:
 
     def __post_init__(self) -> None:
         positive = ("max_depth_m", "plane_distance_m", "cluster_eps_m", "gate_distance_m", "fused_voxel_m",
-                    "occlusion_margin_m")
+                    "occlusion_margin_m", "expected_cells_factor")
         for name in positive:
             if not getattr(self, name) > 0:
                 raise ValueError(f"PerceptionConfig.{name} must be > 0, got {getattr(self, name)}")

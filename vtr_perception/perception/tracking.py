@@ -180,8 +180,8 @@ class Tracker:
         cfg = self.config
         visible, cells = visible_footprint(track.points, depth, intrinsics, T_camera_world, cfg.occlusion_margin_m,
                                            cfg.pixel_stride)  # fmt: skip
-        # Too few points here for segmentation to keep (a flat object seen from far and low): not expected.
-        return visible >= cfg.occluded_below_fraction and cells >= cfg.min_object_points
+        # Too few points here for segmentation to keep for sure (a flat object seen from far and low): not expected.
+        return visible >= cfg.occluded_below_fraction and cells >= cfg.expected_cells_factor * cfg.min_object_points
 
     def _pose_jump(self, T_world_camera: np.ndarray) -> bool:
         if self._last_pose is None:

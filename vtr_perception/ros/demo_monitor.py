@@ -29,6 +29,8 @@ from vtr_perception.ros import conversions as conv
 from vtr_perception.ros.nbv_node import ObjectGrid, grids_from_cloud
 from vtr_perception.ros.qos import reliable_qos
 
+ARRIVED_M = 0.01  # the camera is at its goal when it reports a position this close to it
+
 
 @dataclass
 class StepRecord:
@@ -98,13 +100,17 @@ class DemoMonitor(Node):
 
     def __init__(self, scene: TableTopScene, *, planner: str, seed: int, distance: float = 0.5,
                  elevation_deg: tuple[float, float] = (10.0, 80.0), min_angle_deg: float = 0.0,
-                 view_distances: Sequence[float] = (), log: Callable[[str], None] = print,
-                 **kwargs) -> None:  # fmt: skip
+                 view_distances: Sequence[float] = (), frames_per_view: int = 15,
+                 log: Callable[[str], None] = print, **kwargs) -> None:  # fmt: skip
         super().__init__("demo_monitor", **kwargs)
         self.scene, self.planner, self.distance, self.log = scene, planner, distance, log
         # the NBV planner's limits and distances, so random views are drawn from the set it chooses from
         self.elevation_deg, self.min_angle_deg = elevation_deg, min_angle_deg
         self.view_distances = tuple(view_distances) or (distance,)
+        # camera frames at a new pose after which a view the reconstruction has not used counts as
+        # unusable (the object cannot be segmented from there); a usable one is taken within ~5
+        self.frames_per_view = frames_per_view
+        self.frames_at_goal = 0
         self.taken: list[np.ndarray] = []  # camera poses moved to for the current object
         # views each track's reconstruction has used (neighbours' runs included), as nbv_node keeps them
         self.used_views = TakenViews()
@@ -157,6 +163,9 @@ class DemoMonitor(Node):
     def _on_pose(self, msg: PoseStamped) -> None:
         with self._cond:
             self.camera_pose = conv.pose_to_matrix(msg)
+            if self.taken and np.linalg.norm(self.camera_pose[:3, 3] - self.taken[-1][:3, 3]) < ARRIVED_M:
+                self.frames_at_goal += 1
+                self._cond.notify_all()
 
     # driving (main thread)
     def _wait(self, predicate: Callable[[], bool], timeout: float) -> bool:
@@ -164,7 +173,9 @@ class DemoMonitor(Node):
             return self._cond.wait_for(predicate, timeout=timeout)
 
     def _move(self, T: np.ndarray) -> None:
-        self.taken.append(np.asarray(T, dtype=np.float64))
+        with self._cond:
+            self.frames_at_goal = 0
+            self.taken.append(np.asarray(T, dtype=np.float64))
         self.pub_goal.publish(conv.matrix_to_pose_stamped(T, frame_id="world"))
 
     def _random_view(self, obj: SceneObject, track_id: int | None) -> np.ndarray:
@@ -198,8 +209,15 @@ class DemoMonitor(Node):
                 tid = self.track_for(obj)
                 return self._camera_arrived() and tid is not None and self.view_counts.get(tid, 0) > last
 
-            if not self._wait(new_view_used, timeout):
+            def view_unusable() -> bool:  # only once the object has a reconstruction: the first may take longer
+                return self.frames_at_goal >= self.frames_per_view and self.track_for(obj) is not None
+
+            if not self._wait(lambda: new_view_used() or view_unusable(), timeout):
                 self.log(f"  {obj.key}: step {step + 1}: the new view was not used within {timeout:.0f} s")
+            elif not new_view_used():
+                self.log(f"  {obj.key}: step {step + 1}: {self.frames_per_view} frames from the new view and its "
+                         "reconstruction did not use one (not segmented from there, or too like a view it has); "
+                         "going on")
             run.track_id = self.track_for(obj)
             with self._cond:
                 grid = self.grids.get(run.track_id) if run.track_id is not None else None
@@ -241,11 +259,11 @@ class DemoMonitor(Node):
         with self._cond:
             return self.suggestion[1].copy()
 
-    def _camera_arrived(self, tolerance_m: float = 0.01) -> bool:
+    def _camera_arrived(self) -> bool:
         """Whether the camera reports the pose it was last sent to."""
         with self._cond:
             pose = self.camera_pose
-        return pose is not None and bool(np.linalg.norm(pose[:3, 3] - self.taken[-1][:3, 3]) < tolerance_m)
+        return pose is not None and bool(np.linalg.norm(pose[:3, 3] - self.taken[-1][:3, 3]) < ARRIVED_M)
 
     def _views_of(self, track_id: int) -> int:
         with self._cond:
