@@ -5,9 +5,8 @@ of two touching objects never updates either object's track. A track counts a mi
 its centre is in front of the camera and inside the image and, where there is depth, enough
 of its fused points are not hidden behind something nearer and they cover enough pixels for
 segmentation to keep it: objects out of view, occluded by a neighbour or too small from here
-are kept. A
-frame whose camera pose jumps and whose detections then disagree with the confirmed tracks is
-skipped as a whole, leaving every track untouched.
+are kept. A frame whose camera pose jumps and whose detections then disagree with the confirmed
+tracks is skipped as a whole, leaving every track untouched.
 """
 
 from __future__ import annotations

@@ -108,7 +108,7 @@ class DemoMonitor(Node):
         self.elevation_deg, self.min_angle_deg = elevation_deg, min_angle_deg
         self.view_distances = tuple(view_distances) or (distance,)
         # camera frames at a new pose after which a view the reconstruction has not used counts as
-        # unusable (the object cannot be segmented from there); a usable one is taken within ~5
+        # unusable (not segmented from there, or too like a view it has); a usable one is taken within ~5
         self.frames_per_view = frames_per_view
         self.frames_at_goal = 0
         self.taken: list[np.ndarray] = []  # camera poses moved to for the current object
@@ -163,7 +163,7 @@ class DemoMonitor(Node):
     def _on_pose(self, msg: PoseStamped) -> None:
         with self._cond:
             self.camera_pose = conv.pose_to_matrix(msg)
-            if self.taken and np.linalg.norm(self.camera_pose[:3, 3] - self.taken[-1][:3, 3]) < ARRIVED_M:
+            if self._at_goal(self.camera_pose):
                 self.frames_at_goal += 1
                 self._cond.notify_all()
 
@@ -259,11 +259,15 @@ class DemoMonitor(Node):
         with self._cond:
             return self.suggestion[1].copy()
 
+    def _at_goal(self, pose: np.ndarray | None) -> bool:
+        with self._cond:
+            return pose is not None and bool(self.taken) and bool(
+                np.linalg.norm(pose[:3, 3] - self.taken[-1][:3, 3]) < ARRIVED_M)
+
     def _camera_arrived(self) -> bool:
         """Whether the camera reports the pose it was last sent to."""
         with self._cond:
-            pose = self.camera_pose
-        return pose is not None and bool(np.linalg.norm(pose[:3, 3] - self.taken[-1][:3, 3]) < ARRIVED_M)
+            return self._at_goal(self.camera_pose)
 
     def _views_of(self, track_id: int) -> int:
         with self._cond:
