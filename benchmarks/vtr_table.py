@@ -118,7 +118,8 @@ def main(argv: list[str] | None = None) -> int:
     for method, (checkpoint, how) in methods.items():
         if not Path(checkpoint).is_file():
             command = how if method == "base" else (
-                f"vtr-perception train-vtr --base models/reconstructor.pt {how} --out {checkpoint}")
+                f"vtr-perception train-vtr --base models/reconstructor.pt --caches {args.data_cache} {how} "
+                f"--out {checkpoint}")
             pending.append({"method": method, "checkpoint": checkpoint, "command": command})
             continue
         for view_set in VIEW_SETS:

@@ -84,3 +84,12 @@ def test_eval_bad_arguments_are_one_line_errors(tiny, capsys) -> None:
     assert "--view-sets" in capsys.readouterr().err
     assert main(["eval", "--model", str(cache / "none.pt"), "--source", str(cache)]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_a_vtr_fine_tune_names_its_base_training_caches() -> None:
+    from vtr_perception.train.evaluate import recorded_train_caches
+
+    base = {"train_config": {"caches": ["a", "b"]}}
+    assert recorded_train_caches(base) == ["a", "b"]
+    assert recorded_train_caches({"vtr": {"caches": ["a"]}, "base_metadata": base}) == ["a", "b"]
+    assert recorded_train_caches({"vtr": {}}) == []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -134,6 +135,26 @@ def test_render_synthesizer_matches_the_true_render(objects, tmp_path):
         synth.synthesize(src, np.zeros((2, 2)), targets)
 
 
+def test_render_synthesizer_loads_each_mesh_from_the_cache_that_holds_it(objects, tmp_path):
+    caches = {}
+    for name, keys in (("pybullet", KEYS[:1]), ("procedural", KEYS[1:])):
+        caches[name] = tmp_path / name
+        caches[name].mkdir()
+        (caches[name] / "index.json").write_text(json.dumps({"objects": [{"key": k} for k in keys]}))
+    loaded = []
+
+    def load_mesh(cache, key):
+        loaded.append((Path(cache).name, key))
+        return objects[key]["mesh"]
+
+    synth = RenderSynthesizer([caches["pybullet"], caches["procedural"]], load_mesh=load_mesh)
+    keys = [KEYS[1], KEYS[0]]
+    synth.synthesize(objects[KEYS[0]]["images"][:2], np.zeros((2, 2)), np.zeros((2, 2)), object_keys=keys)
+    assert sorted(loaded) == sorted([("procedural", KEYS[1]), ("pybullet", KEYS[0])])
+    with pytest.raises(ValueError, match="in none of the caches"):
+        synth.synthesize(objects[KEYS[0]]["images"][:1], np.zeros((1, 2)), np.zeros((1, 2)), object_keys=["nope"])
+
+
 @pytest.mark.parametrize("keep_source", [False, True])
 def test_synthesized_batches_keep_the_real_source_view_when_asked(objects, tmp_path, keep_source):
     rng = np.random.default_rng(0)
@@ -186,7 +207,7 @@ def test_train_vtr_command_on_a_tiny_cache_and_checkpoint(tmp_path, capsys, synt
     if synth == "zero123":
         synth_args += ["--synth-model", str(write_tiny_zero123(tmp_path / "zero123")), "--synth-steps", "2"]
     capsys.readouterr()
-    rc = cli.main(["train-vtr", "--base", str(base), "--data-cache", str(cache), "--selection", "error",
+    rc = cli.main(["train-vtr", "--base", str(base), "--caches", str(cache), "--selection", "error",
                    *synth_args, "--epochs", "1", "--steps-per-epoch", "2", "--batch-size", "2",
                    "--search-objects", "2", "--synth-objects", "2", "--ft-rate", "1.0", "--out", str(out)])
     assert rc == 0
@@ -194,4 +215,12 @@ def test_train_vtr_command_on_a_tiny_cache_and_checkpoint(tmp_path, capsys, synt
     assert epoch["synthesized_images"] == 2 * 3 and epoch["synthetic_batches"] == 2  # ft-rate 1: all synthesized
     meta = read_checkpoint(out)["metadata"]
     assert meta["epochs_done"] == 1 and meta["vtr"]["selection"] == "error" and meta["vtr"]["synth"] == synth
-    assert cli.main(["train-vtr", "--base", str(tmp_path / "missing.pt"), "--data-cache", str(cache)]) == 2
+    assert cli.main(["train-vtr", "--base", str(tmp_path / "missing.pt"), "--caches", str(cache)]) == 2
+
+
+def test_the_shipped_vtr_config_file_loads_into_vtr_config():
+    from vtr_perception import config as cfg
+
+    loaded = cfg.load_yaml(VTRConfig, Path(__file__).resolve().parents[2] / "config" / "vtr_error_diffusion.yaml")
+    assert loaded.caches == (".cache/data/pybullet64", ".cache/data/procedural64")
+    assert loaded.selection == "error" and loaded.synth == "diffusion" and not loaded.out.startswith("models/")

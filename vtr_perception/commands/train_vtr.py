@@ -46,6 +46,8 @@ def _loss_fn(pose_aware: bool):
 
 
 def run(args: argparse.Namespace) -> int:
+    from torch.utils.data import ConcatDataset
+
     from vtr_perception.data.dataset import ViewDataset
     from vtr_perception.models.checkpoint import load_checkpoint, save_checkpoint
     from vtr_perception.train.synthesis import make_synthesizer
@@ -54,10 +56,15 @@ def run(args: argparse.Namespace) -> int:
     base = cfg.load_yaml(VTRConfig, args.config) if args.config else None
     config = cfg.from_args(VTRConfig, args, base=base)
     model, model_config, metadata = load_checkpoint(config.base)
-    train_set = ViewDataset(config.data_cache, split="train", view_set="aligned", num_views=config.num_views,
-                            seed=config.seed)
-    source_set = ViewDataset(config.data_cache, split="train", view_set="aligned", num_views=1, seed=config.seed,
-                             fixed=True)
+    # The same caches in the same order, so index i is the same object in both sets.
+    train_set = ConcatDataset([
+        ViewDataset(c, split="train", view_set="aligned", num_views=config.num_views, seed=config.seed)
+        for c in config.caches
+    ])
+    source_set = ConcatDataset([
+        ViewDataset(c, split="train", view_set="aligned", num_views=1, seed=config.seed, fixed=True)
+        for c in config.caches
+    ])
     synthesizer = None
     if config.selection != "none":
         options = {}
@@ -66,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
         elif config.synth == "zero123":
             options = {"num_inference_steps": config.synth_steps}
         synthesizer = make_synthesizer(
-            config.synth, data_cache=config.data_cache, model_dir=config.synth_model, **options
+            config.synth, data_caches=config.caches, model_dir=config.synth_model, **options
         )
     vtr_meta = {"base": config.base, "vtr": cfg.to_dict(config), "base_metadata": metadata}
 

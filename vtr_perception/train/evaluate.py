@@ -107,6 +107,16 @@ def summarise(records: list[dict], method: str, view_set: str, num_views: int, r
     return row
 
 
+def recorded_train_caches(metadata: dict) -> list[str]:
+    """The caches a checkpoint was trained on: its own ``train_config``, else (a VTR fine-tune) its base's."""
+    while metadata:
+        caches = metadata.get("train_config", {}).get("caches")
+        if caches:
+            return list(caches)
+        metadata = metadata.get("base_metadata") or {}
+    return []
+
+
 def evaluate(
     model_path: str | Path,
     source: str,
@@ -127,7 +137,7 @@ def evaluate(
 
     model, config, metadata = load_checkpoint(model_path)
     pose_aware = config.mode == "pose_aware"
-    train_caches = train_caches or list(metadata.get("train_config", {}).get("caches", []))
+    train_caches = train_caches or recorded_train_caches(metadata)
     if not train_caches:
         raise ValueError(f"{model_path} does not record its training caches; give --train-caches for the baselines")
     baselines = training_baselines(train_caches, clusters=clusters, seed=seed, progress=progress)

@@ -44,7 +44,10 @@ class VTRConfig:
     """VTR fine-tuning: error-guided view selection and view synthesis."""
 
     base: str = field(default="models/reconstructor.pt", metadata={"help": "checkpoint trained on aligned views"})
-    data_cache: str = field(default=".cache/data/pybullet64", metadata={"help": "rendered-view data cache"})
+    caches: tuple[str, ...] = field(
+        default=(".cache/data/pybullet64", ".cache/data/procedural64"),
+        metadata={"help": "rendered-view data caches to fine-tune on together (as the base was trained)"},
+    )
     selection: Literal["error", "random", "nature", "none"] = field(
         default="error", metadata={"help": "how the pool's viewpoints are chosen"}
     )
@@ -83,6 +86,8 @@ class VTRConfig:
             raise ValueError(
                 f"synth_views_per_object ({self.synth_views_per_object}) must be >= num_views ({self.num_views})"
             )
+        if not self.caches:
+            raise ValueError("caches is empty: give at least one dataset cache directory")
         for name in ("epochs", "steps_per_epoch", "batch_size", "num_views", "search_objects", "synth_objects"):
             if getattr(self, name) < (0 if name == "epochs" else 1):
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from vtr_perception.train.synthesis.base import ViewSynthesizer, relative_angles_deg, relative_camera
@@ -10,15 +11,19 @@ SYNTHESIZERS: tuple[str, ...] = ("render", "diffusion", "zero123")
 
 
 def make_synthesizer(
-    name: str, *, data_cache: str | Path | None = None, model_dir: str | Path | None = None, **options
+    name: str,
+    *,
+    data_caches: str | Path | Sequence[str | Path] | None = None,
+    model_dir: str | Path | None = None,
+    **options,
 ) -> ViewSynthesizer:
-    """Build a synthesizer by name; ``data_cache`` for "render", ``model_dir`` for "diffusion"/"zero123"."""
+    """Build a synthesizer by name; ``data_caches`` for "render", ``model_dir`` for "diffusion"/"zero123"."""
     if name == "render":
-        if data_cache is None:
-            raise ValueError("the render synthesizer needs the data cache directory (--data-cache)")
+        if not data_caches:
+            raise ValueError("the render synthesizer needs the data cache directories (--caches)")
         from vtr_perception.train.synthesis.render import RenderSynthesizer
 
-        return RenderSynthesizer(data_cache)
+        return RenderSynthesizer(data_caches)
     if name == "diffusion":
         from vtr_perception.train.synthesis.diffusion import DiffusionSynthesizer
 

@@ -1,7 +1,8 @@
 """The "render" synthesizer: re-render the true mesh at the target view (the upper bound).
 
 It ignores the source image and needs the object's key to load its mesh from the data
-cache, so it shows what VTR would gain from perfect view synthesis.
+cache that holds it (one or several caches, as the reconstructor trains on several), so it
+shows what VTR would gain from perfect view synthesis.
 """
 
 from __future__ import annotations
@@ -20,8 +21,18 @@ class RenderSynthesizer(ViewSynthesizer):
 
     name = "render"
 
-    def __init__(self, cache_dir: str | Path, *, load_mesh: Callable | None = None, render: Callable | None = None):
-        self.cache_dir = Path(cache_dir)
+    def __init__(
+        self,
+        cache_dirs: str | Path | Sequence[str | Path],
+        *,
+        load_mesh: Callable | None = None,
+        render: Callable | None = None,
+    ):
+        if isinstance(cache_dirs, (str, Path)):
+            cache_dirs = [cache_dirs]
+        self.cache_dirs = [Path(c) for c in cache_dirs]
+        if not self.cache_dirs:
+            raise ValueError("the render synthesizer needs at least one data cache directory")
         if load_mesh is None:
             from vtr_perception.data.dataset import load_cached_mesh as load_mesh
         if render is None:
@@ -29,10 +40,22 @@ class RenderSynthesizer(ViewSynthesizer):
         self._load_mesh = load_mesh
         self._render = render
         self._meshes: dict[str, object] = {}
+        self._cache_of: dict[str, Path] | None = None
+
+    def _cache_dir(self, key: str) -> Path:
+        if len(self.cache_dirs) == 1:
+            return self.cache_dirs[0]
+        if self._cache_of is None:
+            from vtr_perception.data.cache import read_index
+
+            self._cache_of = {o["key"]: c for c in reversed(self.cache_dirs) for o in read_index(c)["objects"]}
+        if key not in self._cache_of:
+            raise ValueError(f"object {key!r} is in none of the caches {', '.join(map(str, self.cache_dirs))}")
+        return self._cache_of[key]
 
     def _mesh(self, key: str):
         if key not in self._meshes:
-            self._meshes[key] = self._load_mesh(self.cache_dir, key)
+            self._meshes[key] = self._load_mesh(self._cache_dir(key), key)
         return self._meshes[key]
 
     def _synthesize(self, source_images, source_az_el, target_az_el, *, object_keys: Sequence[str] | None):
