@@ -68,7 +68,8 @@ def paired_differences(rows: list[dict]) -> list[dict]:
     the same synthesizer and for every method vs base, per view set (the same objects and views)."""
     by = {(r["method"], r["view_set"]): np.asarray(r["per_object_iou"]) for r in rows}
     methods = {m for m, _ in by}
-    pairs = [(f"error+{s}", f"random+{s}") for s in ("diffusion", "render")]
+    pairs = [(m, "random+" + m.removeprefix("error+")) for m in sorted(methods)
+             if m.startswith("error+") and "random+" + m.removeprefix("error+") in methods]
     pairs += [(m, "base") for m in sorted(methods - {"base"})]
     out = []
     for a, b in pairs:
