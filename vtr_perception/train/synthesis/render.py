@@ -48,6 +48,7 @@ class RenderSynthesizer(ViewSynthesizer):
         if self._cache_of is None:
             from vtr_perception.data.cache import read_index
 
+            # reversed: a key held by two caches comes from the first one listed
             self._cache_of = {o["key"]: c for c in reversed(self.cache_dirs) for o in read_index(c)["objects"]}
         if key not in self._cache_of:
             raise ValueError(f"object {key!r} is in none of the caches {', '.join(map(str, self.cache_dirs))}")
