@@ -227,7 +227,7 @@ def main(argv: list[str] | None = None) -> int:
         "planner_overrides": args.set,
         "checkpoint": None if args.checkpoint is None else str(args.checkpoint),
         "planner_config": {k: list(v) if isinstance(v, tuple) else v for k, v in vars(config).items()},
-        "backend": backend.info.name if hasattr(backend.info, "name") else args.backend,
+        "backend": backend.name,
         **run_metadata(),
     }
     atomic_write_json(args.out, payload)
