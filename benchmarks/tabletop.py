@@ -12,6 +12,7 @@ the true object after each, in the reconstruction's grid, as the demo measures i
 Choose settings on ``--split val`` scenes; report ``--split test``. Writes JSON and a PNG.
 
     python benchmarks/tabletop.py --split val --scenes 8 [--set candidates=fibonacci ...]
+        [--set-perception merge_fragments=false ...]
 """
 
 from __future__ import annotations
@@ -51,28 +52,43 @@ def shipped_params(name: str) -> dict:
     return yaml.safe_load((ROOT / "config" / f"{name}.yaml").read_text())[name]["ros__parameters"]
 
 
-def planner_config(overrides: list[str]) -> PlannerConfig:
-    """config/nbv.yaml's planner with ``stop_gain`` 0 (the demo's fixed number of views) and FIELD=VALUE overrides."""
-    params = {**shipped_params("nbv")["planner"], "stop_gain": 0.0}
-    defaults = PlannerConfig()
+def _override(params: dict, defaults: object, overrides: list[str], flag: str) -> dict:
     for item in overrides:
         key, _, value = item.partition("=")
         if not hasattr(defaults, key):
-            raise ValueError(f"--set {item}: PlannerConfig has no field {key!r}")
+            raise ValueError(f"{flag} {item}: {type(defaults).__name__} has no field {key!r}")
         kind = type(getattr(defaults, key))
-        params[key] = tuple(float(v) for v in value.split(",")) if kind is tuple else kind(value)
-    return PlannerConfig(**params)
+        if kind is tuple:
+            params[key] = tuple(float(v) for v in value.split(","))
+        elif kind is bool:
+            params[key] = value.lower() in ("1", "true", "yes")
+        else:
+            params[key] = kind(value)
+    return params
+
+
+def planner_config(overrides: list[str]) -> PlannerConfig:
+    """config/nbv.yaml's planner with ``stop_gain`` 0 (the demo's fixed number of views) and FIELD=VALUE overrides."""
+    params = {**shipped_params("nbv")["planner"], "stop_gain": 0.0}
+    return PlannerConfig(**_override(params, PlannerConfig(), overrides, "--set"))
+
+
+def perception_config(overrides: list[str]) -> PerceptionConfig:
+    """config/reconstruction.yaml's perception parameters with FIELD=VALUE overrides."""
+    params = dict(shipped_params("reconstruction")["perception"])
+    return PerceptionConfig(**_override(params, PerceptionConfig(), overrides, "--set-perception"))
 
 
 class SimulatedLoop:
     """One scene: camera, perception pipeline, planner and the views-taken record, as the demo's nodes."""
 
-    def __init__(self, scene: TableTopScene, backend, planner: NextBestViewPlanner) -> None:
+    def __init__(self, scene: TableTopScene, backend, planner: NextBestViewPlanner,
+                 perception: PerceptionConfig | None = None) -> None:
         camera = SimCameraConfig()
         self.scene = scene
         self.renderer = Renderer(scene.meshes())
         self.intrinsics = cameras.Intrinsics.from_fov(camera.width, camera.height, camera.fov_deg)
-        self.pipeline = PerceptionPipeline(PerceptionConfig(**shipped_params("reconstruction")["perception"]), backend)
+        self.pipeline = PerceptionPipeline(perception or perception_config([]), backend)
         self.planner = planner
         self.taken = TakenViews()
         self.stamp = 0.0
@@ -110,15 +126,15 @@ class SimulatedLoop:
                                e.num_views)  # fmt: skip
 
 
-def run_scene(scene: TableTopScene, backend, config: PlannerConfig, planner_name: str, *, seed: int, steps: int
-              ) -> list[list[float]]:  # fmt: skip
+def run_scene(scene: TableTopScene, backend, config: PlannerConfig, planner_name: str, *, seed: int, steps: int,
+              perception: PerceptionConfig | None = None) -> list[list[float]]:  # fmt: skip
     """IoU after each of ``steps`` views, per object, for one planner."""
-    loop = SimulatedLoop(scene, backend, NextBestViewPlanner(config))
+    loop = SimulatedLoop(scene, backend, NextBestViewPlanner(config), perception)
     rng = np.random.default_rng(seed + 1)  # the demo's monitor seed
     distances = candidate_distances(config)
     rows = []
     for obj in scene.objects:
-        moves = [initial_view(obj, rng, INITIAL_DISTANCE)]
+        moves = [initial_view(obj, seed + 1, INITIAL_DISTANCE)]
         loop.look(moves[-1], obj)
         ious: list[float] = []
         for step in range(steps):
@@ -201,13 +217,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--checkpoint", type=Path, default=None,
                         help="reconstructor checkpoint to use instead of the shipped model (runs on torch)")
     parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
-                        help="override a PlannerConfig field of config/nbv.yaml (repeatable)")  # fmt: skip
+                        help="override a PlannerConfig field of config/nbv.yaml (repeatable)")
+    parser.add_argument("--set-perception", action="append", default=[], metavar="FIELD=VALUE",
+                        help="override a PerceptionConfig field of config/reconstruction.yaml")  # fmt: skip
     parser.add_argument("--out", type=Path, default=RESULTS_DIR / "tabletop.json")
     args = parser.parse_args(argv)
 
     from vtr_perception.infer import load_backend
 
     config = planner_config(args.set)
+    perception = perception_config(args.set_perception)
     if args.checkpoint is not None and not args.checkpoint.is_file():
         parser.error(f"no such checkpoint: {args.checkpoint}")
     backend = (load_backend("torch", checkpoint=args.checkpoint) if args.checkpoint is not None
@@ -217,7 +236,8 @@ def main(argv: list[str] | None = None) -> int:
     for seed in tqdm(seeds, desc="table-top scenes"):
         scene = make_tabletop_scene(args.source, num_objects=args.objects, split=args.split, seed=seed)
         for name in PLANNERS:
-            rows[name].extend(run_scene(scene, backend, config, name, seed=seed, steps=args.steps))
+            rows[name].extend(run_scene(scene, backend, config, name, seed=seed, steps=args.steps,
+                                        perception=perception))
     summary = summarise(rows)
     payload = {
         **summary,
@@ -225,14 +245,16 @@ def main(argv: list[str] | None = None) -> int:
         "scenes": {"split": args.split, "source": args.source, "seeds": list(seeds), "objects_per_scene": args.objects},
         "steps": args.steps,
         "planner_overrides": args.set,
+        "perception_overrides": args.set_perception,
         "checkpoint": None if args.checkpoint is None else str(args.checkpoint),
         "planner_config": {k: list(v) if isinstance(v, tuple) else v for k, v in vars(config).items()},
         "backend": backend.name,
         **run_metadata(),
     }
     atomic_write_json(args.out, payload)
+    overrides = args.set + args.set_perception
     title = (f"{payload['objects']} objects in {len(seeds)} {args.split}-split table-top scenes"
-             + (f" ({', '.join(args.set)})" if args.set else ""))  # fmt: skip
+             + (f" ({', '.join(overrides)})" if overrides else ""))  # fmt: skip
     plot(summary, args.out.with_suffix(".png"), title=title)
     for name, p in summary["planners"].items():
         print(f"{name:>7}: IoU {' '.join(f'{v:.3f}' for v in p['iou_per_step'])}  "

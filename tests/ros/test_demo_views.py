@@ -9,7 +9,7 @@ import yaml
 
 from tests.ros.helpers import REPO
 from vtr_perception.geometry import cameras
-from vtr_perception.ros.demo_monitor import random_view
+from vtr_perception.ros.demo_monitor import initial_view, random_view
 from vtr_perception.ros.demo_runner import planner_view_limits
 
 
@@ -47,3 +47,16 @@ def test_random_views_keep_the_minimum_angle_from_views_taken():
         d = T[:3, 3] / np.linalg.norm(T[:3, 3])
         angles = [np.degrees(np.arccos(np.clip(d @ (t[:3, 3] / 0.5), -1, 1))) for t in taken]
         assert min(angles) >= 25.0 - 1e-6
+
+
+def test_every_run_starts_an_object_from_the_same_first_view():
+    """The NBV and the random run are compared from the same start: the first view of an object
+    depends on the seed and the object alone, not on how many random views were drawn before."""
+    a, b = (SimpleNamespace(index=i, center=np.array([0.1 * i, 0.0, 0.05])) for i in (0, 1))
+    first = initial_view(b, 7, 0.5)
+    random_view(a, np.random.default_rng(7), 0.5)  # the random run's draws for the object before
+    np.testing.assert_array_equal(initial_view(b, 7, 0.5), first)
+    assert not np.allclose(initial_view(a, 7, 0.5)[:3, 3] - a.center, first[:3, 3] - b.center)
+    assert not np.allclose(initial_view(b, 8, 0.5), first)
+    _, el, dist = cameras.angles_from_camera(first, target=b.center)
+    assert 25.0 <= float(el) <= 40.0 and np.isclose(float(dist), 0.5)

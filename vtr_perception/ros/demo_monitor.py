@@ -69,7 +69,11 @@ def track_of(obj: SceneObject, grid_centers: dict[int, np.ndarray]) -> int | Non
     return tid if np.linalg.norm(grid_centers[tid] - obj.center) < 0.6 * obj.size + 0.03 else None
 
 
-def initial_view(obj: SceneObject, rng: np.random.Generator, distance: float) -> np.ndarray:
+def initial_view(obj: SceneObject, seed: int, distance: float) -> np.ndarray:
+    """The object's first view: drawn from (seed, object index) alone, so that runs with different
+    planners start every object from the same view (a shared stream would shift with the draws of
+    the random planner, and NBV and random would be compared from different starts)."""
+    rng = np.random.default_rng([seed, obj.index])
     return cameras.camera_from_angles(rng.uniform(0, 360), rng.uniform(25, 40), distance, target=obj.center)
 
 
@@ -114,7 +118,8 @@ class DemoMonitor(Node):
         self.taken: list[np.ndarray] = []  # camera poses moved to for the current object
         # views each track's reconstruction has used (neighbours' runs included), as nbv_node keeps them
         self.used_views = TakenViews()
-        self.rng = np.random.default_rng(seed)
+        self.seed = seed
+        self.rng = np.random.default_rng(seed)  # random views; initial views have their own (initial_view)
         self._cond = threading.Condition()
         self.grids: dict[int, ObjectGrid] = {}
         self.grid_stamp = 0.0
@@ -201,7 +206,7 @@ class DemoMonitor(Node):
         # reconstruction that uses the initial view, not one from before the camera got there.
         tid = self.track_for(obj)
         last_views = self._views_of(tid) if tid is not None else 0
-        self._move(initial_view(obj, self.rng, self.distance))
+        self._move(initial_view(obj, self.seed, self.distance))
         for step in range(steps):
             t_move = time.monotonic()
 
