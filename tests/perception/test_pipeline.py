@@ -192,3 +192,20 @@ def test_non_finite_backend_output_keeps_the_previous_estimate():
     assert result.skipped is None and result.updated == []
     assert next(iter(result.estimates.values())) is good
     assert pipe.event_counts["reconstruction_rejected_non_finite"] == 1
+
+
+def test_a_view_a_neighbour_partly_hides_adds_no_view():
+    az = 40.0
+    a = np.radians(az)
+    # A low block between the camera and BOX, hiding the lower part of BOX's silhouette.
+    blocker = Box((0.03 + 0.13 * np.cos(a), -0.02 + 0.13 * np.sin(a)), (0.06, 0.06, 0.08), az, (40, 160, 60))
+    T = camera_on_circle(az)
+    rgb, depth, _ = render([BOX, blocker], K, T)
+    for threshold, views_added in [(0.9, 0), (0.0, 1)]:
+        pipe = _pipeline(view_min_visible_fraction=threshold)
+        _feed(pipe, [0, 20])
+        track = min(pipe.tracker.tracks.values(), key=lambda t: np.linalg.norm(t.center[:2] - BOX.center[:2]))
+        views = len(track.buffer)
+        assert pipe.process(rgb, depth, K, T, 5.0).skipped is None
+        assert len(track.buffer) == views + views_added
+        assert pipe.event_counts["occluded_view_dropped"] == 1 - views_added

@@ -1,10 +1,12 @@
+import dataclasses
+
 import numpy as np
 
 from tests.perception.scenes import Box, camera_on_circle, render
 from vtr_perception.geometry.cameras import Intrinsics
 from vtr_perception.perception.config import PerceptionConfig
 from vtr_perception.perception.segmentation import Detection, segment_depth
-from vtr_perception.perception.tracking import Tracker
+from vtr_perception.perception.tracking import Tracker, merge_fragments
 
 K = Intrinsics.from_fov(320, 240, 60)
 CFG = PerceptionConfig(pixel_stride=2)
@@ -164,3 +166,42 @@ def test_camera_pose_jump_with_inconsistent_detections_is_skipped_and_tracks_unt
     # A real large move whose detections agree with the tracks is accepted.
     step = _frame(tracker, 100, 4.0)
     assert step.skipped is None and len(step.matches) == 3 and not step.created
+
+
+def _points_det(lo, hi, n=60, seed=0) -> Detection:
+    lo, hi = np.asarray(lo, float), np.asarray(hi, float)
+    pts = lo + np.random.default_rng(seed).random((n, 3)) * (hi - lo)
+    mask = np.zeros((4, 4), bool)
+    mask[seed % 4, seed % 4] = True
+    return Detection(mask, pts, 0.5 * (lo + hi), hi - lo, False)
+
+
+def test_fragments_inside_one_tracked_box_are_joined_and_others_are_left_alone():
+    box = (np.array([0.0, 0.0, 0.0]), np.array([0.2, 0.1, 0.15]))
+    front = _points_det([0.0, 0.0, 0.0], [0.06, 0.1, 0.15], seed=1)
+    back = _points_det([0.12, 0.0, 0.0], [0.2, 0.05, 0.15], seed=2)
+    neighbour = _points_det([0.3, 0.0, 0.0], [0.4, 0.1, 0.1], seed=3)
+    merged = merge_fragments([front, neighbour, back], [box], margin_m=0.02)
+    assert len(merged) == 2 and merged[1] is neighbour
+    joined = merged[0]
+    assert len(joined.points_world) == 120 and joined.mask.sum() == 2
+    np.testing.assert_allclose(joined.center - joined.extent / 2, [0.0, 0.0, 0.0])
+    np.testing.assert_allclose(joined.center + joined.extent / 2, [0.2, 0.1, 0.15])
+    # A piece inside two tracked boxes (overlapping neighbours) is not given to either.
+    other = (np.array([0.1, -0.1, 0.0]), np.array([0.25, 0.06, 0.15]))
+    assert len(merge_fragments([front, back], [box, other], margin_m=0.02)) == 2
+    assert merge_fragments([front], [box], margin_m=0.02) == [front]
+
+
+def test_an_object_split_in_two_by_clustering_updates_its_track_and_makes_no_new_one():
+    cfg = PerceptionConfig(confirm_hits=2)
+    tracker, track, T, _ = _confirmed_track(cfg)
+    lo, hi = track.points.min(axis=0), track.points.max(axis=0)
+    mid = 0.5 * (lo[0] + hi[0])
+    halves = [_points_det(lo, [mid - 0.01, hi[1], hi[2]], seed=4), _points_det([mid + 0.01, lo[1], lo[2]], hi, seed=5)]
+    step = tracker.step(halves, K, T, 5.0)
+    assert step.created == [] and len(step.matches) == 1 and step.matches[0][0] is track
+    assert len(step.matches[0][1].points_world) == 120
+    unmerged = Tracker(dataclasses.replace(cfg, merge_fragments=False))
+    unmerged.tracks = {track.id: track}
+    assert len(unmerged.step(halves, K, T, 6.0).created) == 1

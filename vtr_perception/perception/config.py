@@ -66,6 +66,12 @@ class PerceptionConfig:
         metadata={"help": "a track with fewer of its points visible than this is occluded: not expected in view, "
                           "so it counts no miss (a neighbour in front of it does not retire it)"},
     )
+    view_min_visible_fraction: float = field(
+        default=0.9,
+        metadata={"help": "a view is kept only when at least this share of the track's points in the image is not "
+                          "hidden by something in front (depth only): a neighbour cutting the silhouette makes the "
+                          "reconstructor carve the object away; 0 keeps every view"},
+    )
     expected_cells_factor: float = field(
         default=2.0,
         metadata={"help": "a track counts a miss only where its footprint covers this many times min_object_points "
@@ -89,6 +95,11 @@ class PerceptionConfig:
     fuse_min_angle_deg: float = field(
         default=4.0, metadata={"help": "a track fuses new depth points only after the viewing direction changed "
                                        "this much (deg) since its last fusion (near-identical views add nothing)"}
+    )
+    merge_fragments: bool = field(
+        default=True,
+        metadata={"help": "join detections whose points all lie in one confirmed track's box into one detection "
+                          "(an object split by depth clustering where it hides its own connecting parts)"},
     )
     fused_voxel_m: float = field(
         default=0.003, metadata={"help": "voxel size (m) of each track's fused world-frame point cloud"}
@@ -147,9 +158,9 @@ class PerceptionConfig:
         for name in ("pixel_stride", "confirm_hits", "retire_misses", "max_views", "min_views_to_reconstruct"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"PerceptionConfig.{name} must be >= 1, got {getattr(self, name)}")
-        if not 0.0 <= self.occluded_below_fraction <= 1.0:
-            raise ValueError(f"PerceptionConfig.occluded_below_fraction must be in [0, 1], "
-                             f"got {self.occluded_below_fraction}")
+        for name in ("occluded_below_fraction", "view_min_visible_fraction"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"PerceptionConfig.{name} must be in [0, 1], got {getattr(self, name)}")
         if self.size_ratio_gate <= 1.0:
             raise ValueError(f"PerceptionConfig.size_ratio_gate must be > 1, got {self.size_ratio_gate}")
         if self.known_object_size_m < 0:

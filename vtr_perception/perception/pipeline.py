@@ -8,7 +8,8 @@ Bad frames never corrupt a track: a frame is skipped and counted (``skip_counts`
 camera pose is not a finite rigid transform, when depth has too few valid pixels, when no
 support plane is found, or when the camera pose jumps and the detections disagree with the
 confirmed tracks. Border-cut objects are associated (their tracks stay alive) but add no view
-and no geometry.
+and no geometry; partly occluded ones (a neighbour in front hides some of the track's points)
+add geometry but no view.
 
 RGB only (no depth): needs an instance mask and ``known_object_size_m``. From one view the
 distance comes from the mask's pixel extent (d = f * L / extent_px): only as good as the size
@@ -26,12 +27,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from vtr_perception.geometry.cameras import Intrinsics
+from vtr_perception.geometry.cameras import Intrinsics, invert
 from vtr_perception.infer.base import Backend
 from vtr_perception.perception.config import PerceptionConfig
 from vtr_perception.perception.object_pose import ObjectEstimate, estimate_object
 from vtr_perception.perception.segmentation import Detection, Segmentation, segment_depth, segment_mask
-from vtr_perception.perception.tracking import Track, Tracker
+from vtr_perception.perception.tracking import Track, Tracker, visible_footprint
 from vtr_perception.perception.view_buffer import View
 
 
@@ -135,9 +136,13 @@ class PerceptionPipeline:
         if step.skipped:
             return self._skip(step.skipped, timings)
 
+        T_camera_world = invert(T)
         for track, det in step.matches:
             if det.cut_by_border:
                 self.event_counts["border_cut_view_dropped"] += 1
+                continue
+            if self._occluded(track, depth, intrinsics, T_camera_world):
+                self.event_counts["occluded_view_dropped"] += 1
                 continue
             view = View.from_frame(rgb, det.mask, intrinsics, T, stamp, track.center)
             if track.buffer.consider(view):
@@ -156,6 +161,16 @@ class PerceptionPipeline:
         timings["total"] = 1e3 * (time.perf_counter() - t0)
         timings["pipeline"] = timings["total"] - network_ms
         return FrameResult(updated, self.estimates(), None, timings)
+
+    def _occluded(self, track: Track, depth: np.ndarray | None, intrinsics: Intrinsics,
+                  T_camera_world: np.ndarray) -> bool:
+        """Whether something in front hides too much of the track for its silhouette to be a view."""
+        cfg = self.config
+        if depth is None or cfg.view_min_visible_fraction <= 0 or len(track.points) == 0:
+            return False
+        visible, _ = visible_footprint(track.points, depth, intrinsics, T_camera_world, cfg.occlusion_margin_m,
+                                       cfg.pixel_stride)  # fmt: skip
+        return visible < cfg.view_min_visible_fraction
 
     def _due_for_reconstruction(self) -> list[Track]:
         """Tracks with new views to reconstruct, those whose estimate is oldest (or missing) first."""

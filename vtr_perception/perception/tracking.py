@@ -5,8 +5,10 @@ of two touching objects never updates either object's track. A track counts a mi
 its centre is in front of the camera and inside the image and, where there is depth, enough
 of its fused points are not hidden behind something nearer and they cover enough pixels for
 segmentation to keep it: objects out of view, occluded by a neighbour or too small from here
-are kept. A frame whose camera pose jumps and whose detections then disagree with the confirmed
-tracks is skipped as a whole, leaving every track untouched.
+are kept. Detections that lie in one confirmed track's box are first joined into one
+(``merge_fragments``: an object depth clustering split into pieces from this side). A frame
+whose camera pose jumps and whose detections then disagree with the confirmed tracks is
+skipped as a whole, leaving every track untouched.
 """
 
 from __future__ import annotations
@@ -123,6 +125,46 @@ def visible_footprint(points_world: np.ndarray, depth: np.ndarray, intrinsics: I
     return float(1.0 - hidden.mean()), len(cells)
 
 
+def merge_fragments(detections: list[Detection], boxes: list[tuple[np.ndarray, np.ndarray]], margin_m: float,
+                    inside_fraction: float = 0.9) -> list[Detection]:  # fmt: skip
+    """Join detections that are pieces of one tracked object: their points lie in its box.
+
+    From some sides an object's parts are connected only through surfaces it hides itself (a
+    handle behind a body), and depth clustering returns two blobs. Alone, either blob would match
+    the track and give it a view of a fragment, which makes the reconstructor carve the rest away.
+    A detection belongs to a box (lo, hi, world axes, grown by ``margin_m``) when at least
+    ``inside_fraction`` of its points lie in it and in no other box; two or more belonging to the
+    same box become one detection. Detections without points (RGB only) are left as they are.
+    """
+    owner: dict[int, int] = {}
+    for j, d in enumerate(detections):
+        if len(d.points_world) == 0:
+            continue
+        homes = [b for b, (lo, hi) in enumerate(boxes)
+                 if np.mean(np.all((d.points_world >= lo - margin_m) & (d.points_world <= hi + margin_m), axis=1))
+                 >= inside_fraction]  # fmt: skip
+        if len(homes) == 1:
+            owner[j] = homes[0]
+    groups: dict[int, list[int]] = {}
+    for j, b in owner.items():
+        groups.setdefault(b, []).append(j)
+    merged = {min(js): js for js in groups.values() if len(js) > 1}
+    dropped = {j for js in merged.values() for j in js[1:]}
+    out = []
+    for j, d in enumerate(detections):
+        if j in dropped:
+            continue
+        if j not in merged:
+            out.append(d)
+            continue
+        parts = [detections[k] for k in merged[j]]
+        lo = np.min([p.center - p.extent / 2.0 for p in parts], axis=0)
+        hi = np.max([p.center + p.extent / 2.0 for p in parts], axis=0)
+        out.append(Detection(np.logical_or.reduce([p.mask for p in parts]), np.vstack([p.points_world for p in parts]),
+                             0.5 * (lo + hi), hi - lo, any(p.cut_by_border for p in parts), d.instance_id))  # fmt: skip
+    return out
+
+
 @dataclass
 class TrackingStep:
     matches: list[tuple[Track, Detection]]
@@ -194,6 +236,10 @@ class Tracker:
         """Associate one frame's detections; create, confirm and retire tracks (``depth``: occlusion test)."""
         cfg = self.config
         tracks = list(self.tracks.values())
+        if cfg.merge_fragments:
+            known = [t for t in self.confirmed() if len(t.points)]
+            detections = merge_fragments(detections, [(t.points.min(axis=0), t.points.max(axis=0)) for t in known],
+                                         cfg.cluster_eps_m)  # fmt: skip
         pairs = self._associate(tracks, detections)
         jumped = self._pose_jump(T_world_camera)
         # Jumps are measured against the previous frame, used or not: a pose that stays where it
