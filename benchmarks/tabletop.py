@@ -40,7 +40,7 @@ from vtr_perception.nbv.taken_views import TakenViews  # noqa: E402
 from vtr_perception.perception.config import PerceptionConfig  # noqa: E402
 from vtr_perception.perception.pipeline import PerceptionPipeline  # noqa: E402
 from vtr_perception.ros.demo_monitor import initial_view, random_view, track_of, true_grid  # noqa: E402
-from vtr_perception.ros.nbv_node import ObjectGrid  # noqa: E402
+from vtr_perception.ros.nbv_node import ObjectGrid, obstacles_besides  # noqa: E402
 from vtr_perception.ros.sim_camera_node import SimCameraConfig  # noqa: E402
 
 PLANNERS = ("nbv", "random")
@@ -117,13 +117,14 @@ class SimulatedLoop:
             if obj is None or self.views_of(obj) > before:
                 break
 
+    def grids(self) -> dict[int, ObjectGrid]:
+        """Every reconstructed object's grid, as nbv_node rebuilds them from the error cloud."""
+        return {i: ObjectGrid(i, e.occupancy, e.error, np.asarray(e.grid_center), float(e.grid_extent), e.num_views)
+                for i, e in self.pipeline.estimates().items()}  # fmt: skip
+
     def grid(self, obj: SceneObject) -> tuple[int, ObjectGrid] | None:
         tid = self.track_for(obj)
-        if tid is None:
-            return None
-        e = self.pipeline.estimates()[tid]
-        return tid, ObjectGrid(tid, e.occupancy, e.error, np.asarray(e.grid_center), float(e.grid_extent),
-                               e.num_views)  # fmt: skip
+        return None if tid is None else (tid, self.grids()[tid])
 
 
 def run_scene(scene: TableTopScene, backend, config: PlannerConfig, planner_name: str, *, seed: int, steps: int,
@@ -152,9 +153,11 @@ def run_scene(scene: TableTopScene, backend, config: PlannerConfig, planner_name
                                    (config.elevation_min_deg, config.elevation_max_deg), taken=[*moves, *taken],
                                    min_angle_deg=config.min_angle_from_taken_deg)  # fmt: skip
             else:
+                obstacles = obstacles_besides(loop.grids(), tid, config.occupancy_threshold)
                 result = loop.planner.plan_from_outputs({"occupancy": grid.occupancy, "error": grid.error},
                                                         center=grid.center, extent=grid.extent,
-                                                        current_pose=loop.pose, taken_poses=taken)  # fmt: skip
+                                                        current_pose=loop.pose, taken_poses=taken,
+                                                        obstacles=obstacles)  # fmt: skip
                 pose = loop.pose if result.best_pose is None else result.best_pose
             moves.append(pose)
             loop.look(pose, obj)

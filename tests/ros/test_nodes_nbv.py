@@ -28,6 +28,7 @@ from tests.ros.node_processes import NodeProcess  # noqa: E402
 from vtr_perception.geometry.cameras import camera_from_angles  # noqa: E402
 from vtr_perception.geometry.voxels import voxel_centers  # noqa: E402
 from vtr_perception.nbv.config import PlannerConfig  # noqa: E402
+from vtr_perception.nbv.occlusion import occupied_box  # noqa: E402
 from vtr_perception.nbv.planner import NextBestViewPlanner  # noqa: E402
 from vtr_perception.ros import conversions as conv  # noqa: E402
 from vtr_perception.ros.nbv_node import NbvNodeConfig, grids_from_cloud  # noqa: E402
@@ -65,10 +66,15 @@ def yaml_planner_config() -> PlannerConfig:
 
 
 def expected_plan(points: np.ndarray, target: int, taken: list[np.ndarray], current: np.ndarray = CAMERA):
-    grid = grids_from_cloud(points)[target]
-    planner = NextBestViewPlanner(yaml_planner_config())
-    return planner.plan(grid.error, grid.occupancy, center=grid.center, extent=grid.extent, current_pose=current,
-                        taken_poses=taken)  # fmt: skip
+    grids = grids_from_cloud(points)
+    grid = grids[target]
+    config = yaml_planner_config()
+    # the other objects stand in the line of sight of some candidates (nbv.occlusion)
+    others = [occupied_box(g.occupancy, g.center, g.extent, config.occupancy_threshold)
+              for i, g in grids.items() if i != target]  # fmt: skip
+    return NextBestViewPlanner(config).plan(grid.error, grid.occupancy, center=grid.center, extent=grid.extent,
+                                            current_pose=current, taken_poses=taken,
+                                            obstacles=[b for b in others if b is not None])  # fmt: skip
 
 
 class NbvClient:

@@ -47,6 +47,15 @@ class PlannerConfig:
         default=15.0,
         metadata={"help": "a candidate's direction from the object must differ this much from every view taken (deg)"},
     )
+    max_occluded_fraction: float = field(
+        default=0.1,
+        metadata={"help": "a candidate whose sightlines to the object's predicted shape cross other objects' boxes "
+                          "for more than this share is not allowed: perception keeps no view of a partly hidden "
+                          "object (1: no occlusion limit)"},
+    )
+    occluder_margin_m: float = field(
+        default=0.01, metadata={"help": "other objects' boxes are grown by this much for the occlusion limit (m)"}
+    )
     motion_weight: float = field(
         default=0.0, metadata={"help": "score penalty per metre of camera travel from the current pose"}
     )
@@ -103,6 +112,9 @@ class PlannerConfig:
             raise ValueError(f"PlannerConfig.candidates must be 'grid' or 'fibonacci', got {self.candidates!r}")
         if not 0.0 < self.occupancy_threshold < 1.0:
             raise ValueError(f"PlannerConfig.occupancy_threshold must be in (0, 1), got {self.occupancy_threshold}")
-        for name in ("min_angle_from_taken_deg", "motion_weight", "stop_gain", "free_space_weight", "spread_weight"):
+        if not 0.0 <= self.max_occluded_fraction <= 1.0:
+            raise ValueError(f"PlannerConfig.max_occluded_fraction must be in [0, 1], got {self.max_occluded_fraction}")
+        for name in ("min_angle_from_taken_deg", "motion_weight", "stop_gain", "free_space_weight", "spread_weight",
+                     "occluder_margin_m"):  # fmt: skip
             if getattr(self, name) < 0.0:
                 raise ValueError(f"PlannerConfig.{name} must be >= 0, got {getattr(self, name)}")

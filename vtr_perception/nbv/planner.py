@@ -1,7 +1,8 @@
 """Next-best-view planner: candidates -> visible-error gain - motion cost -> ranked poses.
 
 Fallbacks (always a defined answer, never NaN):
-- no candidate inside the limits: ``best_pose`` is None, ``stop`` is True;
+- no candidate inside the limits (other objects in the line of sight count as one):
+  ``best_pose`` is None, ``stop`` is True;
 - no error anywhere, nothing occupied and no free-space error, or a best gain below
   ``stop_gain``: the ranking is returned (ties keep candidate order, then motion cost
   decides) and ``stop`` is True;
@@ -19,6 +20,7 @@ import numpy as np
 from vtr_perception.nbv.candidates import Candidates, allowed_mask, make_candidates, view_directions
 from vtr_perception.nbv.config import PlannerConfig
 from vtr_perception.nbv.error_estimates import get_estimator
+from vtr_perception.nbv.occlusion import Box, occluded_fraction, target_points
 from vtr_perception.nbv.visibility import RayBundle, ray_bundle, visible_error_from_bundle
 
 
@@ -76,8 +78,13 @@ class NextBestViewPlanner:
         extent: float = 1.0,
         current_pose: np.ndarray | None = None,
         taken_poses: np.ndarray | Sequence[np.ndarray] = (),
+        obstacles: Sequence[Box] = (),
     ) -> PlanResult:
-        """Rank the allowed candidates around an object whose grid is centred at ``center`` with side ``extent``."""
+        """Rank the allowed candidates around an object whose grid is centred at ``center`` with side ``extent``.
+
+        ``obstacles``: world-axis boxes (lo, hi) of the other objects (``occlusion.occupied_box``); a
+        candidate that would see the object through them (``max_occluded_fraction``) is not allowed.
+        """
         start = time.perf_counter()
         cfg = self.config
         occupancy = np.asarray(occupancy, dtype=np.float32)
@@ -91,6 +98,10 @@ class NextBestViewPlanner:
         taken = np.asarray(taken_poses, dtype=np.float64).reshape(-1, 4, 4)
         candidates = make_candidates(cfg, center=center)
         allowed = allowed_mask(candidates, cfg, extent=extent, taken_poses=taken)
+        if len(obstacles) and cfg.max_occluded_fraction < 1.0:
+            targets = target_points(occupancy, center, extent, cfg.occupancy_threshold)
+            hidden = occluded_fraction(candidates.poses[:, :3, 3], targets, obstacles, cfg.occluder_margin_m)
+            allowed &= hidden <= cfg.max_occluded_fraction + 1e-9
         if not allowed.any():
             return PlanResult(
                 None,

@@ -26,6 +26,7 @@ from std_msgs.msg import Int32
 from visualization_msgs.msg import MarkerArray
 
 from vtr_perception.nbv.config import PlannerConfig
+from vtr_perception.nbv.occlusion import Box, occupied_box
 from vtr_perception.nbv.planner import NextBestViewPlanner, PlanResult
 from vtr_perception.nbv.taken_views import TakenViews
 from vtr_perception.ros import conversions as conv
@@ -59,6 +60,12 @@ class ObjectGrid:
     center: np.ndarray
     extent: float
     views: int  # frames the reconstruction has used
+
+
+def obstacles_besides(grids: dict[int, ObjectGrid], target: int, threshold: float) -> list[Box]:
+    """World boxes of every object but ``target`` (what may stand in the line of sight)."""
+    boxes = (occupied_box(g.occupancy, g.center, g.extent, threshold) for i, g in grids.items() if i != target)
+    return [b for b in boxes if b is not None]
 
 
 def grids_from_cloud(points: np.ndarray) -> dict[int, ObjectGrid]:
@@ -154,9 +161,10 @@ class NbvNode(Node):
             # records the current view, and the same grids would then give the same answer again.
             taken = self.taken.poses(target) + ([] if current is None else [current])
         grid = grids[target]
+        obstacles = obstacles_besides(grids, target, self.planner.config.occupancy_threshold)
         result = self.planner.plan_from_outputs({"occupancy": grid.occupancy, "error": grid.error},
                                                 center=grid.center, extent=grid.extent, current_pose=current,
-                                                taken_poses=taken)  # fmt: skip
+                                                taken_poses=taken, obstacles=obstacles)  # fmt: skip
         self.last_result = result
         self.plans += 1
         self.publish(result, stamp, target)
