@@ -88,3 +88,17 @@ def test_bundle_is_reusable_and_inputs_are_checked():
         visible_error_from_bundle(bundle, bad, np.zeros((R, R, R)))
     with pytest.raises(ValueError, match="T_grid_cameras"):
         ray_bundle(np.eye(3), resolution=R)
+
+
+def test_scoring_some_cameras_of_a_bundle_gives_their_scores_of_the_whole_bundle():
+    T = camera_from_angles(np.array([0.0, 90.0, 180.0, 270.0]), np.array([10.0, 40.0, -20.0, 70.0]), 2.0)
+    bundle = ray_bundle(T, resolution=R, rays=RAYS)
+    rng = np.random.default_rng(0)
+    occ, err = rng.random((R, R, R)).astype(np.float32), rng.random((R, R, R)).astype(np.float32)
+    full = visible_error_from_bundle(bundle, err, occ, threshold=0.9, free_space_weight=0.5)
+    assert len(np.unique(full)) == 4
+    some = visible_error_from_bundle(bundle, err, occ, threshold=0.9, free_space_weight=0.5, cameras=[3, 1])
+    np.testing.assert_array_equal(some, full[[3, 1]])
+    mask = np.array([True, False, True, False])
+    np.testing.assert_array_equal(visible_error_from_bundle(bundle, err, occ, threshold=0.9, cameras=mask),
+                                  visible_error_from_bundle(bundle, err, occ, threshold=0.9)[mask])

@@ -114,12 +114,14 @@ class NextBestViewPlanner:
             )
 
         bundle = self._bundle(candidates, extent=extent, resolution=occupancy.shape[0])
-        gains = visible_error_from_bundle(
+        gains = np.zeros(len(allowed))  # scored only where allowed: the rest are never ranked
+        gains[allowed] = visible_error_from_bundle(
             bundle,
             error_volume,
             occupancy,
             threshold=cfg.occupancy_threshold,
             free_space_weight=cfg.free_space_weight,
+            cameras=allowed,
         )
         scores = gains.copy()
         if cfg.spread_weight > 0.0 and len(taken):

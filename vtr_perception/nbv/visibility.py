@@ -18,6 +18,7 @@ Plain numpy (inputs may be numpy arrays or torch tensors), so any layer can reus
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -131,16 +132,19 @@ def visible_error_from_bundle(
     *,
     threshold: float = 0.5,
     free_space_weight: float = 1.0,
+    cameras: np.ndarray | Sequence[int] | None = None,
 ) -> np.ndarray:
-    """(N,) mean visible error per ray for each camera of ``bundle`` (float64)."""
+    """(N,) mean visible error per ray for each camera of ``bundle`` (float64), or for the cameras
+    ``cameras`` (indices or a boolean mask) selects, in that order."""
     R = bundle.resolution
     err = _padded_flat(volume_error, R, "volume_error")
     occ = _padded_flat(occupancy, R, "occupancy")
+    indices = bundle.indices if cameras is None else bundle.indices[cameras]
     # Single-threaded numpy: on a shared CPU it beats torch's threaded gathers and scans.
-    occupied = (occ >= threshold)[bundle.indices]  # (N, P, S)
+    occupied = (occ >= threshold)[indices]  # (N, P, S)
     first = occupied.argmax(axis=-1)[..., None]  # first occupied sample; 0 where none
     hit = np.take_along_axis(occupied, first, axis=-1)[..., 0]  # (N, P)
-    err_samples = err[bundle.indices]  # (N, P, S)
+    err_samples = err[indices]  # (N, P, S)
     per_ray = np.take_along_axis(err_samples, first, axis=-1)[..., 0] * hit
     if free_space_weight > 0.0:
         samples = err_samples.shape[-1]
