@@ -153,10 +153,12 @@ def run_scene(scene: TableTopScene, backend, config: PlannerConfig, planner_name
                                    (config.elevation_min_deg, config.elevation_max_deg), taken=[*moves, *taken],
                                    min_angle_deg=config.min_angle_from_taken_deg)  # fmt: skip
             else:
+                # as nbv_node: views the reconstruction used, suggestions the camera reached, where it is
                 obstacles = obstacles_besides(loop.grids(), tid, config.occupancy_threshold)
                 result = loop.planner.plan_from_outputs({"occupancy": grid.occupancy, "error": grid.error},
                                                         center=grid.center, extent=grid.extent,
-                                                        current_pose=loop.pose, taken_poses=taken,
+                                                        current_pose=loop.pose,
+                                                        taken_poses=[*taken, *moves[1:], loop.pose],
                                                         obstacles=obstacles)  # fmt: skip
                 pose = loop.pose if result.best_pose is None else result.best_pose
             moves.append(pose)

@@ -4,8 +4,8 @@ The node runs in its own process with the shipped config/nbv.yaml. This process 
 the camera pose and a two-object error cloud, and checks that next_best_view is exactly the
 pose NextBestViewPlanner picks for the same grids with the same (YAML) PlannerConfig; that
 nbv/target switches the object; that a view the reconstruction used counts as taken for its
-own object, whichever object was the target; and that a malformed cloud is ignored while the
-node keeps answering.
+own object, whichever object was the target; that a suggested view the camera reached is not
+suggested again; and that a malformed cloud is ignored while the node keeps answering.
 """
 
 from __future__ import annotations
@@ -217,3 +217,30 @@ def test_a_view_counts_as_taken_for_the_object_that_used_it(nbv):
     cos = (goal[:3, 2] @ moved_to[:3, 2])
     assert np.degrees(np.arccos(np.clip(cos, -1, 1))) >= yaml_planner_config().min_angle_from_taken_deg - 1e-6
     client.pub_target.publish(Int32(data=-1))
+
+
+def test_a_reached_suggestion_is_not_suggested_again(nbv):
+    """The camera goes to the suggested view, but the reconstruction does not use that frame (views
+    stay 1) and the camera comes back. The same grids must not send it there a second time."""
+    client, proc = nbv
+    objects = {7: OBJECTS[3], 9: OBJECTS[5]}  # ids the node has no views recorded for; 7 has the most error
+    points = error_cloud_points(objects)
+    client.pub_pose.publish(conv.matrix_to_pose_stamped(CAMERA, stamp=49.0, frame_id="world"))
+    client.wait(lambda: False, 0.5)
+    client.publish_cloud(points, stamp=50.0)
+    answer = client.answer_for(50.0)
+    assert answer is not None, proc.output()
+    first = conv.pose_to_matrix(answer[0])
+    np.testing.assert_allclose(first, expected_plan(points, target=7, taken=[CAMERA]).best_pose, atol=1e-6)
+
+    client.pub_pose.publish(conv.matrix_to_pose_stamped(first, stamp=51.0, frame_id="world"))
+    client.wait(lambda: False, 0.5)
+    client.pub_pose.publish(conv.matrix_to_pose_stamped(CAMERA, stamp=52.0, frame_id="world"))
+    client.wait(lambda: False, 0.5)
+    client.publish_cloud(points, stamp=53.0)  # same grids, same view counts, camera back where it started
+    answer = client.answer_for(53.0)
+    assert answer is not None, proc.output()
+    second = conv.pose_to_matrix(answer[0])
+    np.testing.assert_allclose(second, expected_plan(points, target=7, taken=[CAMERA, first]).best_pose, atol=1e-6)
+    cos = second[:3, 2] @ first[:3, 2]
+    assert np.degrees(np.arccos(np.clip(cos, -1, 1))) >= yaml_planner_config().min_angle_from_taken_deg - 1e-6

@@ -8,7 +8,10 @@ candidates and arrows coloured by score for rviz.
 
 Views taken are kept per object (nbv.taken_views): when an object's ``views`` count in the
 cloud grows, the camera pose of that moment is recorded as a view of that object, whichever
-object is the target. The error estimate is the planner's ``estimator`` over the cloud's
+object is the target. A suggested view the camera reached counts as taken for its target even
+when the reconstruction did not use the frame (a near-duplicate of a view it has, say, that the
+taken record missed): the node never sends the camera to the same place twice, where the same
+grids would give the same answer again. The error estimate is the planner's ``estimator`` over the cloud's
 fields: ``error_head`` (the cloud's error) or ``entropy`` (of its occupancy).
 """
 
@@ -25,6 +28,7 @@ from sensor_msgs.msg import PointCloud2
 from std_msgs.msg import Int32
 from visualization_msgs.msg import MarkerArray
 
+from vtr_perception.geometry.cameras import rotation_angle_deg
 from vtr_perception.nbv.config import PlannerConfig
 from vtr_perception.nbv.occlusion import Box, occupied_box
 from vtr_perception.nbv.planner import NextBestViewPlanner, PlanResult
@@ -46,6 +50,12 @@ class NbvNodeConfig:
     max_arrows: int = field(default=24, metadata={"help": "candidate arrows shown in rviz (best first)"})
     taken_view_min_angle_deg: float = field(
         default=10.0, metadata={"help": "camera poses closer than this to a recorded view are not recorded again"}
+    )
+    goal_reached_m: float = field(
+        default=0.02, metadata={"help": "camera within this distance (m) of a suggested view has been there"}
+    )
+    goal_reached_deg: float = field(
+        default=5.0, metadata={"help": "camera within this angle (deg) of a suggested view has been there"}
     )
     log_throttle_s: float = field(default=5.0, metadata={"help": "minimum seconds between repeated warnings"})
 
@@ -106,6 +116,9 @@ class NbvNode(Node):
         self.target_id = self.config.target_id
         self._last_grids: tuple[dict[int, ObjectGrid], object] | None = None
         self.taken = TakenViews(same_pose_angle_deg=self.config.taken_view_min_angle_deg)
+        # suggested views the camera reached, per target: never suggested again
+        self.visited = TakenViews(same_pose_angle_deg=self.config.taken_view_min_angle_deg)
+        self._goal: tuple[int, np.ndarray] | None = None  # the last suggestion (target, pose), until reached
         self.last_result: PlanResult | None = None
         self.plans = 0
 
@@ -124,6 +137,13 @@ class NbvNode(Node):
             return
         with self._lock:
             self.current_pose = T
+            if self._goal is not None and self._reached(T, self._goal[1]):
+                self.visited.record(*self._goal)
+                self._goal = None
+
+    def _reached(self, T: np.ndarray, goal: np.ndarray) -> bool:
+        return bool(np.linalg.norm(T[:3, 3] - goal[:3, 3]) <= self.config.goal_reached_m
+                    and rotation_angle_deg(T, goal) <= self.config.goal_reached_deg)  # fmt: skip
 
     def _on_target(self, msg: Int32) -> None:
         with self._lock:
@@ -159,7 +179,7 @@ class NbvNode(Node):
             target = self._target_in(grids)
             # Where the camera is counts as taken too: nbv/target can arrive before the cloud that
             # records the current view, and the same grids would then give the same answer again.
-            taken = self.taken.poses(target) + ([] if current is None else [current])
+            taken = self.taken.poses(target) + self.visited.poses(target) + ([] if current is None else [current])
         grid = grids[target]
         obstacles = obstacles_besides(grids, target, self.planner.config.occupancy_threshold)
         result = self.planner.plan_from_outputs({"occupancy": grid.occupancy, "error": grid.error},
@@ -188,6 +208,8 @@ class NbvNode(Node):
                                                      color=(s, 0.2, 1.0 - s, 1.0)))  # fmt: skip
         self.pub_markers.publish(markers)
         if not result.stop:
+            with self._lock:
+                self._goal = (target, np.asarray(result.best_pose, dtype=np.float64).copy())
             self.pub_goal.publish(conv.matrix_to_pose_stamped(result.best_pose, stamp=stamp, frame_id=frame_id))
         else:
             self.get_logger().info(
