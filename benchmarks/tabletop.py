@@ -159,7 +159,7 @@ def run_scene(scene: TableTopScene, backend, config: PlannerConfig, planner_name
                                                         center=grid.center, extent=grid.extent,
                                                         current_pose=loop.pose,
                                                         taken_poses=[*taken, *moves[1:], loop.pose],
-                                                        obstacles=obstacles)  # fmt: skip
+                                                        obstacles=obstacles, views=grid.views)  # fmt: skip
                 pose = loop.pose if result.best_pose is None else result.best_pose
             moves.append(pose)
             loop.look(pose, obj)

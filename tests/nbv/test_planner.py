@@ -143,6 +143,16 @@ def test_max_views_stops_planning():
     assert result.best_pose is not None
 
 
+def test_max_views_counts_the_reconstructions_views_when_given():
+    """Places the camera was sent to whose frames were not used are taken poses, not views."""
+    occupancy = _cube()
+    taken = camera_from_angles(np.arange(4) * 90.0, np.zeros(4), 2.0)
+    planner = _planner(max_views=3)
+    assert not planner.plan(np.ones_like(occupancy), occupancy, taken_poses=taken, views=2).stop
+    result = planner.plan(np.ones_like(occupancy), occupancy, taken_poses=taken[:1], views=3)
+    assert result.stop and "max views reached (3 >= 3)" in result.reason
+
+
 def test_plan_from_outputs_uses_the_configured_estimator():
     occupancy = np.zeros((R, R, R), dtype=np.float32)
     occupancy[4:12, 4:12, 4:12] = 0.98

@@ -6,7 +6,8 @@ Fallbacks (always a defined answer, never NaN):
 - no error anywhere, nothing occupied and no free-space error, or a best gain below
   ``stop_gain``: the ranking is returned (ties keep candidate order, then motion cost
   decides) and ``stop`` is True;
-- ``max_views`` views taken: the ranking is returned and ``stop`` is True.
+- ``max_views`` views (``views``, or the taken poses when it is not given): the ranking is
+  returned and ``stop`` is True.
 """
 
 from __future__ import annotations
@@ -79,11 +80,14 @@ class NextBestViewPlanner:
         current_pose: np.ndarray | None = None,
         taken_poses: np.ndarray | Sequence[np.ndarray] = (),
         obstacles: Sequence[Box] = (),
+        views: int | None = None,
     ) -> PlanResult:
         """Rank the allowed candidates around an object whose grid is centred at ``center`` with side ``extent``.
 
         ``obstacles``: world-axis boxes (lo, hi) of the other objects (``occlusion.occupied_box``); a
         candidate that would see the object through them (``max_occluded_fraction``) is not allowed.
+        ``views``: how many views the reconstruction has, for ``max_views``. ``taken_poses`` can hold
+        more poses than that (places the camera was sent to whose frames were not used).
         """
         start = time.perf_counter()
         cfg = self.config
@@ -136,8 +140,9 @@ class NextBestViewPlanner:
         index = np.flatnonzero(allowed)
         order = index[np.argsort(-scores[index], kind="stable")]
         best_gain = float(gains[index].max())
-        if len(taken) >= cfg.max_views:
-            stop, reason = True, f"max views reached ({len(taken)} >= {cfg.max_views})"
+        num_views = len(taken) if views is None else int(views)
+        if num_views >= cfg.max_views:
+            stop, reason = True, f"max views reached ({num_views} >= {cfg.max_views})"
         elif best_gain < cfg.stop_gain:
             stop, reason = True, f"best gain {best_gain:.4g} below stop_gain {cfg.stop_gain:.4g}"
         else:

@@ -184,7 +184,7 @@ class NbvNode(Node):
         obstacles = obstacles_besides(grids, target, self.planner.config.occupancy_threshold)
         result = self.planner.plan_from_outputs({"occupancy": grid.occupancy, "error": grid.error},
                                                 center=grid.center, extent=grid.extent, current_pose=current,
-                                                taken_poses=taken, obstacles=obstacles)  # fmt: skip
+                                                taken_poses=taken, obstacles=obstacles, views=grid.views)  # fmt: skip
         self.last_result = result
         self.plans += 1
         self.publish(result, stamp, target)
