@@ -303,6 +303,12 @@ def main(argv: list[str] | None = None) -> int:
         "--free-space-weight", type=float, default=None, help="override PlannerConfig.free_space_weight"
     )
     parser.add_argument("--spread-weight", type=float, default=None, help="override PlannerConfig.spread_weight")
+    parser.add_argument(
+        "--candidates", choices=("grid", "fibonacci"), default="grid", help="candidate directions (default: grid)"
+    )
+    parser.add_argument(
+        "--num-candidates", type=int, default=None, help="Fibonacci directions on the whole sphere, before limits"
+    )
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     args = parser.parse_args(argv)
     torch.set_num_threads(2)
@@ -314,7 +320,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.random_init and args.out == DEFAULT_OUT:
         raise ValueError("--random-init results must not replace benchmarks/results/nbv.json; pass --out")
     reconstruct, image_size = load_reconstructor(None if args.random_init else args.checkpoint)
-    overrides: dict = {"elevation_min_deg": args.elevation_min_deg, "elevation_max_deg": args.elevation_max_deg}
+    overrides: dict = {
+        "elevation_min_deg": args.elevation_min_deg,
+        "elevation_max_deg": args.elevation_max_deg,
+        "candidates": args.candidates,
+    }
+    if args.num_candidates is not None:
+        overrides["num_candidates"] = args.num_candidates
     if args.free_space_weight is not None:
         overrides["free_space_weight"] = args.free_space_weight
     if args.spread_weight is not None:
