@@ -58,6 +58,15 @@ class TestPoses:
         np.testing.assert_allclose(C.matrix_from_quaternion(q), T[:3, :3], atol=1e-9)
         assert C.rotation_angle_deg(T[:3, :3], T[:3, :3]) == pytest.approx(0.0, abs=1e-5)
 
+    @pytest.mark.parametrize("angle", [1e-7, 1e-3, 37.0, 90.0, 179.9999, 180.0])
+    def test_rotation_angle_is_accurate_near_0_and_180(self, angle):
+        axis = np.array([0.3, -0.5, 0.8]) / np.linalg.norm([0.3, -0.5, 0.8])
+        K = np.array([[0, -axis[2], axis[1]], [axis[2], 0, -axis[0]], [-axis[1], axis[0], 0]])
+        t = np.radians(angle)
+        R_rel = np.eye(3) + np.sin(t) * K + (1 - np.cos(t)) * K @ K  # Rodrigues
+        R_a = C.camera_from_angles(50.0, -10.0, 3.0, roll_deg=15.0)[:3, :3]
+        assert C.rotation_angle_deg(R_a, R_a @ R_rel) == pytest.approx(angle, rel=1e-6, abs=1e-9)
+
     def test_degenerate_look_at(self):
         with pytest.raises(ValueError, match="degenerate"):
             C.look_at(np.zeros(3), np.zeros(3))

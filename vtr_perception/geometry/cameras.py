@@ -243,6 +243,13 @@ def matrix_from_quaternion(q: np.ndarray) -> np.ndarray:
 
 
 def rotation_angle_deg(R_a: np.ndarray, R_b: np.ndarray) -> float:
-    """Geodesic angle between two rotations, degrees."""
+    """Geodesic angle between two rotations, degrees.
+
+    atan2 of the rotation's sine and cosine, not arccos of the cosine alone: arccos is
+    ill-conditioned near 0 and 180 degrees, where it turns float rounding of equal rotations
+    into ~1e-6 degrees.
+    """
     R = np.asarray(R_a)[:3, :3].T @ np.asarray(R_b)[:3, :3]
-    return float(np.degrees(np.arccos(np.clip((np.trace(R) - 1.0) / 2.0, -1.0, 1.0))))
+    cos = (np.trace(R) - 1.0) / 2.0
+    sin = np.linalg.norm([R[2, 1] - R[1, 2], R[0, 2] - R[2, 0], R[1, 0] - R[0, 1]]) / 2.0
+    return float(np.degrees(np.arctan2(sin, cos)))
