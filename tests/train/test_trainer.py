@@ -53,6 +53,26 @@ def test_few_steps_write_checkpoints_and_log_and_resume(tiny_cache, tmp_path) ->
     assert read_checkpoint(tmp_path / "run" / "last.pt")["epoch"] == 1
 
 
+def test_init_from_fine_tunes_from_a_checkpoint_and_rejects_another_architecture(tiny_cache, tmp_path) -> None:
+    from vtr_perception.models import Reconstructor, save_checkpoint
+
+    torch.manual_seed(3)
+    start = Reconstructor(TINY_MODEL)
+    save_checkpoint(tmp_path / "start.pt", start, metadata={}, metrics={})
+    # lr 0: the fine-tuned weights must be the initial ones, not a fresh initialisation
+    config = TrainConfig(
+        caches=(str(tiny_cache),), batch_size=4, epochs=1, val_objects=0, lr=0.0, weight_decay=0.0,
+        out_dir=str(tmp_path / "ft"), progress=False, init_from=str(tmp_path / "start.pt"),
+    )  # fmt: skip
+    train(TINY_MODEL, config)
+    tuned, _, _ = load_checkpoint(tmp_path / "ft" / "last.pt")
+    for name, value in start.state_dict().items():
+        torch.testing.assert_close(tuned.state_dict()[name], value, msg=name)
+    other = ReconstructorConfig(image_size=32, resolution=24)
+    with pytest.raises(ValueError, match="init_from .* has model config"):
+        train(other, TrainConfig(**{**config.__dict__, "out_dir": str(tmp_path / "ft2")}))
+
+
 def test_training_reduces_the_loss_on_a_fixed_batch() -> None:
     """Overfitting one synthetic batch: the reconstruction loss must fall (the loop really optimises)."""
     from vtr_perception.models import Reconstructor

@@ -57,6 +57,13 @@ class TrainConfig:
     num_workers: int = field(default=0, metadata={"help": "data loader worker processes"})
     threads: int = field(default=2, metadata={"help": "torch CPU threads"})
     out_dir: str = field(default="runs/reconstructor", metadata={"help": "checkpoints and log.csv go here"})
+    init_from: str | None = field(
+        default=None,
+        metadata={
+            "help": "fine-tune: start from this checkpoint's weights (its architecture must match the model "
+            "config) with a fresh optimizer and learning-rate schedule; ignored when resuming"
+        },
+    )
     progress: bool = field(default=True, metadata={"help": "show a progress bar"})
 
 
@@ -135,7 +142,10 @@ def train(model_config: ReconstructorConfig, config: TrainConfig, *, resume: boo
     model = Reconstructor(model_config)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     start_epoch, step, best_iou, elapsed_before = 0, 0, -1.0, 0.0
-    if resume and (out_dir / "last.pt").is_file():
+    resuming = resume and (out_dir / "last.pt").is_file()
+    if config.init_from and not resuming:
+        init_weights(model, model_config, config.init_from)
+    if resuming:
         state = read_checkpoint(out_dir / "last.pt")
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
@@ -237,6 +247,18 @@ def train(model_config: ReconstructorConfig, config: TrainConfig, *, resume: boo
             break
     log_file.close()
     return metrics
+
+
+def init_weights(model: Reconstructor, model_config: ReconstructorConfig, path: str | Path) -> None:
+    """Load a checkpoint's weights into ``model``; ValueError when its architecture is another."""
+    state = read_checkpoint(path)
+    theirs, ours = to_dict(from_mapping(ReconstructorConfig, state["config"])), to_dict(model_config)
+    for arch in (theirs, ours):
+        arch.pop("pretrained_encoder", None)  # where the encoder started, not the architecture
+    if theirs != ours:
+        raise ValueError(f"init_from {path} has model config {theirs}, not {ours}")
+    model.load_state_dict(state["model"])
+    log.info("fine-tuning from the weights of %s", path)
 
 
 def load_train_yaml(path: str | Path) -> tuple[ReconstructorConfig, TrainConfig]:
