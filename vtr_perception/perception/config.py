@@ -132,6 +132,12 @@ class PerceptionConfig:
                           "points (observed), of the reconstruction's voxels, or of both; without depth points the "
                           "reconstruction is used"},
     )
+    fit_to_observed_size: bool = field(
+        default=True,
+        metadata={"help": "scale the reconstruction so its extent equals the object size measured from depth and "
+                          "centre its bounding box on the measured centre; false keeps the network's grid in the "
+                          "cube the crops were made for (measured centre and size)"},
+    )
     icp_mode: Literal["off", "rotation", "full"] = field(
         default="rotation",
         metadata={"help": "ICP refinement of the reconstruction against the depth points: off, rotation only "

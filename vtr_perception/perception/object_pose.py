@@ -189,7 +189,7 @@ def estimate_object(
         R_grid = np.eye(3)
     R = occupancy.shape[0]
     centers_c = occupied_centers(occupancy, thr)
-    if len(centers_c):
+    if len(centers_c) and config.fit_to_observed_size:
         lo, hi = centers_c.min(axis=0) - 0.5 / R, centers_c.max(axis=0) + 0.5 / R
         # The reconstruction's longest side in world axes (in canonical mode the grid is rotated).
         corners = np.array([[x, y, z] for x in (lo[0], hi[0]) for y in (lo[1], hi[1]) for z in (lo[2], hi[2])])
