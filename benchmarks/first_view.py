@@ -32,18 +32,18 @@ from tabletop import INITIAL_DISTANCE, SimulatedLoop, planner_config  # noqa: E4
 
 from vtr_perception.data.scenes import SceneObject, make_tabletop_scene  # noqa: E402
 from vtr_perception.geometry.metrics import grid_metrics  # noqa: E402
-from vtr_perception.geometry.voxels import Normalization, voxelize  # noqa: E402
 from vtr_perception.io_utils import atomic_write_json  # noqa: E402
 from vtr_perception.nbv.planner import NextBestViewPlanner  # noqa: E402
-from vtr_perception.ros.demo_monitor import initial_view  # noqa: E402
+from vtr_perception.ros.demo_monitor import initial_view, true_grid  # noqa: E402
+from vtr_perception.ros.nbv_node import ObjectGrid  # noqa: E402
 
 VARIANTS = ("estimate", "measured", "true_centre", "true_size", "true_both")
 
 
 def iou_in_cube(obj: SceneObject, occupancy: np.ndarray, center: np.ndarray, side: float) -> float:
-    truth, _ = voxelize(obj.mesh, resolution=occupancy.shape[0],
-                        normalization=Normalization(center=np.asarray(center, dtype=np.float64), scale=1.0 / side))
-    return float(grid_metrics(occupancy, truth, threshold=0.4)["iou"])
+    """IoU at 0.4 of ``occupancy`` in the world cube (``center``, ``side``), as the demo and tabletop.py score."""
+    grid = ObjectGrid(-1, occupancy, np.zeros_like(occupancy), np.asarray(center, dtype=np.float64), float(side), 0)
+    return float(grid_metrics(occupancy, true_grid(obj, grid), threshold=0.4)["iou"])
 
 
 def first_view_rows(scene, seed: int, backend) -> list[dict]:
