@@ -149,7 +149,7 @@ def test_an_unsure_model_still_gets_a_mesh_at_a_lower_level():
     assert len(estimate_object(**kw, config=PerceptionConfig(fallback_threshold_frac=0.0)).triangles) == 0
 
 
-def test_fit_to_observed_size_off_keeps_the_network_grid_in_the_crops_cube():
+def test_by_default_the_network_grid_stays_the_crops_cube_and_the_fit_is_an_option():
     from vtr_perception.perception.object_pose import estimate_object
 
     occ = np.zeros((16, 16, 16), dtype=np.float32)
@@ -158,11 +158,11 @@ def test_fit_to_observed_size_off_keeps_the_network_grid_in_the_crops_cube():
     center = np.array([0.2, 0.0, 0.1])
     kw = dict(track_id=1, outputs=outputs, mode="pose_aware", center=center, size=0.2,
               observed_points=np.zeros((0, 3)), R_world_cameras=np.tile(np.eye(3), (2, 1, 1)), num_views=2, stamp=0.0)
-    fitted = estimate_object(**kw, config=PerceptionConfig())
+    fitted = estimate_object(**kw, config=PerceptionConfig(fit_to_observed_size=True))
     # fitted: the predicted box is scaled up (clipped at 1.33) and its bounding box centred on the measured centre
     np.testing.assert_allclose(fitted.vertices.mean(axis=0), center, atol=0.01)
     assert fitted.grid_extent > 0.2 * 1.3
-    kept = estimate_object(**kw, config=PerceptionConfig(fit_to_observed_size=False))
+    kept = estimate_object(**kw, config=PerceptionConfig())
     assert kept.grid_extent == 0.2
     np.testing.assert_allclose(kept.grid_center, center, atol=1e-9)
     lo, hi = kept.vertices.min(axis=0), kept.vertices.max(axis=0)
