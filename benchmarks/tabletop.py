@@ -91,6 +91,7 @@ class SimulatedLoop:
         self.pipeline = PerceptionPipeline(perception or perception_config([]), backend)
         self.planner = planner
         self.taken = TakenViews()
+        self.followed: dict[int, int] = {}  # object index -> the track measured for it so far
         self.stamp = 0.0
         first = scene.objects[0].center
         self.pose = cameras.camera_from_angles(camera.start_azimuth_deg, camera.start_elevation_deg, camera.distance,
@@ -98,7 +99,12 @@ class SimulatedLoop:
         self.look(self.pose, None)
 
     def track_for(self, obj: SceneObject) -> int | None:
-        return track_of(obj, {i: e.grid_center for i, e in self.pipeline.estimates().items()})
+        """As the demo's monitor: the track followed so far while it is near enough, else the nearest."""
+        centers = {i: e.grid_center for i, e in self.pipeline.estimates().items()}
+        tid = track_of(obj, centers, self.followed.get(obj.index))
+        if tid is not None:
+            self.followed[obj.index] = tid
+        return tid
 
     def views_of(self, obj: SceneObject) -> int:
         tid = self.track_for(obj)

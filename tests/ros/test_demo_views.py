@@ -9,7 +9,7 @@ import yaml
 
 from tests.ros.helpers import REPO
 from vtr_perception.geometry import cameras
-from vtr_perception.ros.demo_monitor import initial_view, random_view
+from vtr_perception.ros.demo_monitor import initial_view, random_view, track_of
 from vtr_perception.ros.demo_runner import planner_view_limits
 
 
@@ -60,3 +60,15 @@ def test_every_run_starts_an_object_from_the_same_first_view():
     assert not np.allclose(initial_view(b, 8, 0.5), first)
     _, el, dist = cameras.angles_from_camera(first, target=b.center)
     assert 25.0 <= float(el) <= 40.0 and np.isclose(float(dist), 0.5)
+
+
+def test_the_track_followed_is_kept_while_near_enough_even_when_a_split_piece_is_nearer():
+    obj = SimpleNamespace(center=np.array([0.0, 0.0, 0.05]), size=0.1)
+    centers = {3: np.array([0.04, 0.0, 0.05]), 7: np.array([0.01, 0.0, 0.05])}  # 7: a newer, nearer piece
+    assert track_of(obj, centers) == 7
+    assert track_of(obj, centers, prefer=3) == 3
+    far = {3: np.array([0.2, 0.0, 0.05]), 7: np.array([0.01, 0.0, 0.05])}
+    assert track_of(obj, far, prefer=3) == 7  # the followed track drifted off the object
+    assert track_of(obj, {7: centers[7]}, prefer=3) == 7  # or is gone
+    assert track_of(obj, {}, prefer=3) is None
+    assert track_of(obj, {3: np.array([0.2, 0.0, 0.05])}) is None

@@ -61,12 +61,21 @@ def true_grid(obj: SceneObject, grid: ObjectGrid) -> np.ndarray:
     return occ
 
 
-def track_of(obj: SceneObject, grid_centers: dict[int, np.ndarray]) -> int | None:
-    """The reconstructed object (id) whose grid centre is nearest ``obj``, if near enough to be it."""
+def track_of(obj: SceneObject, grid_centers: dict[int, np.ndarray], prefer: int | None = None) -> int | None:
+    """The reconstructed object (id) whose grid centre is nearest ``obj``, if near enough to be it.
+
+    ``prefer``: the track followed so far, kept while it is near enough: when the tracker splits an
+    object, the new piece (one or two views) may sit nearer the true centre than the reconstruction
+    the loop has been building, and switching to it would measure a different reconstruction."""
+    def near(i: int) -> bool:
+        return bool(np.linalg.norm(grid_centers[i] - obj.center) < 0.6 * obj.size + 0.03)
+
+    if prefer is not None and prefer in grid_centers and near(prefer):
+        return prefer
     if not grid_centers:
         return None
     tid = min(grid_centers, key=lambda i: np.linalg.norm(grid_centers[i] - obj.center))
-    return tid if np.linalg.norm(grid_centers[tid] - obj.center) < 0.6 * obj.size + 0.03 else None
+    return tid if near(tid) else None
 
 
 def initial_view(obj: SceneObject, seed: int, distance: float) -> np.ndarray:
@@ -192,10 +201,10 @@ class DemoMonitor(Node):
         return random_view(obj, self.rng, distance, self.elevation_deg, taken=[*self.taken, *used],
                            min_angle_deg=self.min_angle_deg)  # fmt: skip
 
-    def track_for(self, obj: SceneObject) -> int | None:
+    def track_for(self, obj: SceneObject, prefer: int | None = None) -> int | None:
         with self._cond:
             centers = {i: g.center for i, g in self.grids.items()}
-        return track_of(obj, centers)
+        return track_of(obj, centers, prefer)
 
     def run_object(self, obj: SceneObject, *, steps: int, timeout: float = 30.0) -> ObjectRun:
         """Initial view, then ``steps`` - 1 moves; each step is measured once the object's
@@ -211,11 +220,11 @@ class DemoMonitor(Node):
             t_move = time.monotonic()
 
             def new_view_used(last=last_views) -> bool:
-                tid = self.track_for(obj)
+                tid = self.track_for(obj, run.track_id)
                 return self._camera_arrived() and tid is not None and self.view_counts.get(tid, 0) > last
 
             def view_unusable() -> bool:  # only once the object has a reconstruction: the first may take longer
-                return self.frames_at_goal >= self.frames_per_view and self.track_for(obj) is not None
+                return self.frames_at_goal >= self.frames_per_view and self.track_for(obj, run.track_id) is not None
 
             if not self._wait(lambda: new_view_used() or view_unusable(), timeout):
                 self.log(f"  {obj.key}: step {step + 1}: the new view was not used within {timeout:.0f} s")
@@ -223,7 +232,7 @@ class DemoMonitor(Node):
                 self.log(f"  {obj.key}: step {step + 1}: {self.frames_per_view} frames from the new view and its "
                          "reconstruction did not use one (not segmented from there, or too like a view it has); "
                          "going on")
-            run.track_id = self.track_for(obj)
+            run.track_id = self.track_for(obj, run.track_id)
             with self._cond:
                 grid = self.grids.get(run.track_id) if run.track_id is not None else None
                 pose = None if self.camera_pose is None else self.camera_pose.copy()
