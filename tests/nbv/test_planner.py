@@ -117,6 +117,55 @@ def test_spread_weight_turns_a_flat_error_estimate_to_the_far_side():
     assert _direction(best)[0] > 0.7
 
 
+def test_seen_surface_angle_discounts_error_on_faces_the_taken_views_see():
+    occupancy = _cube()
+    error = np.zeros_like(occupancy)
+    error[11, 4:12, 4:12] = 1.0  # +x face: the taken view sees it
+    error[4, 4:12, 4:12] = 0.9  # -x face: hidden from the taken view
+    taken = camera_from_angles(0.0, 0.0, 2.0)
+    plain = _planner(seen_surface_angle_deg=0.0).plan(error, occupancy, taken_poses=[taken])
+    seen = _planner(seen_surface_angle_deg=90.0).plan(error, occupancy, taken_poses=[taken])
+    assert _direction(plain.best_pose)[0] > 0.5  # the larger error, seen again from near the taken view
+    assert _direction(seen.best_pose)[0] < -0.5  # the surface no view has seen
+    assert seen.scores.max() <= plain.scores.max() + 1e-12  # a discount, never a bonus
+    np.testing.assert_allclose(np.sort(seen.gains), np.sort(plain.gains))  # stop_gain compares the visible error
+    # no taken view: nothing is discounted
+    none_taken = _planner(seen_surface_angle_deg=90.0).plan(error, occupancy)
+    np.testing.assert_allclose(none_taken.gains, _planner(seen_surface_angle_deg=0.0).plan(error, occupancy).gains)
+
+
+def test_seen_surface_weight_is_one_on_unseen_surface_and_grows_with_angle():
+    from vtr_perception.nbv.visibility import seen_surface_weight
+
+    res = 4
+    seen = np.zeros((1, res**3 + 1), dtype=bool)
+    seen[0, [5, 6]] = True  # the taken view saw voxels 5 and 6
+    hits = np.array([[5, 7, res**3], [6, 5, 7]])
+    taken = np.array([[1.0, 0.0, 0.0]])
+    directions = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])  # 0 and 90 deg from the taken view
+    w = seen_surface_weight(hits, directions, seen, taken, full_angle_deg=60.0)
+    np.testing.assert_allclose(w, [[0.0, 1.0, 1.0], [1.0, 1.0, 1.0]])
+    thirty = np.array([[np.cos(np.pi / 6), np.sin(np.pi / 6), 0.0]])
+    np.testing.assert_allclose(seen_surface_weight(hits[:1], thirty, seen, taken, full_angle_deg=60.0)[0, 0], 0.5,
+                               atol=1e-6)  # fmt: skip
+    with pytest.raises(ValueError, match="full_angle_deg"):
+        seen_surface_weight(hits, directions, seen, taken, full_angle_deg=0.0)
+
+
+def test_seen_surface_is_the_face_towards_the_camera():
+    from vtr_perception.nbv.visibility import seen_surface
+
+    occupancy = _cube()  # voxels 4..11 on each axis
+    seen = seen_surface(occupancy, np.stack([camera_from_angles(0.0, 0.0, 2.0), camera_from_angles(0.0, 90.0, 2.0)]))
+    ijk = np.stack(np.unravel_index(np.flatnonzero(seen[0, :-1]), (R, R, R)), axis=-1)
+    assert set(ijk[:, 0]) == {11}  # from +x: the +x face only
+    assert len(ijk) == 64  # every voxel of it
+    top = np.stack(np.unravel_index(np.flatnonzero(seen[1, :-1]), (R, R, R)), axis=-1)
+    assert set(top[:, 2]) == {11} and len(top) == 64
+    assert not seen[:, -1].any()
+    assert not seen_surface(np.zeros((R, R, R)), camera_from_angles(0.0, 0.0, 2.0)).any()
+
+
 @pytest.mark.parametrize(
     "error,occupancy",
     [

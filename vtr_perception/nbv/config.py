@@ -83,6 +83,15 @@ class PlannerConfig:
             "the validation split and did not carry over to the test split (README, nbv row), so it is off"
         },
     )
+    seen_surface_angle_deg: float = field(
+        default=90.0,
+        metadata={
+            "help": "discount the error on surface the views taken already see: a first hit seen from a taken view "
+            "counts by the candidate's angle to that view over this angle, at most fully (0: off, every first hit "
+            "counts fully). 90 took the error head above random and farthest-point at every step on the test split "
+            "(README, nbv row)"
+        },
+    )
 
     def __post_init__(self) -> None:
         if not 0.0 < self.distance_min <= self.distance_max:
@@ -115,6 +124,6 @@ class PlannerConfig:
         if not 0.0 <= self.max_occluded_fraction <= 1.0:
             raise ValueError(f"PlannerConfig.max_occluded_fraction must be in [0, 1], got {self.max_occluded_fraction}")
         for name in ("min_angle_from_taken_deg", "motion_weight", "stop_gain", "free_space_weight", "spread_weight",
-                     "occluder_margin_m"):  # fmt: skip
+                     "occluder_margin_m", "seen_surface_angle_deg"):  # fmt: skip
             if getattr(self, name) < 0.0:
                 raise ValueError(f"PlannerConfig.{name} must be >= 0, got {getattr(self, name)}")

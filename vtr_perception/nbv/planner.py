@@ -1,5 +1,9 @@
 """Next-best-view planner: candidates -> visible-error gain - motion cost -> ranked poses.
 
+The ranking discounts the error on surface the views taken already see, by the candidate's angle
+from them (``seen_surface_angle_deg``): the error head alone kept choosing views next to the ones
+taken at 4-6 views, and fell behind evenly spread views there (README, nbv row).
+
 Fallbacks (always a defined answer, never NaN):
 - no candidate inside the limits (other objects in the line of sight count as one):
   ``best_pose`` is None, ``stop`` is True;
@@ -22,7 +26,15 @@ from vtr_perception.nbv.candidates import Candidates, allowed_mask, make_candida
 from vtr_perception.nbv.config import PlannerConfig
 from vtr_perception.nbv.error_estimates import get_estimator
 from vtr_perception.nbv.occlusion import Box, occluded_fraction, target_points
-from vtr_perception.nbv.visibility import RayBundle, ray_bundle, visible_error_from_bundle
+from vtr_perception.nbv.visibility import (
+    RayBundle,
+    first_hits,
+    grid_from_world,
+    ray_bundle,
+    seen_surface,
+    seen_surface_weight,
+    visible_error_from_bundle,
+)
 
 
 @dataclass(frozen=True)
@@ -31,8 +43,8 @@ class PlanResult:
 
     best_pose: np.ndarray | None  # (4, 4), None when no candidate is allowed
     poses: np.ndarray  # (M, 4, 4)
-    scores: np.ndarray  # (M,) gain * (1 + spread_weight * spread) - motion_weight * travel
-    gains: np.ndarray  # (M,) visible error, mean per ray
+    scores: np.ndarray  # (M,) new gain * (1 + spread_weight * spread) - motion_weight * travel
+    gains: np.ndarray  # (M,) visible error, mean per ray (new gain: with seen_surface_angle_deg's discount)
     stop: bool
     reason: str
     plan_ms: float
@@ -118,16 +130,16 @@ class NextBestViewPlanner:
             )
 
         bundle = self._bundle(candidates, extent=extent, resolution=occupancy.shape[0])
+        ray_weight = None
+        if cfg.seen_surface_angle_deg > 0.0 and len(taken):
+            ray_weight = self._seen_surface_weight(bundle, candidates, allowed, occupancy, taken, center, extent)
         gains = np.zeros(len(allowed))  # scored only where allowed: the rest are never ranked
-        gains[allowed] = visible_error_from_bundle(
-            bundle,
-            error_volume,
-            occupancy,
-            threshold=cfg.occupancy_threshold,
-            free_space_weight=cfg.free_space_weight,
-            cameras=allowed,
-        )
+        visible = dict(threshold=cfg.occupancy_threshold, free_space_weight=cfg.free_space_weight, cameras=allowed)
+        gains[allowed] = visible_error_from_bundle(bundle, error_volume, occupancy, **visible)
         scores = gains.copy()
+        if ray_weight is not None:  # ranks by the error seen anew; stop_gain still compares the visible error
+            scores[allowed] = visible_error_from_bundle(bundle, error_volume, occupancy, ray_weight=ray_weight,
+                                                        **visible)  # fmt: skip
         if cfg.spread_weight > 0.0 and len(taken):
             cos = candidates.directions @ view_directions(taken, candidates.center).T  # (N, taken)
             spread = np.arccos(np.clip(cos.max(axis=1), -1.0, 1.0)) / np.pi  # nearest taken view, 0..1
@@ -149,6 +161,26 @@ class NextBestViewPlanner:
             stop, reason = False, f"best gain {best_gain:.4g}"
         poses = candidates.poses[order]
         return PlanResult(poses[0], poses, scores[order], gains[order], stop, reason, _ms(start))
+
+
+    def _seen_surface_weight(
+        self,
+        bundle: RayBundle,
+        candidates: Candidates,
+        allowed: np.ndarray,
+        occupancy: np.ndarray,
+        taken: np.ndarray,
+        center: Sequence[float],
+        extent: float,
+    ) -> np.ndarray:
+        """(allowed, P) ray weights of ``seen_surface_angle_deg``: the current shape as the taken views see it."""
+        cfg = self.config
+        seen = seen_surface(occupancy, grid_from_world(taken, center=np.asarray(center), extent=extent),
+                            threshold=cfg.occupancy_threshold)  # fmt: skip
+        hits = first_hits(bundle, occupancy, threshold=cfg.occupancy_threshold, cameras=allowed)
+        taken_directions = view_directions(taken, candidates.center)
+        return seen_surface_weight(hits, candidates.directions[allowed], seen, taken_directions,
+                                   full_angle_deg=cfg.seen_surface_angle_deg)  # fmt: skip
 
 
 def _ms(start: float) -> float:

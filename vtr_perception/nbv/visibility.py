@@ -27,6 +27,7 @@ import numpy as np
 GRID_BOUNDING_RADIUS = math.sqrt(3.0) / 2.0
 # A camera inside the bounding sphere cannot see all of it; it casts rays over this half-angle.
 INSIDE_HALF_ANGLE_DEG = 60.0
+_MARCH_CHUNK = 6  # samples per step of seen_surface's march; lines of sight that are decided drop out
 
 Volume = Any  # np.ndarray or torch.Tensor of shape (R, R, R)
 
@@ -133,9 +134,13 @@ def visible_error_from_bundle(
     threshold: float = 0.5,
     free_space_weight: float = 1.0,
     cameras: np.ndarray | Sequence[int] | None = None,
+    ray_weight: np.ndarray | None = None,
 ) -> np.ndarray:
     """(N,) mean visible error per ray for each camera of ``bundle`` (float64), or for the cameras
-    ``cameras`` (indices or a boolean mask) selects, in that order."""
+    ``cameras`` (indices or a boolean mask) selects, in that order.
+
+    ``ray_weight`` (N, P), if given, scales the first-hit error of each ray (``seen_surface_weight``).
+    """
     R = bundle.resolution
     err = _padded_flat(volume_error, R, "volume_error")
     occ = _padded_flat(occupancy, R, "occupancy")
@@ -146,6 +151,10 @@ def visible_error_from_bundle(
     hit = np.take_along_axis(occupied, first, axis=-1)[..., 0]  # (N, P)
     err_samples = err[indices]  # (N, P, S)
     per_ray = np.take_along_axis(err_samples, first, axis=-1)[..., 0] * hit
+    if ray_weight is not None:
+        if ray_weight.shape != per_ray.shape:
+            raise ValueError(f"ray_weight must be {per_ray.shape} (cameras, rays), got {ray_weight.shape}")
+        per_ray = per_ray * ray_weight
     if free_space_weight > 0.0:
         samples = err_samples.shape[-1]
         stop = np.where(hit, first[..., 0], samples)  # samples strictly before the hit are free
@@ -153,6 +162,106 @@ def visible_error_from_bundle(
         free = np.einsum("nps,nps->np", err_samples, before)
         per_ray = per_ray + free_space_weight * bundle.step_voxels * free
     return per_ray.astype(np.float64).sum(axis=-1) / bundle.rays_per_camera
+
+
+def first_hits(
+    bundle: RayBundle, occupancy: Volume, *, threshold: float = 0.5, cameras: np.ndarray | Sequence[int] | None = None
+) -> np.ndarray:
+    """(N, P) flat voxel index of the first occupied sample along each ray; R^3 where a ray hits nothing."""
+    R = bundle.resolution
+    occ = _padded_flat(occupancy, R, "occupancy")
+    indices = bundle.indices if cameras is None else bundle.indices[cameras]
+    occupied = (occ >= threshold)[indices]
+    first = occupied.argmax(axis=-1)[..., None]
+    hit = np.take_along_axis(occupied, first, axis=-1)[..., 0]
+    return np.where(hit, np.take_along_axis(indices, first, axis=-1)[..., 0], R**3)
+
+
+def seen_surface(occupancy: Volume, T_grid_cameras: Any, *, threshold: float = 0.5) -> np.ndarray:
+    """(N, R^3 + 1) bool: the occupied voxels each camera sees (R^3, "no hit" of ``first_hits``: False).
+
+    Marched from the surface to the camera rather than from the camera: an occupied voxel is seen
+    when, from the centre of one of its free faces turned towards the camera, samples one voxel
+    apart towards the camera centre meet no occupied voxel. Every face is tested, so no visible
+    voxel falls between rays, and the cost is the surface, not the image.
+    """
+    occ = _to_numpy(occupancy) >= threshold
+    R = occ.shape[0]
+    T = _as_poses(T_grid_cameras)
+    seen = np.zeros((len(T), R**3 + 1), dtype=bool)
+    padded = np.pad(occ, 1, constant_values=False)
+    voxels, normals = [], []
+    for axis in range(3):
+        for sign in (-1, 1):
+            neighbour_free = ~np.roll(padded, -sign, axis=axis)[1:-1, 1:-1, 1:-1]
+            flat = np.flatnonzero(occ & neighbour_free)
+            voxels.append(flat)
+            normals.append(np.tile(np.eye(3)[axis] * sign, (len(flat), 1)))
+    flat = np.concatenate(voxels)
+    if len(flat) == 0:
+        return seen
+    normal = np.concatenate(normals)
+    occupied = np.concatenate([occ.reshape(-1), [False]])
+    centres = (np.stack(np.unravel_index(flat, (R, R, R)), axis=-1) + 0.5) / R - 0.5
+    start = (centres + normal * (0.51 / R)).astype(np.float32)  # just outside each free face
+    # Nothing blocks a line of sight outside the occupied voxels' bounding box: march only to where it leaves.
+    box_lo, box_hi = centres.min(axis=0) - 0.5 / R, centres.max(axis=0) + 0.5 / R
+    for n, pose in enumerate(T):
+        towards = pose[:3, 3] - start
+        facing = np.flatnonzero(np.einsum("ij,ij->i", towards, normal) > 0.0)
+        origin = start[facing]
+        towards = towards[facing]
+        distance = np.linalg.norm(towards, axis=1)
+        towards = (towards / np.maximum(distance, 1e-12)[:, None]).astype(np.float32)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            exits = np.where(towards > 0, (box_hi - origin) / towards, (box_lo - origin) / towards)
+        exits = np.where(towards == 0, np.inf, exits)
+        t_max = np.minimum(exits.min(axis=1), distance)
+        blocked = np.zeros(len(facing), dtype=bool)
+        active = np.arange(len(facing))
+        for first in range(0, int(math.ceil(float(t_max.max(initial=0.0)) * R)) + 1, _MARCH_CHUNK):
+            t = (np.arange(first, first + _MARCH_CHUNK) / R).astype(np.float32)  # samples a voxel apart
+            active = active[t_max[active] > t[0]]
+            if len(active) == 0:
+                break
+            samples = origin[active, None, :] + towards[active, None, :] * t[None, :, None]  # (A, C, 3)
+            ijk = np.floor((samples + 0.5) * R).astype(np.int32)
+            inside = np.all((ijk >= 0) & (ijk < R), axis=-1) & (t[None, :] < t_max[active, None])
+            index = np.where(inside, (ijk[..., 0] * R + ijk[..., 1]) * R + ijk[..., 2], R**3)
+            hit = occupied[index].any(axis=1)
+            blocked[active[hit]] = True
+            active = active[~hit]
+        seen[n, flat[facing[~blocked]]] = True
+    return seen
+
+
+def seen_surface_weight(
+    candidate_hits: np.ndarray,
+    candidate_directions: np.ndarray,
+    seen: np.ndarray,
+    taken_directions: np.ndarray,
+    *,
+    full_angle_deg: float,
+) -> np.ndarray:
+    """(N, P) weight of each candidate ray's first hit: how new a look at that surface it would be.
+
+    A surface voxel no taken view sees weighs 1; one that taken views see weighs the candidate's angle
+    to the nearest of those views over ``full_angle_deg`` (at most 1): looking again, from nearly where
+    it was seen, at a surface the reconstruction already has tells it little, whatever error the
+    estimate puts there. Directions are unit vectors from the grid centre to the cameras; hits are
+    ``first_hits`` indices (R^3: no hit); ``seen`` is ``seen_surface`` of the taken views.
+    """
+    if full_angle_deg <= 0.0:
+        raise ValueError(f"full_angle_deg must be > 0, got {full_angle_deg}")
+    taken_directions = np.asarray(taken_directions, dtype=np.float64).reshape(-1, 3)
+    if len(seen) != len(taken_directions):
+        raise ValueError(f"seen has {len(seen)} views and taken_directions {len(taken_directions)}")
+    cos = np.clip(np.asarray(candidate_directions, dtype=np.float64) @ taken_directions.T, -1.0, 1.0)
+    novelty = np.minimum(np.degrees(np.arccos(cos)) / full_angle_deg, 1.0).astype(np.float32)  # (N, T)
+    weight = np.ones(candidate_hits.shape, dtype=np.float32)
+    for j in range(len(taken_directions)):
+        weight = np.minimum(weight, np.where(seen[j][candidate_hits], novelty[:, j : j + 1], 1.0))
+    return weight
 
 
 def visible_error(
