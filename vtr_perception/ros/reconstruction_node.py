@@ -337,7 +337,11 @@ class ReconstructionNode(Node):
                 conv.text_marker(label, top, marker_id=i, ns="labels", frame_id=frame_id, stamp=stamp)
             )
         retired = sorted(self._published_ids - set(ids))
+        for i in sorted(set(ids) - self._published_ids):
+            est = estimates[i]
+            self.get_logger().info(f"object {i}: new at {np.round(est.position, 3).tolist()} ({est.num_views} views)")
         for i in retired:
+            self.get_logger().info(f"object {i}: gone (its track was retired or merged)")
             self._outputs_cache.pop(i, None)
         self._keyframes.retire(retired)
         for ns in ("objects", "labels"):
