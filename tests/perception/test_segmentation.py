@@ -136,3 +136,17 @@ def test_masks_do_not_spill_across_occlusion_edges():
     for det in seg.detections:
         values, counts = np.unique(ids[det.mask], return_counts=True)
         assert counts.max() / counts.sum() > 0.995, dict(zip(values.tolist(), counts.tolist(), strict=True))
+
+
+def test_thin_object_far_away_is_segmented_whole_with_the_shipped_stride():
+    # A 2 cm pole with a cross-bar at 0.6 m (the planner's views are 0.4-0.8 m away): the shipped
+    # stride of 4 leaves each point few neighbours, and a high DBSCAN core count drops it as noise.
+    boxes = [Box((0.0, 0.0), (0.02, 0.02, 0.16), 30), Box((0.0, 0.0), (0.12, 0.02, 0.02), 30)]
+    K_sim = Intrinsics.from_fov(320, 240, 60)
+    T = camera_on_circle(40, radius=0.6, height=0.36, target=(0.0, 0.0, 0.08))
+    _, depth, ids = render(boxes, K_sim, T)
+    seg = segment_depth(depth, K_sim, T, PerceptionConfig())
+    assert len(seg.detections) == 1
+    truth = ids >= 2
+    assert (seg.detections[0].mask & truth).sum() > 0.85 * truth.sum()
+    assert seg.detections[0].extent[2] > 0.14

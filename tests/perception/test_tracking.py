@@ -99,17 +99,17 @@ def test_an_occluded_track_counts_no_miss_but_a_visible_undetected_one_does():
 
 
 def test_a_track_too_small_to_segment_from_here_counts_no_miss():
-    cfg = PerceptionConfig(confirm_hits=2, retire_misses=3)
+    cfg = PerceptionConfig(confirm_hits=2, retire_misses=3, pixel_stride=4)  # the cell counts below are at 4
     tracker, track, T, depth = _confirmed_track(cfg)
     far = camera_on_circle(0, radius=2.0, height=1.5)  # the box's points cover < 40 cells at stride 4
     empty = np.full_like(depth, np.nan)
     assert not tracker.in_view(track, K, far, empty) and tracker.in_view(track, K, far)
-    strict = Tracker(PerceptionConfig(min_object_points=1))
+    strict = Tracker(PerceptionConfig(min_object_points=1, pixel_stride=4))
     assert strict.in_view(track, K, far, empty)  # any footprint is enough when segmentation keeps any blob
     # 54 cells at 0.8 m: above the 40 segmentation needs, but too near that limit to count a miss by default
     near_limit = camera_on_circle(0, radius=0.8, height=0.6)
     assert not tracker.in_view(track, K, near_limit, empty)
-    assert Tracker(PerceptionConfig(expected_cells_factor=1.0)).in_view(track, K, near_limit, empty)
+    assert Tracker(PerceptionConfig(expected_cells_factor=1.0, pixel_stride=4)).in_view(track, K, near_limit, empty)
 
 
 def test_track_times_out():
