@@ -39,12 +39,11 @@ from vtr_perception.nbv.planner import NextBestViewPlanner  # noqa: E402
 from vtr_perception.nbv.taken_views import TakenViews  # noqa: E402
 from vtr_perception.perception.config import PerceptionConfig  # noqa: E402
 from vtr_perception.perception.pipeline import PerceptionPipeline  # noqa: E402
-from vtr_perception.ros.demo_monitor import initial_view, random_view, track_of, true_grid  # noqa: E402
+from vtr_perception.ros.demo_monitor import FRAMES_PER_VIEW, initial_view, random_view, track_of, true_grid  # noqa: E402
 from vtr_perception.ros.nbv_node import ObjectGrid, obstacles_besides  # noqa: E402
 from vtr_perception.ros.sim_camera_node import SimCameraConfig  # noqa: E402
 
 PLANNERS = ("nbv", "random")
-FRAMES_PER_VIEW = 6  # frames rendered at one pose at most, until the object's reconstruction uses it
 INITIAL_DISTANCE = 0.5  # the demo's initial-view distance (DemoMonitor)
 
 
@@ -111,7 +110,7 @@ class SimulatedLoop:
         return 0 if tid is None else self.pipeline.estimates()[tid].num_views
 
     def look(self, pose: np.ndarray, obj: SceneObject | None) -> None:
-        """Render frames at ``pose`` until ``obj``'s reconstruction has used one (or FRAMES_PER_VIEW)."""
+        """Render frames at ``pose`` until ``obj``'s reconstruction has used one (or FRAMES_PER_VIEW, as the demo)."""
         self.pose = np.asarray(pose, dtype=np.float64)
         before = self.views_of(obj) if obj is not None else 0
         for _ in range(FRAMES_PER_VIEW):

@@ -30,6 +30,10 @@ from vtr_perception.ros.nbv_node import ObjectGrid, grids_from_cloud
 from vtr_perception.ros.qos import reliable_qos
 
 ARRIVED_M = 0.01  # the camera is at its goal when it reports a position this close to it
+# Camera frames at a new pose after which a view the reconstruction has not used counts as unusable
+# (not segmented from there, or too like a view it has); a usable one is taken within ~5. The
+# tracker sees all of them: a track missed in 8 of them is retired (PerceptionConfig.retire_misses).
+FRAMES_PER_VIEW = 15
 
 
 @dataclass
@@ -113,15 +117,13 @@ class DemoMonitor(Node):
 
     def __init__(self, scene: TableTopScene, *, planner: str, seed: int, distance: float = 0.5,
                  elevation_deg: tuple[float, float] = (10.0, 80.0), min_angle_deg: float = 0.0,
-                 view_distances: Sequence[float] = (), frames_per_view: int = 15,
+                 view_distances: Sequence[float] = (), frames_per_view: int = FRAMES_PER_VIEW,
                  log: Callable[[str], None] = print, **kwargs) -> None:  # fmt: skip
         super().__init__("demo_monitor", **kwargs)
         self.scene, self.planner, self.distance, self.log = scene, planner, distance, log
         # the NBV planner's limits and distances, so random views are drawn from the set it chooses from
         self.elevation_deg, self.min_angle_deg = elevation_deg, min_angle_deg
         self.view_distances = tuple(view_distances) or (distance,)
-        # camera frames at a new pose after which a view the reconstruction has not used counts as
-        # unusable (not segmented from there, or too like a view it has); a usable one is taken within ~5
         self.frames_per_view = frames_per_view
         self.frames_at_goal = 0
         self.taken: list[np.ndarray] = []  # camera poses moved to for the current object
