@@ -5,9 +5,10 @@ a planner setting from luck. This benchmark runs the same loop in one process: t
 camera (geometry.renderer over data.scenes), PerceptionPipeline with the reconstruction node's
 shipped parameters (config/reconstruction.yaml), NextBestViewPlanner with nbv_node's
 (config/nbv.yaml, ``stop_gain`` 0 as in the demo), the views-taken rule of nbv_node
-(nbv.taken_views) and the demo's initial and random views (ros.demo_monitor). Per object:
-an initial view, then ``--steps`` - 1 views chosen by the planner or at random; IoU against
-the true object after each, in the reconstruction's grid, as the demo measures it.
+(nbv.taken_views) and the demo's initial and random views (ros.demo_monitor). Per object, after
+a reset of the pipeline as in the demo (none with ``--keep-tracks``): an initial view, then
+``--steps`` - 1 views chosen by the planner or at random; IoU against the true object after
+each, in the reconstruction's grid, as the demo measures it.
 
 Choose settings on ``--split val`` scenes; report ``--split test``. Writes JSON and a PNG.
 
@@ -133,13 +134,16 @@ class SimulatedLoop:
 
 
 def run_scene(scene: TableTopScene, backend, config: PlannerConfig, planner_name: str, *, seed: int, steps: int,
-              perception: PerceptionConfig | None = None) -> list[list[float]]:  # fmt: skip
+              perception: PerceptionConfig | None = None,
+              reset_per_object: bool = True) -> list[list[float]]:  # fmt: skip
     """IoU after each of ``steps`` views, per object, for one planner."""
     loop = SimulatedLoop(scene, backend, NextBestViewPlanner(config), perception)
     rng = np.random.default_rng(seed + 1)  # the demo's monitor seed
     distances = candidate_distances(config)
     rows = []
     for obj in scene.objects:
+        if reset_per_object:  # as the demo's monitor calls reconstruction/reset (here before the first frame)
+            loop.pipeline.reset()
         moves = [initial_view(obj, seed + 1, INITIAL_DISTANCE)]
         loop.look(moves[-1], obj)
         ious: list[float] = []
@@ -230,6 +234,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="override a PlannerConfig field of config/nbv.yaml (repeatable)")
     parser.add_argument("--set-perception", action="append", default=[], metavar="FIELD=VALUE",
                         help="override a PerceptionConfig field of config/reconstruction.yaml")  # fmt: skip
+    parser.add_argument("--keep-tracks", action="store_true",
+                        help="no reset before each object (as `vtr-perception demo --keep-tracks`)")
     parser.add_argument("--out", type=Path, default=RESULTS_DIR / "tabletop.json")
     args = parser.parse_args(argv)
 
@@ -247,13 +253,14 @@ def main(argv: list[str] | None = None) -> int:
         scene = make_tabletop_scene(args.source, num_objects=args.objects, split=args.split, seed=seed)
         for name in PLANNERS:
             rows[name].extend(run_scene(scene, backend, config, name, seed=seed, steps=args.steps,
-                                        perception=perception))
+                                        perception=perception, reset_per_object=not args.keep_tracks))
     summary = summarise(rows)
     payload = {
         **summary,
         "objects": len(rows["nbv"]),
         "scenes": {"split": args.split, "source": args.source, "seeds": list(seeds), "objects_per_scene": args.objects},
         "steps": args.steps,
+        "reset_per_object": not args.keep_tracks,
         "planner_overrides": args.set,
         "perception_overrides": args.set_perception,
         "checkpoint": None if args.checkpoint is None else str(args.checkpoint),

@@ -45,6 +45,8 @@ def test_demo_writes_summary_poses_meshes_and_report(demo_run):
     assert isinstance(obj["id"], int) and obj["name"]
     assert [s["views"] for s in obj["nbv"]] == sorted(s["views"] for s in obj["nbv"])
     assert len(obj["nbv"]) == 2 and len(obj["random"]) == 2
+    # the reconstruction is reset at the object's initial view: step 1 is its reconstruction from that one view
+    assert obj["nbv"][0]["views"] == obj["random"][0]["views"] == 1, (obj["nbv"][0], obj["random"][0])
     for step in obj["nbv"] + obj["random"]:
         assert 0.0 <= step["iou"] <= 1.0 and math.isfinite(step["fscore"])
     assert set(obj["random"][0]) == set(obj["nbv"][0]) >= {"views", "iou", "fscore", "translation_cm", "latency_ms"}

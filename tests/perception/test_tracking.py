@@ -48,6 +48,18 @@ def test_ids_stay_stable_while_the_camera_moves_around():
         assert np.linalg.norm(_owner(tracker, b).center - b.center) < 0.01
 
 
+def test_reset_forgets_every_track_and_never_reuses_an_id():
+    tracker = Tracker(CFG)
+    for i, az in enumerate((0, 12, 24)):
+        _frame(tracker, az, float(i))
+    old = sorted(tracker.tracks)
+    assert tracker.reset() == old and tracker.tracks == {}
+    step = _frame(tracker, 36, 3.0)  # a new track per object, from this frame alone
+    assert step.skipped is None and len(step.created) == len(BOXES)
+    assert min(tracker.tracks) > max(old)
+    assert all(len(t.buffer) <= 1 for t in tracker.tracks.values())
+
+
 def test_tracks_confirm_after_hits_and_retire_after_misses_in_view_only():
     cfg = PerceptionConfig(confirm_hits=2, retire_misses=3)
     tracker = Tracker(cfg)

@@ -23,6 +23,7 @@ from geometry_msgs.msg import PoseArray  # noqa: E402
 from rcl_interfaces.srv import DescribeParameters, GetParameters  # noqa: E402
 from rclpy.parameter import parameter_value_to_python  # noqa: E402
 from sensor_msgs.msg import PointCloud2  # noqa: E402
+from std_srvs.srv import Trigger  # noqa: E402
 from visualization_msgs.msg import Marker, MarkerArray  # noqa: E402
 
 from tests.ros.helpers import REPO, isolated_node, spin_until  # noqa: E402
@@ -324,3 +325,37 @@ def test_trained_mesh_iou_above_floor(running, scene, model_params):
         ious[obj.key] = float(grid_metrics(grid.occupancy, truth, threshold=0.4)["iou"])
     print(f"IoU at 0.4 with >= {min_views} views: {ious}")
     assert all(ious[key] > floor for key, floor in IOU_FLOOR.items()), (ious, IOU_FLOOR)
+
+
+def test_reset_forgets_every_object_and_starts_over_with_new_ids(running, scene):
+    """Last in this module: it throws away what the tests above look at."""
+    listener, reconstruction, camera = running
+    n = len(scene.objects)
+    if not listener.wait(lambda: _every_object_seen_from(listener, n, 2), 60.0):
+        _fail("no objects/error cloud with every object seen from 2 views", listener, reconstruction, camera)
+    before = set(_grids(listener))
+    clouds: list[PointCloud2] = []  # every cloud from here on, in order
+    listener.node.create_subscription(PointCloud2, "objects/error", clouds.append, reliable_qos(depth=2))
+    response = listener.call(Trigger, "/reconstruction/reset", Trigger.Request())
+    assert response.success and f"forgot {len(before)}" in response.message, response.message
+
+    def after_empty() -> list[PointCloud2] | None:
+        """The clouds after the first empty one (the reset's), None before it came."""
+        empty = next((k for k, c in enumerate(clouds) if c.width * c.height == 0), None)
+        return None if empty is None else clouds[empty + 1:]
+
+    if not listener.wait(lambda: after_empty() is not None, 10.0):
+        _fail("no empty objects/error cloud after reconstruction/reset", listener, reconstruction, camera)
+    def shown() -> set[int]:
+        with listener.lock:
+            return {int(m.id) for ns in ("objects", "labels") for m in listener.scene.in_namespace(ns)}
+
+    if not listener.wait(lambda: not shown() & before, 5.0):
+        _fail(f"markers of forgotten objects {sorted(shown() & before)} are still shown", listener, reconstruction)
+    if not listener.wait(lambda: any(c.width * c.height for c in after_empty()), FIRST_OUTPUT_TIMEOUT_S):
+        _fail("no object reconstructed again after reconstruction/reset", listener, reconstruction, camera)
+    points = conv.pointcloud2_to_structured(next(c for c in after_empty() if c.width * c.height))
+    new_ids = set(np.unique(points["id"]).astype(int).tolist())
+    assert min(new_ids) > max(before), (before, new_ids)  # ids are never reused
+    # from frames after the reset only: the camera orbits 2 deg a frame, and views are kept 15 deg apart
+    assert points["views"].max() <= 2, np.unique(points["views"])

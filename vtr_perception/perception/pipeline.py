@@ -77,6 +77,11 @@ class PerceptionPipeline:
         self.event_counts: Counter[str] = Counter()  # not skips: border-cut views, reconstructions, ...
         self.max_model_views = min(config.max_views, backend.info.max_views)
 
+    def reset(self) -> list[int]:
+        """Start over: forget every object and its views (returns the ids forgotten); counters stay."""
+        self.event_counts["resets"] += 1
+        return self.tracker.reset()
+
     @property
     def frames_skipped(self) -> int:
         return int(sum(self.skip_counts.values()))

@@ -185,6 +185,13 @@ class Tracker:
     def confirmed(self) -> list[Track]:
         return [t for t in self.tracks.values() if t.confirmed]
 
+    def reset(self) -> list[int]:
+        """Forget every track (returns their ids); new tracks get new ids, never a forgotten one's."""
+        ids = sorted(self.tracks)
+        self.tracks.clear()
+        self._last_pose = None
+        return ids
+
     def _cost(self, tracks: list[Track], detections: list[Detection]) -> np.ndarray:
         cfg = self.config
         cost = np.full((len(tracks), len(detections)), _GATED)

@@ -4,6 +4,11 @@ It sits between nbv_node and sim_camera_node: nbv_node publishes ``next_best_vie
 monitor forwards the suggestion to the camera (``camera_goal``) once the previous view
 has been reconstructed, and measures each step against the simulated ground truth. In a
 "random" run it sends random views instead, for comparison.
+
+Each object's run starts from nothing: once the camera is at the object's initial view the
+monitor calls ``reconstruction/reset``, so step 1 is the reconstruction from that one view and
+not one that already holds views from the runs of its neighbours (``reset_per_object=False``
+keeps them).
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from geometry_msgs.msg import PoseArray, PoseStamped
 from rclpy.node import Node
 from sensor_msgs.msg import PointCloud2
 from std_msgs.msg import Int32
+from std_srvs.srv import Trigger
 
 from vtr_perception.data.scenes import SceneObject, TableTopScene
 from vtr_perception.geometry import cameras
@@ -118,13 +124,15 @@ class DemoMonitor(Node):
     def __init__(self, scene: TableTopScene, *, planner: str, seed: int, distance: float = 0.5,
                  elevation_deg: tuple[float, float] = (10.0, 80.0), min_angle_deg: float = 0.0,
                  view_distances: Sequence[float] = (), frames_per_view: int = FRAMES_PER_VIEW,
-                 log: Callable[[str], None] = print, **kwargs) -> None:  # fmt: skip
+                 reset_per_object: bool = True, log: Callable[[str], None] = print, **kwargs) -> None:  # fmt: skip
         super().__init__("demo_monitor", **kwargs)
         self.scene, self.planner, self.distance, self.log = scene, planner, distance, log
         # the NBV planner's limits and distances, so random views are drawn from the set it chooses from
         self.elevation_deg, self.min_angle_deg = elevation_deg, min_angle_deg
         self.view_distances = tuple(view_distances) or (distance,)
         self.frames_per_view = frames_per_view
+        self.reset_per_object = reset_per_object
+        self.empty_clouds = 0  # objects/error clouds without objects (the reconstruction node was reset)
         self.frames_at_goal = 0
         self.taken: list[np.ndarray] = []  # camera poses moved to for the current object
         # views each track's reconstruction has used (neighbours' runs included), as nbv_node keeps them
@@ -146,13 +154,17 @@ class DemoMonitor(Node):
         self.create_subscription(PoseStamped, "camera_pose", self._on_pose, reliable_qos())
         self.pub_goal = self.create_publisher(PoseStamped, "camera_goal", reliable_qos())
         self.pub_target = self.create_publisher(Int32, "nbv/target", reliable_qos())
+        self.reset_client = self.create_client(Trigger, "reconstruction/reset")
 
     # callbacks (executor thread)
     def _on_poses(self, msg: PoseArray) -> None:
         with self._cond:
-            self._poses_by_stamp[conv.stamp_to_seconds(msg.header.stamp)] = conv.pose_array_to_matrices(msg)
+            stamp = conv.stamp_to_seconds(msg.header.stamp)
+            self._poses_by_stamp[stamp] = conv.pose_array_to_matrices(msg)
             while len(self._poses_by_stamp) > 20:
                 self._poses_by_stamp.pop(next(iter(self._poses_by_stamp)))
+            if stamp == self.grid_stamp:  # the error cloud of this update came first
+                self._join_positions()
 
     def _on_error(self, msg: PointCloud2) -> None:
         try:
@@ -165,11 +177,16 @@ class DemoMonitor(Node):
             self.grids, self.grid_stamp = grids, stamp
             self.view_counts = views
             self.used_views.update(views, self.camera_pose)
-            poses = self._poses_by_stamp.get(stamp)
-            if poses is not None and len(poses) == len(grids):  # objects/poses is ordered by id
-                self.positions = {i: T[:3, 3] for i, T in zip(sorted(grids), poses, strict=True)}
+            self._join_positions()
             self.updates += 1
+            self.empty_clouds += not grids
             self._cond.notify_all()
+
+    def _join_positions(self) -> None:
+        """Object positions of the latest update: its objects/poses (ordered by id) matched to its grids."""
+        poses = self._poses_by_stamp.get(self.grid_stamp)
+        if poses is not None and len(poses) == len(self.grids):
+            self.positions = {i: T[:3, 3] for i, T in zip(sorted(self.grids), poses, strict=True)}
 
     def _on_nbv(self, msg: PoseStamped) -> None:
         with self._cond:
@@ -194,6 +211,23 @@ class DemoMonitor(Node):
             self.taken.append(np.asarray(T, dtype=np.float64))
         self.pub_goal.publish(conv.matrix_to_pose_stamped(T, frame_id="world"))
 
+    def reset_reconstruction(self, timeout: float) -> None:
+        """Have the reconstruction node forget every object; returns once its empty objects/error cloud
+        has arrived (clouds from before the reset come before it, so none of them is taken for after)."""
+        if not self.reset_client.wait_for_service(timeout_sec=timeout):
+            raise RuntimeError("the reconstruction node offers no reconstruction/reset service")
+        with self._cond:
+            empty_before = self.empty_clouds
+        done = threading.Event()
+        future = self.reset_client.call_async(Trigger.Request())
+        future.add_done_callback(lambda _: done.set())
+        if not done.wait(timeout) or future.result() is None or not future.result().success:
+            raise RuntimeError(f"reconstruction/reset did not answer within {timeout:.0f} s")
+        if not self._wait(lambda: self.empty_clouds > empty_before, timeout):
+            raise RuntimeError(f"no empty objects/error cloud within {timeout:.0f} s of reconstruction/reset")
+        with self._cond:
+            self.frames_at_goal = 0
+
     def _random_view(self, obj: SceneObject, track_id: int | None) -> np.ndarray:
         """A random view away from this object's moves and from every view its reconstruction has (a view
         near one of those would be refused as a near-duplicate and the step would wait in vain)."""
@@ -213,11 +247,16 @@ class DemoMonitor(Node):
         reconstruction has used the new view (or after ``timeout`` seconds, as it stands)."""
         run = ObjectRun(obj.index)
         self.taken = []
-        # The object may already have views from the runs of its neighbours; step 1 is the first
-        # reconstruction that uses the initial view, not one from before the camera got there.
+        # Without a reset the object may already have views from the runs of its neighbours; step 1 is
+        # then the first reconstruction that uses the initial view, not one from before the camera got there.
         tid = self.track_for(obj)
         last_views = self._views_of(tid) if tid is not None else 0
         self._move(initial_view(obj, self.seed, self.distance))
+        if self.reset_per_object:
+            if not self._wait(self._camera_arrived, timeout):
+                self.log(f"  {obj.key}: the camera did not reach the initial view within {timeout:.0f} s")
+            self.reset_reconstruction(timeout)
+            last_views = 0
         for step in range(steps):
             t_move = time.monotonic()
 

@@ -5,6 +5,10 @@ A thin adapter: messages are converted (ros/conversions), assembled into frames 
 estimates are published. Frames that arrive while the worker is busy replace the waiting
 one (the newest frame wins; the replaced one is counted as dropped). A bad frame is
 logged (throttled), counted and skipped; the node keeps serving.
+
+``~/reset`` (std_srvs/Trigger) starts over: every object is forgotten (its markers deleted, an
+empty objects/poses and objects/error published) and frames received before the call are
+dropped, so no view from before it survives. New objects get new ids.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from geometry_msgs.msg import PoseArray, PoseStamped
 from rclpy.node import Node
 from sensor_msgs.msg import CameraInfo, Image, PointCloud2
+from std_srvs.srv import Trigger
 from visualization_msgs.msg import Marker, MarkerArray
 
 from vtr_perception.geometry.cameras import transform_points
@@ -217,6 +222,10 @@ class ReconstructionNode(Node):
         self._published_ids: set[int] = set()
         self._outputs_cache: dict[int, ObjectOutputs] = {}
         self._keyframes = MarkerKeyframes(cfg.marker_keyframe_every)
+        # pipeline and published state: the worker's frames and ~/reset (executor thread) take turns
+        self._state_lock = threading.Lock()
+        self._reset_wall = -np.inf  # frames completed before this time.time() predate the last reset
+        self.create_service(Trigger, "~/reset", self._on_reset)
         self._worker = threading.Thread(target=self._work, name="reconstruction-worker", daemon=True)
         self._worker.start()
         self.create_timer(cfg.diagnostics_period_s, self._publish_diagnostics)
@@ -238,6 +247,17 @@ class ReconstructionNode(Node):
             return
         self.pose_history.add(conv.stamp_to_seconds(msg.header.stamp), T)
         self._arrivals["camera_pose"].append(time.monotonic())
+
+    def _on_reset(self, request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
+        with self._state_lock:
+            self._reset_wall = time.time()
+            forgotten = self.pipeline.reset()
+            self.stats["resets"] += 1
+            self.publish({}, self.get_clock().now().to_msg())
+        response.success = True
+        response.message = f"forgot {len(forgotten)} objects" + (f" (ids {forgotten})" if forgotten else "")
+        self.get_logger().info(f"reset: {response.message}")
+        return response
 
     # ------------------------------------------------------------------ worker thread
 
@@ -297,6 +317,15 @@ class ReconstructionNode(Node):
         if T is None:
             self._skip("no_camera_pose", f"no camera pose near stamp {frame.stamp:.3f}")
             return
+        # Locked after the pose wait: ~/reset runs on the executor thread, which delivers the poses it waits for.
+        with self._state_lock:
+            if frame.completed < self._reset_wall:  # taken before ~/reset: its view must not survive it
+                self.stats["dropped_before_reset"] += 1
+                return
+            self._use(frame, rgb, depth, intrinsics, T, mask, lags)
+
+    def _use(self, frame: Frame, rgb, depth, intrinsics, T: np.ndarray, mask, lags: dict[str, float]) -> None:
+        """Run the pipeline on a converted frame and publish what changed (under the state lock)."""
         result = self.pipeline.process(rgb, depth, intrinsics, T, frame.stamp, mask=mask)
         self.stats["frames_processed"] += 1
         for stage, ms in result.timings.items():
@@ -309,7 +338,7 @@ class ReconstructionNode(Node):
         current = set(result.estimates)
         if result.updated or current != self._published_ids:
             start = time.perf_counter()
-            self.publish(result.estimates, parts["image"].header.stamp)
+            self.publish(result.estimates, frame.parts["image"].header.stamp)
             self.stage_ms["publish"].append(1e3 * (time.perf_counter() - start))
             self.latencies_ms.append(1e3 * (time.time() - frame.stamp))
             self.stats["updates"] += 1
@@ -396,6 +425,7 @@ class ReconstructionNode(Node):
             "latency_ms_p95": f"{np.percentile(lat, 95):.1f}",
             "objects": str(len(self._published_ids)),
             "errors": str(self.stats["errors"]),
+            "resets": str(self.stats["resets"]),
         }
         values.update({f"input_hz.{part}": f"{r:.2f}" for part, r in rates.items()})
         values.update({k: str(v) for k, v in self.stats.items() if k.startswith("skipped.")})
