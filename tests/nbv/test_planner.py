@@ -117,6 +117,27 @@ def test_spread_weight_turns_a_flat_error_estimate_to_the_far_side():
     assert _direction(best)[0] > 0.7
 
 
+def test_preferred_elevation_band_wins_over_more_error_outside_it():
+    occupancy = _cube()
+    error = np.zeros_like(occupancy)
+    error[4:12, 4:12, 11] = 1.0  # the top face: seen best from straight above
+    error[11, 4:12, 4:12] = 0.5  # the +x face: half the error, seen from the side
+    free = _planner().plan(error, occupancy)
+    assert _direction(free.best_pose)[2] > 0.9
+    prefer = _planner(preferred_elevation_deg=(10.0, 40.0), outside_preferred_factor=0.2).plan(error, occupancy)
+    elevation = np.degrees(np.arcsin(_direction(prefer.best_pose)[2]))
+    assert 10.0 <= elevation <= 40.0 and _direction(prefer.best_pose)[0] > 0.7
+    np.testing.assert_allclose(np.sort(prefer.gains), np.sort(free.gains))  # gains (and stopping) unchanged
+    # factor 0: outside candidates still come, ranked among themselves, after every inside one
+    tiers = _planner(preferred_elevation_deg=(10.0, 40.0), outside_preferred_factor=0.0).plan(error, occupancy)
+    inside = [10.0 - 1e-6 <= np.degrees(np.arcsin(_direction(p)[2])) <= 40.0 + 1e-6 for p in tiers.poses]
+    assert len(tiers.poses) == len(free.poses) and inside == sorted(inside, reverse=True)
+    with pytest.raises(ValueError, match="preferred_elevation_deg"):
+        PlannerConfig(preferred_elevation_deg=(40.0, 10.0))
+    with pytest.raises(ValueError, match="outside_preferred_factor"):
+        PlannerConfig(outside_preferred_factor=1.5)
+
+
 def test_seen_surface_angle_discounts_error_on_faces_the_taken_views_see():
     occupancy = _cube()
     error = np.zeros_like(occupancy)

@@ -9,7 +9,7 @@ import yaml
 
 from tests.ros.helpers import REPO
 from vtr_perception.geometry import cameras
-from vtr_perception.ros.demo_monitor import initial_view, random_view, track_of
+from vtr_perception.ros.demo_monitor import initial_view, looks_at, random_view, track_of
 from vtr_perception.ros.demo_runner import planner_view_limits
 
 
@@ -72,3 +72,13 @@ def test_the_track_followed_is_kept_while_near_enough_even_when_a_split_piece_is
     assert track_of(obj, {7: centers[7]}, prefer=3) == 7  # or is gone
     assert track_of(obj, {}, prefer=3) is None
     assert track_of(obj, {3: np.array([0.2, 0.0, 0.05])}) is None
+
+
+def test_a_suggestion_counts_only_for_the_object_it_looks_at():
+    here, neighbour = np.array([0.0, 0.05, 0.09]), np.array([0.24, 0.0, 0.08])  # the demo's spacing
+    T = cameras.camera_from_angles(120.0, 30.0, 0.6, target=here)
+    assert looks_at(T, here, tolerance_m=0.04)
+    assert looks_at(T, here + np.array([0.0, 0.0, 0.03]), tolerance_m=0.04)  # a grid centre a little off
+    assert not looks_at(T, neighbour, tolerance_m=0.04)
+    behind = T[:3, 3] - 0.3 * T[:3, 2]  # on the optical axis, behind the camera
+    assert not looks_at(T, behind, tolerance_m=0.04)

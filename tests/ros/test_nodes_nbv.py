@@ -244,3 +244,28 @@ def test_a_reached_suggestion_is_not_suggested_again(nbv):
     np.testing.assert_allclose(second, expected_plan(points, target=7, taken=[CAMERA, first]).best_pose, atol=1e-6)
     cos = second[:3, 2] @ first[:3, 2]
     assert np.degrees(np.arccos(np.clip(cos, -1, 1))) >= yaml_planner_config().min_angle_from_taken_deg - 1e-6
+
+
+def test_a_target_the_cloud_lacks_gets_no_answer_until_a_cloud_has_it(nbv):
+    """After a reset (an empty cloud) the target is an object the node has not seen: it must not plan for
+    another object instead (the camera would go to look at that one)."""
+    client, proc = nbv
+    client.publish_cloud(error_cloud_points(), stamp=59.0)  # planned for: the node answers clouds
+    assert client.answer_for(59.0) is not None, proc.output()
+    client.publish_cloud(np.zeros(0, OBJECT_CLOUD_DTYPE), stamp=60.0)  # the reconstruction node was reset
+    client.pub_target.publish(Int32(data=11))
+    client.wait(lambda: False, 0.5)
+    points = error_cloud_points()  # objects 3 and 5
+    client.publish_cloud(points, stamp=61.0)
+    client.wait(lambda: False, 2.0)
+    with client.lock:
+        planned = [c for c in client.candidates if conv.stamp_to_seconds(c.header.stamp) == 61.0]
+    assert not planned, "planned for another object than the target"
+    with_target = error_cloud_points({**OBJECTS, 11: ((0.0, 0.2, 0.08), 0.16, 0.8)})
+    client.publish_cloud(with_target, stamp=62.0)
+    answer = client.answer_for(62.0)
+    assert answer is not None, proc.output()
+    expected = expected_plan(with_target, target=11, taken=[CAMERA])
+    np.testing.assert_allclose(conv.pose_to_matrix(answer[0]), expected.best_pose, atol=1e-6)
+    assert "object 11 is not in objects/error" in proc.output()
+    client.pub_target.publish(Int32(data=-1))

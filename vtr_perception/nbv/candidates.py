@@ -33,6 +33,12 @@ class Candidates:
     def __len__(self) -> int:
         return len(self.poses)
 
+    def subset(self, mask: np.ndarray) -> Candidates:
+        """The candidates where ``mask`` (N,) is true, in the same order."""
+        m = np.asarray(mask, dtype=bool)
+        return Candidates(poses=self.poses[m], azimuth_deg=self.azimuth_deg[m], elevation_deg=self.elevation_deg[m],
+                          distance=self.distance[m], center=self.center)  # fmt: skip
+
     @property
     def directions(self) -> np.ndarray:
         d = self.poses[:, :3, 3] - self.center

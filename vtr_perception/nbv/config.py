@@ -93,6 +93,19 @@ class PlannerConfig:
         },
     )
 
+    preferred_elevation_deg: tuple[float, float] = field(
+        default=(-90.0, 90.0),
+        metadata={
+            "help": "elevations (lo hi, deg) the reconstructor reconstructs best from, its training views' band: "
+            "a candidate outside it scores outside_preferred_factor times its gain"
+        },
+    )
+    outside_preferred_factor: float = field(
+        default=1.0,
+        metadata={"help": "score factor of candidates outside preferred_elevation_deg (1: no preference; 0: only "
+                          "when no candidate inside is allowed)", "range": (0.0, 1.0)},
+    )  # fmt: skip
+
     def __post_init__(self) -> None:
         if not 0.0 < self.distance_min <= self.distance_max:
             raise ValueError(
@@ -106,6 +119,15 @@ class PlannerConfig:
         for name in ("num_candidates", "num_distances", "max_views", "rays"):
             if getattr(self, name) < 1:
                 raise ValueError(f"PlannerConfig.{name} must be >= 1, got {getattr(self, name)}")
+        for name in ("workspace_min", "workspace_max", "preferred_elevation_deg"):  # YAML gives lists
+            setattr(self, name, tuple(float(v) for v in getattr(self, name)))
+        lo, hi = self.preferred_elevation_deg if len(self.preferred_elevation_deg) == 2 else (1.0, 0.0)
+        if not -90.0 <= lo <= hi <= 90.0:
+            raise ValueError(f"PlannerConfig.preferred_elevation_deg must be (lo, hi) with -90 <= lo <= hi <= 90, "
+                             f"got {self.preferred_elevation_deg}")
+        if not 0.0 <= self.outside_preferred_factor <= 1.0:
+            raise ValueError(f"PlannerConfig.outside_preferred_factor must be in [0, 1], got "
+                             f"{self.outside_preferred_factor}")
         for name in ("workspace_min", "workspace_max"):
             if len(getattr(self, name)) != 3:
                 raise ValueError(f"PlannerConfig.{name} must have 3 values (x y z), got {getattr(self, name)}")

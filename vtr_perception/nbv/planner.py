@@ -113,6 +113,10 @@ class NextBestViewPlanner:
             raise ValueError(f"extent must be positive and finite, got {extent}")
         taken = np.asarray(taken_poses, dtype=np.float64).reshape(-1, 4, 4)
         candidates = make_candidates(cfg, center=center)
+        # Out of the elevation limits whatever the scene: never ranked, so no rays are cast for them
+        # (the ray bundle of a new grid size costs seconds for all 400 Fibonacci directions).
+        el = candidates.elevation_deg
+        candidates = candidates.subset((el >= cfg.elevation_min_deg - 1e-9) & (el <= cfg.elevation_max_deg + 1e-9))
         allowed = allowed_mask(candidates, cfg, extent=extent, taken_poses=taken)
         if len(obstacles) and cfg.max_occluded_fraction < 1.0:
             targets = target_points(occupancy, center, extent, cfg.occupancy_threshold)
@@ -144,6 +148,12 @@ class NextBestViewPlanner:
             cos = candidates.directions @ view_directions(taken, candidates.center).T  # (N, taken)
             spread = np.arccos(np.clip(cos.max(axis=1), -1.0, 1.0)) / np.pi  # nearest taken view, 0..1
             scores = scores * (1.0 + cfg.spread_weight * spread)
+        if cfg.outside_preferred_factor < 1.0:
+            lo, hi = cfg.preferred_elevation_deg
+            el = candidates.elevation_deg
+            inside = (el >= lo - 1e-9) & (el <= hi + 1e-9)
+            # factor 0 still ranks the outside candidates among themselves (a tiny factor, not zero)
+            scores = np.where(inside, scores, scores * max(cfg.outside_preferred_factor, 1e-6))
         if current_pose is not None and cfg.motion_weight > 0.0:
             current = np.asarray(current_pose, dtype=np.float64).reshape(4, 4)
             travel = np.linalg.norm(candidates.poses[:, :3, 3] - current[:3, 3], axis=1)

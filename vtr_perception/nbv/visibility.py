@@ -101,11 +101,21 @@ def ray_bundle(
     samples = int(math.ceil(2.0 * r / step)) + 1
     t_near = np.maximum(distance - r, 0.0)  # (N,)
     t = t_near[:, None] + step * np.arange(samples)[None]  # (N, S)
-    points = origin[:, None, None, :] + dirs[:, :, None, :] * t[:, None, :, None]  # (N, P, S, 3)
-    ijk = np.floor((points + 0.5) * resolution).astype(np.int64)
-    valid = np.all((ijk >= 0) & (ijk < resolution), axis=-1)
-    flat = (ijk[..., 0] * resolution + ijk[..., 1]) * resolution + ijk[..., 2]
-    flat = np.where(valid, flat, resolution**3)
+    # In voxel units, float32 and a few cameras at a time: (N, P, S, 3) float64 at once was ~300 MB
+    # for 400 candidates and took seconds, which nbv_node paid for every new object size.
+    origin_v = ((origin + 0.5) * resolution).astype(np.float32)
+    dirs_v = (dirs * resolution).astype(np.float32)
+    t32 = t.astype(np.float32)
+    flat = np.empty((len(T), pixel.shape[0], samples), dtype=np.int64)
+    valid = np.empty(flat.shape, dtype=bool)
+    for c0 in range(0, len(T), 16):
+        c1 = min(c0 + 16, len(T))
+        ijk = np.floor(origin_v[c0:c1, None, None, :] + dirs_v[c0:c1, :, None, :] * t32[c0:c1, None, :, None])
+        ijk = ijk.astype(np.int32)
+        inside_grid = np.all((ijk >= 0) & (ijk < resolution), axis=-1)
+        cells = (ijk[..., 0].astype(np.int64) * resolution + ijk[..., 1]) * resolution + ijk[..., 2]
+        flat[c0:c1] = np.where(inside_grid, cells, resolution**3)
+        valid[c0:c1] = inside_grid
     # Keep the rays that enter the grid, first in each camera, padded to a common count.
     useful = valid.any(axis=-1)  # (N, P)
     keep = max(int(useful.sum(axis=1).max()), 1)

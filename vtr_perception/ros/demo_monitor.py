@@ -40,6 +40,7 @@ ARRIVED_M = 0.01  # the camera is at its goal when it reports a position this cl
 # (not segmented from there, or too like a view it has); a usable one is taken within ~5. The
 # tracker sees all of them: a track missed in 8 of them is retired (PerceptionConfig.retire_misses).
 FRAMES_PER_VIEW = 15
+TARGET_RESEND_S = 1.0  # nbv/target is sent again this often until a suggestion for the object arrives
 
 
 @dataclass
@@ -86,6 +87,14 @@ def track_of(obj: SceneObject, grid_centers: dict[int, np.ndarray], prefer: int 
         return None
     tid = min(grid_centers, key=lambda i: np.linalg.norm(grid_centers[i] - obj.center))
     return tid if near(tid) else None
+
+
+def looks_at(T_world_camera: np.ndarray, point: np.ndarray, tolerance_m: float) -> bool:
+    """Whether ``point`` lies in front of the camera within ``tolerance_m`` of its optical axis (+z)."""
+    v = np.asarray(point, dtype=np.float64) - T_world_camera[:3, 3]
+    axis = T_world_camera[:3, 2]
+    along = float(v @ axis)
+    return along > 0 and float(np.linalg.norm(v - along * axis)) <= tolerance_m
 
 
 def initial_view(obj: SceneObject, seed: int, distance: float) -> np.ndarray:
@@ -147,6 +156,7 @@ class DemoMonitor(Node):
         self.camera_pose: np.ndarray | None = None
         self.view_counts: dict[int, int] = {}
         self.positions: dict[int, np.ndarray] = {}
+        self.positions_stamp = -1.0  # the grid_stamp the positions belong to
         self._poses_by_stamp: dict[float, np.ndarray] = {}
         self.create_subscription(PoseArray, "objects/poses", self._on_poses, reliable_qos())
         self.create_subscription(PointCloud2, "objects/error", self._on_error, reliable_qos(depth=2))
@@ -187,6 +197,8 @@ class DemoMonitor(Node):
         poses = self._poses_by_stamp.get(self.grid_stamp)
         if poses is not None and len(poses) == len(self.grids):
             self.positions = {i: T[:3, 3] for i, T in zip(sorted(self.grids), poses, strict=True)}
+            self.positions_stamp = self.grid_stamp
+            self._cond.notify_all()
 
     def _on_nbv(self, msg: PoseStamped) -> None:
         with self._cond:
@@ -274,6 +286,8 @@ class DemoMonitor(Node):
                          "reconstruction did not use one (not segmented from there, or too like a view it has); "
                          "going on")
             run.track_id = self.track_for(obj, run.track_id)
+            # the update's objects/poses can come after its objects/error cloud
+            self._wait(lambda: self.positions_stamp == self.grid_stamp, 1.0)
             with self._cond:
                 grid = self.grids.get(run.track_id) if run.track_id is not None else None
                 pose = None if self.camera_pose is None else self.camera_pose.copy()
@@ -305,9 +319,27 @@ class DemoMonitor(Node):
     def _next_view(self, obj: SceneObject, track_id: int, timeout: float) -> np.ndarray:
         if self.planner == "random":
             return self._random_view(obj, track_id)
-        self.pub_target.publish(Int32(data=int(track_id)))
+        with self._cond:
+            grid = self.grids.get(track_id)
+        aim = obj.center if grid is None else np.asarray(grid.center)
         since = time.monotonic()
-        ok = self._wait(lambda: self.suggestion is not None and self.suggestion[0] > since, timeout)
+
+        # next_best_view does not name its object: one planned for the previous target (from a cloud that
+        # reached nbv_node before nbv/target did) can arrive after `since`. The planner aims at the grid centre
+        # and never suggests the view the camera is at (it counts as taken): such a suggestion is stale.
+        def suggested_for_this_object() -> bool:
+            if self.suggestion is None or self.suggestion[0] <= since:
+                return False
+            T = self.suggestion[1]
+            here = self.camera_pose is not None and np.linalg.norm(T[:3, 3] - self.camera_pose[:3, 3]) < ARRIVED_M
+            return not here and looks_at(T, aim, tolerance_m=0.25 * obj.size)
+
+        # nbv/target is resent every second: over UDP between busy processes a lost sample can take
+        # several heartbeats (seconds) to be repaired, and nbv_node answers each one from its latest cloud.
+        ok = False
+        while not ok and time.monotonic() - since < timeout:
+            self.pub_target.publish(Int32(data=int(track_id)))
+            ok = self._wait(suggested_for_this_object, min(TARGET_RESEND_S, timeout - (time.monotonic() - since)))
         if not ok:
             self.log(f"  object {obj.index}: no next_best_view within {timeout:.0f} s, moving randomly")
             return self._random_view(obj, track_id)

@@ -11,7 +11,10 @@ cloud grows, the camera pose of that moment is recorded as a view of that object
 object is the target. A suggested view the camera reached counts as taken for its target even
 when the reconstruction did not use the frame (a near-duplicate of a view it has, say, that the
 taken record missed): the node never sends the camera to the same place twice, where the same
-grids would give the same answer again. The error estimate is the planner's ``estimator`` over the cloud's
+grids would give the same answer again. A target that the latest cloud lacks (an object
+just created, or one forgotten by a reset) gets no answer until a cloud has it: planning
+for another object instead would send the camera to look at that one. An empty cloud (the
+reconstruction node was reset) clears the grids. The error estimate is the planner's ``estimator`` over the cloud's
 fields: ``error_head`` (the cloud's error) or ``entropy`` (of its occupancy).
 """
 
@@ -161,22 +164,29 @@ class NbvNode(Node):
                 f"ignoring objects/error: {exc}", throttle_duration_sec=self.config.log_throttle_s
             )
             return
+        with self._lock:
+            self._last_grids = (grids, msg.header.stamp) if grids else None
         if not grids:
             return
         with self._lock:
-            self._last_grids = (grids, msg.header.stamp)
             self.taken.update({i: g.views for i, g in grids.items()}, self.current_pose)
         self._plan(grids, msg.header.stamp)
 
-    def _target_in(self, grids: dict[int, ObjectGrid]) -> int:
-        if self.target_id in grids:
-            return self.target_id
-        return max(grids, key=lambda i: float(grids[i].error.sum()))
+    def _target_in(self, grids: dict[int, ObjectGrid]) -> int | None:
+        """The object to plan for: the requested one (None while this cloud lacks it), else the worst."""
+        if self.target_id < 0:
+            return max(grids, key=lambda i: float(grids[i].error.sum()))
+        return self.target_id if self.target_id in grids else None
 
     def _plan(self, grids: dict[int, ObjectGrid], stamp) -> None:
         with self._lock:
             current = None if self.current_pose is None else self.current_pose.copy()
             target = self._target_in(grids)
+        if target is None:
+            self.get_logger().info(f"object {self.target_id} is not in objects/error (yet): no plan for it",
+                                   throttle_duration_sec=self.config.log_throttle_s)  # fmt: skip
+            return
+        with self._lock:
             # Where the camera is counts as taken too: nbv/target can arrive before the cloud that
             # records the current view, and the same grids would then give the same answer again.
             taken = self.taken.poses(target) + self.visited.poses(target) + ([] if current is None else [current])
