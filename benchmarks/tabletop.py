@@ -209,6 +209,7 @@ def plot(summary: dict, path: Path, *, title: str) -> None:
         line = ax.plot(x, per_object.mean(axis=0), marker="o", label=name, linewidth=2)[0]
         for row in per_object:
             ax.plot(x, row, color=line.get_color(), alpha=0.12, linewidth=0.8)
+    ax.set_xticks(x)
     ax.set_xlabel("views of the object (1 = initial view)")
     ax.set_ylabel("IoU at 0.4")
     ax.set_title(title, fontsize=9)

@@ -42,6 +42,7 @@ def write_report(path: Path, scene, nbv_runs: list, random_runs: list) -> Path:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     n = len(scene.objects)
     fig, axes = plt.subplots(n, 5, figsize=(17, 3.4 * n), squeeze=False)
@@ -79,6 +80,7 @@ def write_report(path: Path, scene, nbv_runs: list, random_runs: list) -> Path:
             ax.plot([s.views for s in run.steps], ious, "o-", label="next-best-view", color="tab:blue")
         if rnd and rnd.steps:
             ax.plot([s.views for s in rnd.steps], [s.iou for s in rnd.steps], "s--", label="random", color="tab:gray")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # views are whole numbers
         ax.set_xlabel("views", fontsize=8)
         ax.set_ylabel("IoU@0.4", fontsize=8)
         ax.set_ylim(0, 1)
