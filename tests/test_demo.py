@@ -35,6 +35,7 @@ def test_demo_runs_and_prints_a_status_line_per_step(demo_run):
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     steps = [line for line in proc.stdout.splitlines() if " step " in line and "IoU=" in line]
     assert len(steps) == 4, proc.stdout  # two steps, next-best-view and random runs
+    assert "last view above the first for" in proc.stdout and "NBV at or above random for" in proc.stdout
 
 
 def test_demo_writes_summary_poses_meshes_and_report(demo_run):
@@ -45,6 +46,10 @@ def test_demo_writes_summary_poses_meshes_and_report(demo_run):
     assert isinstance(obj["id"], int) and obj["name"]
     assert [s["views"] for s in obj["nbv"]] == sorted(s["views"] for s in obj["nbv"])
     assert len(obj["nbv"]) == 2 and len(obj["random"]) == 2
+    names = [obj["name"]]
+    rose, above = obj["nbv"][-1]["iou"] > obj["nbv"][0]["iou"], obj["nbv"][-1]["iou"] >= obj["random"][-1]["iou"]
+    assert summary["criteria"] == {"objects": 1, "last_above_first": names if rose else [], "random_compared": 1,
+                                   "nbv_at_or_above_random": names if above else []}  # fmt: skip
     # the reconstruction is reset at the object's initial view: step 1 is its reconstruction from that one view
     assert obj["nbv"][0]["views"] == obj["random"][0]["views"] == 1, (obj["nbv"][0], obj["random"][0])
     for step in obj["nbv"] + obj["random"]:

@@ -77,9 +77,19 @@ def write_outputs(out: Path, scene, nbv_runs: list, random_runs: list) -> dict:
             "estimated_position": run.position_last,
             "translation_error_cm": run.steps[-1].translation_cm if run.steps else None,
         })  # fmt: skip
+    summary["criteria"] = criteria(summary["objects"])
     atomic_write_json(out / "summary.json", summary)
     atomic_write_json(out / "poses.json", poses)
     return summary
+
+
+def criteria(objects: list[dict]) -> dict:
+    """The main job's checks: per object, the last view's IoU above the first's and NBV at or above random."""
+    rose = [o["name"] for o in objects if len(o["nbv"]) > 1 and o["nbv"][-1]["iou"] > o["nbv"][0]["iou"]]
+    compared = [o for o in objects if o["nbv"] and o["random"]]
+    above = [o["name"] for o in compared if o["nbv"][-1]["iou"] >= o["random"][-1]["iou"]]
+    return {"objects": len(objects), "last_above_first": rose, "random_compared": len(compared),
+            "nbv_at_or_above_random": above}  # fmt: skip
 
 
 def run(args: argparse.Namespace) -> int:
@@ -120,4 +130,9 @@ def run(args: argparse.Namespace) -> int:
         last = entry["nbv"][-1]["iou"] if entry["nbv"] else float("nan")
         rnd = entry["random"][-1]["iou"] if entry["random"] else float("nan")
         print(f"  {entry['name']:<24} IoU first {first:.3f} -> last {last:.3f} (random last {rnd:.3f})")
+    c = summary["criteria"]
+    line = f"last view above the first for {len(c['last_above_first'])} of {c['objects']} objects"
+    if c["random_compared"]:
+        line += f"; NBV at or above random for {len(c['nbv_at_or_above_random'])} of {c['random_compared']}"
+    print(line)
     return 0

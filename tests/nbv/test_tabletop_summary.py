@@ -1,0 +1,34 @@
+"""benchmarks/tabletop.py's summary: the demo's criteria per object and per scene."""
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def tabletop():
+    pytest.importorskip("rclpy", reason="the benchmark imports the demo's monitor (ROS 2)")
+    spec = importlib.util.spec_from_file_location("tabletop_benchmark", ROOT / "benchmarks" / "tabletop.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_scene_shares_judge_each_scene_as_the_demo_does(tabletop):
+    # two scenes of two objects, IoU after views 1 and 2
+    nbv = [[0.2, 0.5], [0.3, 0.4],    # scene 1: both rise; NBV above random for both
+           [0.4, 0.6], [0.5, 0.45]]   # scene 2: the second object falls; NBV below random for it, mean above
+    random = [[0.2, 0.4], [0.3, 0.35],
+              [0.4, 0.5], [0.5, 0.5]]  # fmt: skip
+    summary = tabletop.summarise({"nbv": nbv, "random": random}, objects_per_scene=2)["nbv_vs_random"]
+    assert summary["share_last_at_or_above_random"] == 0.75
+    scenes = summary["scenes"]
+    assert scenes["share_last_above_first_for_every_object"] == 0.5
+    assert scenes["share_nbv_at_or_above_random_for_every_object"] == 0.5
+    assert scenes["share_nbv_mean_at_or_above_random_mean"] == 1.0
+    assert scenes["share_demo_criteria_per_object"] == 0.5
+    assert scenes["share_demo_criteria_scene_mean"] == 0.5
+    assert "scenes" not in tabletop.summarise({"nbv": nbv, "random": random})["nbv_vs_random"]
