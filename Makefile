@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMPS := .make-stamps
 REQS := requirements/core.txt requirements/ros.txt requirements/dev.txt setup.py
 
-.PHONY: demo test lint setup sysdeps clean colcon
+.PHONY: demo test lint setup sysdeps clean colcon openvino
 
 demo: setup
 	$(VENV)/bin/vtr-perception demo
@@ -41,9 +41,16 @@ $(STAMPS)/venv: $(REQS)
 	@$(PYTHON) -c 'import sys; assert (3, 10) <= sys.version_info[:2] <= (3, 12), "Python 3.10-3.12 needed, got " + sys.version' 
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip setuptools wheel
+	$(PY) -m pip uninstall -q -y onnxruntime-openvino 2>/dev/null || true  # `make openvino` shares its module
 	$(PY) -m pip install -q -r requirements/core.txt -r requirements/ros.txt -r requirements/dev.txt
 	$(PY) -m pip install -q --no-deps --no-build-isolation -e .
 	@mkdir -p $(STAMPS) && touch $@
+
+# ONNX Runtime with the OpenVINO execution provider (x86_64 Linux CPUs): it replaces the onnxruntime
+# package, and the next set-up after a requirements change puts onnxruntime back (run this again then).
+openvino: setup
+	$(PY) -m pip uninstall -q -y onnxruntime
+	$(PY) -m pip install -q -r requirements/openvino.txt
 
 # Build the package the way a robot does (colcon, ament_python) into ros2_ws/install.
 colcon: setup

@@ -66,6 +66,10 @@ def test_provider_order_prefers_tensorrt_then_cuda_then_cpu(tmp_path):
     )
     assert chosen[0][1]["trt_engine_cache_path"] == str(tmp_path / "ort_trt")
     assert choose_providers(["AzureExecutionProvider", "CPUExecutionProvider"]) == ["CPUExecutionProvider"]
+    # onnxruntime-openvino: before the CPU EP, on the CPU in FP32 (the same outputs), with the backend's threads
+    openvino = choose_providers(["OpenVINOExecutionProvider", "CPUExecutionProvider"], threads=2)
+    assert openvino == [("OpenVINOExecutionProvider", {"device_type": "CPU", "precision": "FP32",
+                                                       "num_of_threads": "2"}), "CPUExecutionProvider"]  # fmt: skip
 
 
 def test_onnxruntime_rejects_missing_and_corrupt_files(tmp_path):

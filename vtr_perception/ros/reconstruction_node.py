@@ -178,7 +178,9 @@ class ReconstructionNode(Node):
         self.perception_config = declare_from_dataclass(self, PerceptionConfig, prefix="perception.")
         self.backend = backend if backend is not None else load_node_backend(self.config)
         self.pipeline = PerceptionPipeline(self.perception_config, self.backend)
-        self.get_logger().info(f"backend: {self.backend.name} ({self.backend.info.mode})")
+        providers = getattr(self.backend, "providers", None)  # ONNX Runtime: the execution providers in use
+        self.get_logger().info(f"backend: {self.backend.name} ({self.backend.info.mode})"
+                               + (f", providers {', '.join(providers)}" if providers else ""))  # fmt: skip
 
         cfg = self.config
         required = ["image", "camera_info"]
@@ -427,6 +429,8 @@ class ReconstructionNode(Node):
             "errors": str(self.stats["errors"]),
             "resets": str(self.stats["resets"]),
         }
+        if getattr(self.backend, "providers", None):
+            values["providers"] = ", ".join(self.backend.providers)
         values.update({f"input_hz.{part}": f"{r:.2f}" for part, r in rates.items()})
         values.update({k: str(v) for k, v in self.stats.items() if k.startswith("skipped.")})
         values.update({f"stage_ms.{k}": f"{np.mean(list(v)):.1f}" for k, v in list(self.stage_ms.items()) if v})
