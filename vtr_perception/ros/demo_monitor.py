@@ -210,7 +210,9 @@ class DemoMonitor(Node):
             self.camera_pose = conv.pose_to_matrix(msg)
             if self._at_goal(self.camera_pose):
                 self.frames_at_goal += 1
-                self._cond.notify_all()
+            # always: the start waits for the first pose, and nothing else may wake it (a camera that
+            # stands still makes no new reconstruction); it slept out its 60 s in half the demo runs
+            self._cond.notify_all()
 
     # driving (main thread)
     def _wait(self, predicate: Callable[[], bool], timeout: float) -> bool:
