@@ -121,8 +121,9 @@ class PlannerConfig:
                 raise ValueError(f"PlannerConfig.{name} must be >= 1, got {getattr(self, name)}")
         for name in ("workspace_min", "workspace_max", "preferred_elevation_deg"):  # YAML gives lists
             setattr(self, name, tuple(float(v) for v in getattr(self, name)))
-        lo, hi = self.preferred_elevation_deg if len(self.preferred_elevation_deg) == 2 else (1.0, 0.0)
-        if not -90.0 <= lo <= hi <= 90.0:
+        if len(self.preferred_elevation_deg) != 2 or not (
+            -90.0 <= self.preferred_elevation_deg[0] <= self.preferred_elevation_deg[1] <= 90.0
+        ):
             raise ValueError(f"PlannerConfig.preferred_elevation_deg must be (lo, hi) with -90 <= lo <= hi <= 90, "
                              f"got {self.preferred_elevation_deg}")
         if not 0.0 <= self.outside_preferred_factor <= 1.0:

@@ -79,7 +79,6 @@ class PerceptionPipeline:
 
     def reset(self) -> list[int]:
         """Start over: forget every object and its views (returns the ids forgotten); counters stay."""
-        self.event_counts["resets"] += 1
         return self.tracker.reset()
 
     @property

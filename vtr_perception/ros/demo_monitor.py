@@ -40,7 +40,6 @@ ARRIVED_M = 0.01  # the camera is at its goal when it reports a position this cl
 # (not segmented from there, or too like a view it has); a usable one is taken within ~5. The
 # tracker sees all of them: a track missed in 8 of them is retired (PerceptionConfig.retire_misses).
 FRAMES_PER_VIEW = 15
-TARGET_RESEND_S = 1.0  # nbv/target is sent again this often until a suggestion for the object arrives
 
 
 @dataclass
@@ -336,12 +335,8 @@ class DemoMonitor(Node):
             here = self.camera_pose is not None and np.linalg.norm(T[:3, 3] - self.camera_pose[:3, 3]) < ARRIVED_M
             return not here and looks_at(T, aim, tolerance_m=0.25 * obj.size)
 
-        # nbv/target is resent every second: over UDP between busy processes a lost sample can take
-        # several heartbeats (seconds) to be repaired, and nbv_node answers each one from its latest cloud.
-        ok = False
-        while not ok and time.monotonic() - since < timeout:
-            self.pub_target.publish(Int32(data=int(track_id)))
-            ok = self._wait(suggested_for_this_object, min(TARGET_RESEND_S, timeout - (time.monotonic() - since)))
+        self.pub_target.publish(Int32(data=int(track_id)))
+        ok = self._wait(suggested_for_this_object, timeout)
         if not ok:
             self.log(f"  object {obj.index}: no next_best_view within {timeout:.0f} s, moving randomly")
             return self._random_view(obj, track_id)

@@ -166,11 +166,10 @@ class NbvNode(Node):
             return
         with self._lock:
             self._last_grids = (grids, msg.header.stamp) if grids else None
-        if not grids:
-            return
-        with self._lock:
-            self.taken.update({i: g.views for i, g in grids.items()}, self.current_pose)
-        self._plan(grids, msg.header.stamp)
+            if grids:
+                self.taken.update({i: g.views for i, g in grids.items()}, self.current_pose)
+        if grids:
+            self._plan(grids, msg.header.stamp)
 
     def _target_in(self, grids: dict[int, ObjectGrid]) -> int | None:
         """The object to plan for: the requested one (None while this cloud lacks it), else the worst."""
