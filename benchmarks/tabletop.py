@@ -19,6 +19,7 @@ Choose settings on ``--split val`` scenes; report ``--split test``. Writes JSON 
 from __future__ import annotations
 
 import argparse
+import copy
 import sys
 from pathlib import Path
 
@@ -132,6 +133,19 @@ class SimulatedLoop:
         tid = self.track_for(obj)
         return None if tid is None else (tid, self.grids()[tid])
 
+    def snapshot(self) -> tuple:
+        """What a view changes (tracks, views taken, followed tracks, clock, camera): to try a view, then undo it."""
+        backend, self.pipeline.backend = self.pipeline.backend, None  # a runtime session is shared, not copied
+        try:
+            return copy.deepcopy((self.pipeline, self.taken, self.followed, self.stamp, self.pose))
+        finally:
+            self.pipeline.backend = backend
+
+    def restore(self, snapshot: tuple) -> None:
+        backend = self.pipeline.backend
+        self.pipeline, self.taken, self.followed, self.stamp, self.pose = copy.deepcopy(snapshot)
+        self.pipeline.backend = backend
+
 
 def run_scene(scene: TableTopScene, backend, config: PlannerConfig, planner_name: str, *, seed: int, steps: int,
               perception: PerceptionConfig | None = None,
@@ -234,14 +248,19 @@ def plot(summary: dict, path: Path, *, title: str) -> None:
     plt.close(fig)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def add_scene_arguments(parser: argparse.ArgumentParser) -> None:
+    """The scenes and steps of the loop (shared with benchmarks/view_oracle.py)."""
     parser.add_argument("--split", default="val", help="object split the scenes draw from (default: val)")
     parser.add_argument("--scenes", type=int, default=8, help="scenes (seeds first-seed..first-seed+N-1)")
     parser.add_argument("--first-seed", type=int, default=1, help="first scene seed (the demo's scene is seed 0)")
     parser.add_argument("--objects", type=int, default=3, help="objects per scene (default: 3, as the demo)")
     parser.add_argument("--steps", type=int, default=5, help="views per object (default: 5, as the demo)")
     parser.add_argument("--source", default="pybullet", help="mesh source (default: pybullet, as the demo)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_scene_arguments(parser)
     parser.add_argument("--backend", default="onnxruntime", help="inference backend (default: onnxruntime)")
     parser.add_argument("--checkpoint", type=Path, default=None,
                         help="reconstructor checkpoint to use instead of the shipped model (runs on torch)")
