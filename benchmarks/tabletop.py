@@ -80,6 +80,11 @@ def perception_config(overrides: list[str]) -> PerceptionConfig:
     return PerceptionConfig(**_override(params, PerceptionConfig(), overrides, "--set-perception"))
 
 
+def grid_iou(obj: SceneObject, grid: ObjectGrid) -> float:
+    """IoU at 0.4 of a reconstruction against the true object, in the reconstruction's grid (as the demo)."""
+    return float(grid_metrics(grid.occupancy, true_grid(obj, grid), threshold=0.4)["iou"])
+
+
 class SimulatedLoop:
     """One scene: camera, perception pipeline, planner and the views-taken record, as the demo's nodes."""
 
@@ -167,7 +172,7 @@ def run_scene(scene: TableTopScene, backend, config: PlannerConfig, planner_name
                 ious.append(0.0)  # not reconstructed (lost track): the demo would stop here
                 continue
             tid, grid = found
-            ious.append(float(grid_metrics(grid.occupancy, true_grid(obj, grid), threshold=0.4)["iou"]))
+            ious.append(grid_iou(obj, grid))
             if step + 1 == steps:
                 break
             taken = loop.taken.poses(tid)

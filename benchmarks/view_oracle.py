@@ -25,16 +25,22 @@ from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import RESULTS_DIR, run_metadata  # noqa: E402
-from tabletop import INITIAL_DISTANCE, SimulatedLoop, add_scene_arguments, planner_config, run_scene  # noqa: E402
+from tabletop import (  # noqa: E402
+    INITIAL_DISTANCE,
+    SimulatedLoop,
+    add_scene_arguments,
+    grid_iou,
+    planner_config,
+    run_scene,
+)
 from tabletop import summarise as summarise_planners  # noqa: E402
 
 from vtr_perception.data.scenes import SceneObject, make_tabletop_scene  # noqa: E402
-from vtr_perception.geometry.metrics import grid_metrics  # noqa: E402
 from vtr_perception.io_utils import atomic_write, atomic_write_json  # noqa: E402
 from vtr_perception.nbv.candidates import view_directions  # noqa: E402
 from vtr_perception.nbv.config import PlannerConfig  # noqa: E402
 from vtr_perception.nbv.planner import NextBestViewPlanner  # noqa: E402
-from vtr_perception.ros.demo_monitor import initial_view, true_grid  # noqa: E402
+from vtr_perception.ros.demo_monitor import initial_view  # noqa: E402
 from vtr_perception.ros.nbv_node import obstacles_besides  # noqa: E402
 
 FEATURES = ("score", "elevation_deg", "distance_m", "nearest_taken_deg")
@@ -42,8 +48,7 @@ FEATURES = ("score", "elevation_deg", "distance_m", "nearest_taken_deg")
 
 def iou_now(loop: SimulatedLoop, obj: SceneObject) -> float:
     found = loop.grid(obj)
-    return 0.0 if found is None else float(grid_metrics(found[1].occupancy, true_grid(obj, found[1]),
-                                                        threshold=0.4)["iou"])  # fmt: skip
+    return 0.0 if found is None else grid_iou(obj, found[1])
 
 
 def candidate_features(pose: np.ndarray, score: float, center: np.ndarray, taken: np.ndarray) -> dict:

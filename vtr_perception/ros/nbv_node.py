@@ -181,14 +181,14 @@ class NbvNode(Node):
         with self._lock:
             current = None if self.current_pose is None else self.current_pose.copy()
             target = self._target_in(grids)
+            # Where the camera is counts as taken too: nbv/target can arrive before the cloud that
+            # records the current view, and the same grids would then give the same answer again.
+            taken = ([] if target is None else self.taken.poses(target) + self.visited.poses(target)
+                     + ([] if current is None else [current]))  # fmt: skip
         if target is None:
             self.get_logger().info(f"object {self.target_id} is not in objects/error (yet): no plan for it",
                                    throttle_duration_sec=self.config.log_throttle_s)  # fmt: skip
             return
-        with self._lock:
-            # Where the camera is counts as taken too: nbv/target can arrive before the cloud that
-            # records the current view, and the same grids would then give the same answer again.
-            taken = self.taken.poses(target) + self.visited.poses(target) + ([] if current is None else [current])
         grid = grids[target]
         obstacles = obstacles_besides(grids, target, self.planner.config.occupancy_threshold)
         result = self.planner.plan_from_outputs({"occupancy": grid.occupancy, "error": grid.error},
