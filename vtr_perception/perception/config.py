@@ -139,6 +139,13 @@ class PerceptionConfig:
                           "points (observed), of the reconstruction's voxels, or of both; without depth points the "
                           "reconstruction is used"},
     )
+    reference_frame: Literal["world", "object_axes"] = field(
+        default="object_axes",
+        metadata={"help": "pose-aware mode: run the model in the world's axes, or turned about world z to the "
+                          "principal horizontal axes of the depth points (modulo quarter turns) with the crop sized "
+                          "by the extent along them, as the model trained on axis-aligned objects; the prediction "
+                          "is resampled into the world-aligned grid (perception/reference_frame.py)"},
+    )
     fit_to_observed_size: bool = field(
         default=False,
         metadata={"help": "scale the reconstruction so its extent equals the object size measured from depth and "
@@ -182,6 +189,9 @@ class PerceptionConfig:
         if self.axis_source not in ("observed", "reconstruction", "both"):
             raise ValueError(f"PerceptionConfig.axis_source must be observed, reconstruction or both, "
                              f"got {self.axis_source!r}")
+        if self.reference_frame not in ("world", "object_axes"):
+            raise ValueError(f"PerceptionConfig.reference_frame must be world or object_axes, "
+                             f"got {self.reference_frame!r}")
         if self.icp_mode not in ("off", "rotation", "full"):
             raise ValueError(f"PerceptionConfig.icp_mode must be off, rotation or full, got {self.icp_mode!r}")
         self.ignore_mask_ids = tuple(int(i) for i in self.ignore_mask_ids)

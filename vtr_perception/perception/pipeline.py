@@ -31,6 +31,7 @@ from vtr_perception.geometry.cameras import Intrinsics, invert
 from vtr_perception.infer.base import Backend
 from vtr_perception.perception.config import PerceptionConfig
 from vtr_perception.perception.object_pose import ObjectEstimate, estimate_object
+from vtr_perception.perception.reference_frame import Cube, object_axes_cube, resample_cube
 from vtr_perception.perception.segmentation import Detection, Segmentation, segment_depth, segment_mask
 from vtr_perception.perception.tracking import Track, Tracker, visible_footprint
 from vtr_perception.perception.view_buffer import View
@@ -188,11 +189,19 @@ class PerceptionPipeline:
         """Run the backend on the track's views and place the result; returns (network ms, rest ms)."""
         t0 = time.perf_counter()
         info = self.backend.info
-        images, rotations = track.buffer.model_inputs(track.center, track.size, info.image_size,
+        world_cube = Cube(np.asarray(track.center, dtype=np.float64), track.size, np.eye(3))
+        cube = world_cube
+        if info.needs_rotations and self.config.reference_frame == "object_axes":
+            cube = object_axes_cube(track.points, track.floor_z, world_cube)
+        images, rotations = track.buffer.model_inputs(cube.center, cube.side, info.image_size,
                                                       max_views=self.max_model_views)
         t1 = time.perf_counter()
-        outputs = self.backend.run(images[None], rotations[None] if info.needs_rotations else None)
+        model_rotations = (cube.rotation.T @ rotations).astype(np.float32)  # R_ref_virtual
+        outputs = self.backend.run(images[None], model_rotations[None] if info.needs_rotations else None)
         t2 = time.perf_counter()
+        if cube is not world_cube:
+            outputs = {**outputs, **{key: resample_cube(np.asarray(outputs[key])[0], cube, world_cube)[None]
+                                     for key in ("occupancy", "error") if key in outputs}}  # fmt: skip
         track.needs_reconstruction = False
         occupancy = np.asarray(outputs.get("occupancy", np.empty(0)))
         if occupancy.ndim != 4 or not np.isfinite(occupancy).all():
