@@ -5,8 +5,8 @@ same split. This benchmark separates the causes on the same views: per object of
 initial view as `benchmarks/tabletop.py` takes it (the same simulated loop), then the network on
 the object's view buffer with the crops and the output cube made at
 
-    estimate     the pipeline's estimate as published (fit to the measured size, ICP), as tabletop.py scores it
-    measured     the track's centre and size (the cube the crops were made for), without that fit
+    estimate     the pipeline's estimate as published (in the object's own axes, ICP), as tabletop.py scores it
+    measured     the track's centre and size in the world's axes (``reference_frame`` world), without ICP
     true_centre  the true bounding-box centre, the measured size
     true_size    the measured centre, the true longest side
     true_both    both true

@@ -27,6 +27,7 @@ answers with the voxelised true shape (isolates the pipeline's geometry from the
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import math
 import os
 import sys
@@ -75,7 +76,13 @@ class OracleBackend:
 
 
 class OraclePipeline(PerceptionPipeline):
-    """Points the oracle at the true object nearest the track before each reconstruction."""
+    """Points the oracle at the true object nearest the track before each reconstruction.
+
+    The oracle answers in the world's axes, so the pipeline runs it there (``reference_frame`` world).
+    """
+
+    def __init__(self, config: PerceptionConfig, backend: OracleBackend) -> None:
+        super().__init__(dataclasses.replace(config, reference_frame="world"), backend)
 
     def _reconstruct(self, track, stamp):
         d = [np.linalg.norm(c - track.center) for c in self.backend.centers]
