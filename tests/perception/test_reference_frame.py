@@ -115,3 +115,25 @@ def test_world_reference_frame_keeps_the_world_axis_crop():
 def test_unknown_reference_frame_is_a_clear_error():
     with pytest.raises(ValueError, match="reference_frame"):
         PerceptionConfig(reference_frame="camera")
+
+
+def test_reference_turns_batch_the_quarter_turned_frames_and_average_them():
+    R = 24
+    cubic = Box((0.0, 0.0), (0.09, 0.09, 0.09), 0.0).occupancy(R)  # the same answer in every quarter-turned frame
+    answers = {}
+    for turns in (1, 4):
+        pipe = PerceptionPipeline(PerceptionConfig(pixel_stride=2, reference_turns=turns), FixedShapeBackend(cubic))
+        for i, az in enumerate([0, 25, 50]):
+            T = camera_on_circle(az)
+            rgb, depth, _ = render([BOX], K, T)
+            pipe.process(rgb, depth, K, T, float(i))
+        images, rotations = pipe.backend.calls[-1]
+        assert images.shape[0] == rotations.shape[0] == turns  # one batch, one row per frame
+        for k in range(turns):
+            np.testing.assert_array_equal(images[k], images[0])
+            np.testing.assert_allclose(rotations[k], yaw_matrix(np.pi / 2 * k).T @ rotations[0], atol=1e-5)
+        (est,) = pipe.estimates().values()
+        answers[turns] = est.occupancy
+    np.testing.assert_allclose(answers[4], answers[1], atol=1e-4)
+    with pytest.raises(ValueError, match="reference_turns"):
+        PerceptionConfig(reference_turns=3)

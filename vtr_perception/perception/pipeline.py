@@ -31,7 +31,7 @@ from vtr_perception.geometry.cameras import Intrinsics, invert
 from vtr_perception.infer.base import Backend
 from vtr_perception.perception.config import PerceptionConfig
 from vtr_perception.perception.object_pose import ObjectEstimate, estimate_object
-from vtr_perception.perception.reference_frame import Cube, object_axes_cube, resample_cube
+from vtr_perception.perception.reference_frame import Cube, object_axes_cube, resample_cube, yaw_matrix
 from vtr_perception.perception.segmentation import Detection, Segmentation, segment_depth, segment_mask
 from vtr_perception.perception.tracking import Track, Tracker, visible_footprint
 from vtr_perception.perception.view_buffer import View
@@ -196,12 +196,23 @@ class PerceptionPipeline:
         images, rotations = track.buffer.model_inputs(cube.center, cube.side, info.image_size,
                                                       max_views=self.max_model_views)
         t1 = time.perf_counter()
-        model_rotations = (cube.rotation.T @ rotations).astype(np.float32)  # R_ref_virtual
-        outputs = self.backend.run(images[None], model_rotations[None] if info.needs_rotations else None)
+        if info.needs_rotations:
+            turns = self.config.reference_turns
+            cubes = [cube] + [Cube(cube.center, cube.side, cube.rotation @ yaw_matrix(2.0 * np.pi * k / turns))
+                              for k in range(1, turns)]  # fmt: skip
+            model_rotations = np.stack([c.rotation.T @ rotations for c in cubes]).astype(np.float32)  # R_ref_virtual
+            outputs = self.backend.run(np.repeat(images[None], turns, axis=0), model_rotations)
+        else:
+            cubes = [cube]
+            outputs = self.backend.run(images[None], None)
         t2 = time.perf_counter()
-        if cube is not world_cube:
-            outputs = {**outputs, **{key: resample_cube(np.asarray(outputs[key])[0], cube, world_cube)[None]
-                                     for key in ("occupancy", "error") if key in outputs}}  # fmt: skip
+        if len(cubes) > 1 or cubes[0] is not world_cube:
+            # Each prediction back in the world-aligned cube, averaged over the turns; other outputs: the first.
+            raw, outputs = outputs, {key: np.asarray(value)[:1] for key, value in outputs.items()}
+            keys = [key for key in ("occupancy", "error") if key in raw]
+            grids = np.stack([np.asarray(raw[key]) for key in keys], axis=1)  # (turns, keys, R, R, R)
+            fused = np.mean([resample_cube(grids[i], c, world_cube) for i, c in enumerate(cubes)], axis=0)
+            outputs.update({key: fused[j][None] for j, key in enumerate(keys)})
         track.needs_reconstruction = False
         occupancy = np.asarray(outputs.get("occupancy", np.empty(0)))
         if occupancy.ndim != 4 or not np.isfinite(occupancy).all():

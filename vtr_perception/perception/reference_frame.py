@@ -76,14 +76,16 @@ def object_axes_cube(points: np.ndarray, floor_z: float, fallback: Cube, min_poi
 
 
 def resample_cube(values: np.ndarray, source: Cube, target: Cube, order: int = 1) -> np.ndarray:
-    """``values`` (R, R, R) on the ``source`` cube, sampled at the voxel centres of the ``target`` cube.
+    """``values`` (..., R, R, R) on the ``source`` cube, sampled at the voxel centres of the ``target`` cube.
 
-    Trilinear (``order`` 1); target voxels outside the source cube read 0 (empty, no error).
+    Trilinear (``order`` 1); target voxels outside the source cube read 0 (empty, no error). Leading
+    axes (occupancy and error stacked, say) share one computation of the sample positions.
     """
     values = np.asarray(values, dtype=np.float32)
-    res = values.shape[0]
+    res = values.shape[-1]
     world = voxel_centers(res).reshape(-1, 3) * target.side @ target.rotation.T + target.center
     local = (world - source.center) @ source.rotation / source.side  # canonical units of the source cube
-    index = (local + 0.5) * res - 0.5
-    out = ndimage.map_coordinates(values, index.T, order=order, mode="constant", cval=0.0)
+    index = ((local + 0.5) * res - 0.5).T
+    flat = values.reshape(-1, res, res, res)
+    out = np.stack([ndimage.map_coordinates(v, index, order=order, mode="constant", cval=0.0) for v in flat])
     return out.reshape(values.shape).astype(np.float32)
