@@ -33,8 +33,9 @@ from tabletop import INITIAL_DISTANCE, SimulatedLoop, planner_config  # noqa: E4
 from vtr_perception.data.scenes import SceneObject, make_tabletop_scene  # noqa: E402
 from vtr_perception.geometry.metrics import grid_metrics  # noqa: E402
 from vtr_perception.io_utils import atomic_write_json  # noqa: E402
+from vtr_perception.nbv.object_views import initial_view  # noqa: E402
 from vtr_perception.nbv.planner import NextBestViewPlanner  # noqa: E402
-from vtr_perception.ros.demo_monitor import initial_view, true_grid  # noqa: E402
+from vtr_perception.ros.demo_monitor import true_grid  # noqa: E402
 from vtr_perception.ros.nbv_node import ObjectGrid  # noqa: E402
 
 VARIANTS = ("estimate", "measured", "true_centre", "true_size", "true_both")

@@ -39,8 +39,8 @@ from vtr_perception.data.scenes import SceneObject, make_tabletop_scene  # noqa:
 from vtr_perception.io_utils import atomic_write, atomic_write_json  # noqa: E402
 from vtr_perception.nbv.candidates import view_directions  # noqa: E402
 from vtr_perception.nbv.config import PlannerConfig  # noqa: E402
+from vtr_perception.nbv.object_views import initial_view  # noqa: E402
 from vtr_perception.nbv.planner import NextBestViewPlanner  # noqa: E402
-from vtr_perception.ros.demo_monitor import initial_view  # noqa: E402
 from vtr_perception.ros.nbv_node import obstacles_besides  # noqa: E402
 
 FEATURES = ("score", "elevation_deg", "distance_m", "nearest_taken_deg")

@@ -24,6 +24,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "build-engine": ("build_engine", "build the TensorRT engine of an ONNX model for this GPU (cached, locked)"),
     "train-synth": ("train_synth", "train the pose-conditioned diffusion view synthesizer on the synth object pool"),
     "train-vtr": ("train_vtr", "VTR fine-tuning: error-guided view selection + view synthesis on a base checkpoint"),
+    "train-loop": ("train_loop", "fine-tune a reconstructor on its inputs in the simulated table-top loop"),
 }
 
 

@@ -55,8 +55,8 @@ def test_summary_measures_the_planner_choice_against_the_other_candidates(view_o
 def test_a_view_tried_and_undone_leaves_the_loop_as_it_was(view_oracle):
     from vtr_perception.data.scenes import make_tabletop_scene
     from vtr_perception.infer import load_backend
+    from vtr_perception.nbv.object_views import initial_view
     from vtr_perception.nbv.planner import NextBestViewPlanner
-    from vtr_perception.ros.demo_monitor import initial_view
 
     scene = make_tabletop_scene("pybullet", num_objects=2, split="val", seed=1)
     planner = NextBestViewPlanner(view_oracle.planner_config([]))

@@ -1,4 +1,5 @@
-"""`vtr-perception data build|info`: build a rendered-view dataset cache and summarise one."""
+"""`vtr-perception data build|info|loop-crops`: build a rendered-view dataset cache, summarise one, or collect
+the reconstructor's inputs in the simulated table-top loop (train/loop_crops.py)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ log = logging.getLogger(__name__)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    sub = parser.add_subparsers(dest="data_command", metavar="<build|info>", required=True)
+    sub = parser.add_subparsers(dest="data_command", metavar="<build|info|loop-crops>", required=True)
     build = sub.add_parser("build", help="render views and voxelise objects of a mesh source into a cache")
     build.add_argument(
         "--source",
@@ -41,6 +42,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="train val test [synth] fractions of the hashed split (default: 0.8 0.1 0.1)",
     )
     build.add_argument("--no-progress", action="store_true", help="no progress bar")
+    from vtr_perception import config as cfg
+    from vtr_perception.train.loop_crops import LoopCropConfig
+
+    crops = sub.add_parser("loop-crops", help="the reconstructor's inputs in simulated table-top scenes, with truth")
+    crops.add_argument("--out", required=True, help="the .npz file to write")
+    crops.add_argument("--backend", default="onnxruntime", help="backend the pipeline runs while collecting")
+    crops.add_argument("--no-progress", action="store_true", help="no progress bar")
+    cfg.add_arguments(crops, LoopCropConfig)
     info = sub.add_parser("info", help="counts per split and category of a cache")
     info.add_argument("--cache", required=True, help="cache directory")
     info.add_argument("--json", action="store_true", help="print the summary as JSON")
@@ -49,6 +58,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from vtr_perception.data.cache import build_cache, cache_summary, parse_views, read_index
 
+    if args.data_command == "loop-crops":
+        return _loop_crops(args)
     if args.data_command == "build":
         index = build_cache(
             args.source,
@@ -78,4 +89,30 @@ def run(args: argparse.Namespace) -> int:
     print("  per split: " + ", ".join(f"{k} {v}" for k, v in sorted(summary["per_split"].items())))
     for category, counts in summary["per_category"].items():
         print(f"  {category}: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+    return 0
+
+
+def shipped_perception_config():
+    """The reconstruction node's perception parameters as config/reconstruction.yaml ships them."""
+    import yaml
+
+    from vtr_perception.perception.config import PerceptionConfig
+    from vtr_perception.resources import package_file
+
+    params = yaml.safe_load(package_file("config/reconstruction.yaml").read_text())["reconstruction"]["ros__parameters"]
+    return PerceptionConfig(**params.get("perception", {}))
+
+
+def _loop_crops(args: argparse.Namespace) -> int:
+    from vtr_perception import config as cfg
+    from vtr_perception.infer import load_backend
+    from vtr_perception.train.loop_crops import LoopCropConfig, build_loop_crops
+
+    config = cfg.from_args(LoopCropConfig, args)
+    backend = load_backend(args.backend)
+    if not backend.info.needs_rotations:
+        raise ValueError("loop crops are the inputs of a pose-aware model; the backend's model is canonical")
+    samples = build_loop_crops(args.out, config, shipped_perception_config(), backend, progress=not args.no_progress)
+    views = sum(samples.num_views)
+    print(f"{args.out}: {len(samples)} samples ({views} views) from {config.scenes} {config.split} scenes")
     return 0

@@ -38,6 +38,16 @@ from vtr_perception.perception.view_buffer import View
 
 
 @dataclass
+class ModelInputs:
+    """A track's views as the backend sees them (PerceptionPipeline.model_inputs)."""
+
+    images: np.ndarray  # (V, 3, S, S) float32 crops, made in cubes[0]
+    rotations: np.ndarray  # (V, 3, 3) R_world_virtual of each crop's virtual camera
+    cubes: list[Cube]  # the reference frames the model runs in (one per batch row)
+    world_cube: Cube  # the world-aligned cube of the track, where the predictions are resampled
+
+
+@dataclass
 class FrameResult:
     updated: list[int]  # ids whose estimate changed in this frame
     estimates: dict[int, ObjectEstimate]  # every confirmed track with an estimate
@@ -185,9 +195,13 @@ class PerceptionPipeline:
         limit = self.config.max_reconstructions_per_frame
         return due[:limit] if limit > 0 else due
 
-    def _reconstruct(self, track: Track, stamp: float) -> tuple[float, float]:
-        """Run the backend on the track's views and place the result; returns (network ms, rest ms)."""
-        t0 = time.perf_counter()
+    def model_inputs(self, track: Track) -> ModelInputs:
+        """What the backend is given for ``track``: crops of its views and the reference frames they are in.
+
+        Pose-aware models run in the object's own axes (``reference_frame`` object_axes) and, with
+        ``reference_turns`` > 1, in frames turned about z from them; the model's rotations for frame
+        ``k`` are ``cubes[k].rotation.T @ rotations``.
+        """
         info = self.backend.info
         world_cube = Cube(np.asarray(track.center, dtype=np.float64), track.size, np.eye(3))
         cube = world_cube
@@ -195,15 +209,23 @@ class PerceptionPipeline:
             cube = object_axes_cube(track.points, track.floor_z, world_cube)
         images, rotations = track.buffer.model_inputs(cube.center, cube.side, info.image_size,
                                                       max_views=self.max_model_views)
-        t1 = time.perf_counter()
+        cubes = [cube]
         if info.needs_rotations:
             turns = self.config.reference_turns
-            cubes = [cube] + [Cube(cube.center, cube.side, cube.rotation @ yaw_matrix(2.0 * np.pi * k / turns))
-                              for k in range(1, turns)]  # fmt: skip
+            cubes += [Cube(cube.center, cube.side, cube.rotation @ yaw_matrix(2.0 * np.pi * k / turns))
+                      for k in range(1, turns)]  # fmt: skip
+        return ModelInputs(images, rotations, cubes, world_cube)
+
+    def _reconstruct(self, track: Track, stamp: float) -> tuple[float, float]:
+        """Run the backend on the track's views and place the result; returns (network ms, rest ms)."""
+        t0 = time.perf_counter()
+        inputs = self.model_inputs(track)
+        images, rotations, cubes, world_cube = inputs.images, inputs.rotations, inputs.cubes, inputs.world_cube
+        t1 = time.perf_counter()
+        if self.backend.info.needs_rotations:
             model_rotations = np.stack([c.rotation.T @ rotations for c in cubes]).astype(np.float32)  # R_ref_virtual
-            outputs = self.backend.run(np.repeat(images[None], turns, axis=0), model_rotations)
+            outputs = self.backend.run(np.repeat(images[None], len(cubes), axis=0), model_rotations)
         else:
-            cubes = [cube]
             outputs = self.backend.run(images[None], None)
         t2 = time.perf_counter()
         if len(cubes) > 1 or cubes[0] is not world_cube:
@@ -220,7 +242,7 @@ class PerceptionPipeline:
             self.event_counts["reconstruction_rejected_non_finite"] += 1
             return 1e3 * (t2 - t1), 1e3 * (t1 - t0)
         track.estimate = estimate_object(
-            track_id=track.id, outputs=outputs, mode=info.mode, center=track.center, size=track.size,
+            track_id=track.id, outputs=outputs, mode=self.backend.info.mode, center=track.center, size=track.size,
             observed_points=track.points, R_world_cameras=rotations, num_views=len(images), stamp=stamp,
             config=self.config,
         )

@@ -29,7 +29,7 @@ from vtr_perception.data.scenes import SceneObject, TableTopScene
 from vtr_perception.geometry import cameras
 from vtr_perception.geometry.metrics import grid_metrics
 from vtr_perception.geometry.voxels import Normalization, voxelize
-from vtr_perception.nbv.candidates import view_directions
+from vtr_perception.nbv.object_views import initial_view, random_view
 from vtr_perception.nbv.taken_views import TakenViews
 from vtr_perception.ros import conversions as conv
 from vtr_perception.ros.nbv_node import ObjectGrid, grids_from_cloud
@@ -94,36 +94,6 @@ def looks_at(T_world_camera: np.ndarray, point: np.ndarray, tolerance_m: float) 
     axis = T_world_camera[:3, 2]
     along = float(v @ axis)
     return along > 0 and float(np.linalg.norm(v - along * axis)) <= tolerance_m
-
-
-def initial_view(obj: SceneObject, seed: int, distance: float) -> np.ndarray:
-    """The object's first view: drawn from (seed, object index) alone, so that runs with different
-    planners start every object from the same view (a shared stream would shift with the draws of
-    the random planner, and NBV and random would be compared from different starts)."""
-    rng = np.random.default_rng([seed, obj.index])
-    return cameras.camera_from_angles(rng.uniform(0, 360), rng.uniform(25, 40), distance, target=obj.center)
-
-
-def random_view(
-    obj: SceneObject,
-    rng: np.random.Generator,
-    distance: float,
-    elevation_deg: tuple[float, float] = (10.0, 80.0),
-    *,
-    taken: Sequence[np.ndarray] = (),
-    min_angle_deg: float = 0.0,
-) -> np.ndarray:
-    """A random view the planner could also choose: uniform on the sphere within its elevation limits
-    and at least ``min_angle_deg`` (seen from the object) from every view in ``taken``."""
-    lo, hi = np.sin(np.radians(elevation_deg[0])), np.sin(np.radians(elevation_deg[1]))
-    directions = view_directions(taken, obj.center) if len(taken) else np.zeros((0, 3))
-    cos_max = np.cos(np.radians(min_angle_deg))
-    for _ in range(1000):
-        el = np.degrees(np.arcsin(rng.uniform(lo, hi)))
-        T = cameras.camera_from_angles(rng.uniform(0, 360), el, distance, target=obj.center)
-        if np.all(directions @ view_directions(T, obj.center)[0] <= cos_max + 1e-12):
-            return T
-    return T  # the limits leave (almost) nothing free: any view within the elevation limits
 
 
 class DemoMonitor(Node):

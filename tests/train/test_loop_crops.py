@@ -1,0 +1,122 @@
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from vtr_perception.commands.data import shipped_perception_config
+from vtr_perception.data.scenes import make_tabletop_scene
+from vtr_perception.perception.reference_frame import Cube, resample_cube, yaw_matrix
+from vtr_perception.ros.demo_monitor import true_grid
+from vtr_perception.ros.nbv_node import ObjectGrid
+from vtr_perception.train.loop_crops import (
+    QUARTER_TURNS,
+    LoopCropConfig,
+    LoopCropDataset,
+    LoopCropSamples,
+    SameViewCountBatches,
+    collect_scene,
+    truth_in_cube,
+    write_loop_crops,
+)
+
+CONFIG = LoopCropConfig(split="val", first_seed=3, scenes=1, views_per_object=3)
+
+
+@pytest.fixture(scope="module")
+def crops(tmp_path_factory):
+    from vtr_perception.infer import load_backend
+
+    samples = LoopCropSamples()
+    collect_scene(CONFIG.first_seed, CONFIG, shipped_perception_config(), load_backend("onnxruntime"), samples)
+    path = write_loop_crops(tmp_path_factory.mktemp("crops") / "val.npz", samples, CONFIG)
+    return path, samples
+
+
+def _iou(a, b):
+    return float((a & b).sum() / max((a | b).sum(), 1))
+
+
+def test_truth_in_an_axis_aligned_cube_is_the_demos_truth():
+    obj = make_tabletop_scene("pybullet", num_objects=1, split="val", seed=2).objects[0]
+    cube = Cube(obj.center + 0.01, obj.size * 1.1, np.eye(3))
+    grid = ObjectGrid(0, np.zeros((32,) * 3), np.zeros((32,) * 3), cube.center, cube.side, 1)
+    np.testing.assert_array_equal(truth_in_cube(obj, cube, 32), true_grid(obj, grid))
+    turned = Cube(cube.center, cube.side, yaw_matrix(0.4))
+    back = resample_cube(truth_in_cube(obj, turned, 32).astype(np.float32), turned, cube) >= 0.5
+    assert _iou(back, true_grid(obj, grid)) > 0.75
+
+
+def test_samples_are_the_pipelines_inputs_after_every_view(crops):
+    path, samples = crops
+    assert 3 <= len(samples) <= 3 * CONFIG.views_per_object
+    assert all(1 <= v <= CONFIG.views_per_object for v in samples.num_views)
+    with np.load(path) as f:
+        assert f["images"].dtype == np.uint8 and f["images"].shape[1:] == (3, 64, 64)
+        assert len(f["images"]) == len(f["rotations"]) == len(f["directions"]) == sum(samples.num_views)
+        assert f["voxels"].shape == (len(samples), 32**3 // 8)
+        rotations = f["rotations"]
+    np.testing.assert_allclose(rotations @ np.swapaxes(rotations, 1, 2), np.broadcast_to(np.eye(3), rotations.shape),
+                               atol=1e-5)  # fmt: skip
+    dataset = LoopCropDataset([path])
+    occupied = [dataset[i]["voxels"].mean().item() for i in range(len(dataset))]
+    assert min(occupied) > 0.01  # the truth is inside every sample's cube
+    # each object's samples grow one view at a time, up to the views it was given
+    first = {}
+    for key, views in zip(samples.objects, samples.num_views, strict=True):
+        first.setdefault(key, []).append(views)
+    assert all(v[0] == 1 and v == sorted(v) for v in first.values())
+
+
+def test_quarter_turn_augmentation_turns_rotations_targets_and_voxels_together(crops):
+    path, _ = crops
+    plain, turned = LoopCropDataset([path]), LoopCropDataset([path], augment=True)
+    i = max(range(len(plain)), key=plain.num_views)
+    seen = set()
+    for seed in range(12):
+        torch.manual_seed(seed)
+        item = turned[i]
+        ref = plain[i]
+        k = next(k for k in range(4)
+                 if np.allclose(item["rotations"].numpy(), QUARTER_TURNS[k].T @ ref["rotations"].numpy(), atol=1e-5))
+        seen.add(k)
+        unit = Cube(np.zeros(3), 1.0, np.eye(3))
+        expected = resample_cube(ref["voxels"].numpy(), unit, Cube(np.zeros(3), 1.0, QUARTER_TURNS[k]), order=0)
+        np.testing.assert_array_equal(item["voxels"].numpy(), expected)
+        np.testing.assert_allclose((item["azimuth"] - ref["azimuth"] + 90 * k + 180) % 360 - 180, 0, atol=1e-3)
+        np.testing.assert_allclose(item["elevation"], ref["elevation"], atol=1e-4)
+    assert seen == {0, 1, 2, 3}
+
+
+def test_batches_have_one_view_count_and_cover_every_sample_once(crops):
+    path, _ = crops
+    dataset = LoopCropDataset([path])
+    batches = list(SameViewCountBatches(dataset, 2, torch.Generator().manual_seed(0)))
+    assert sorted(i for b in batches for i in b) == list(range(len(dataset)))
+    assert all(len({dataset.num_views(i) for i in b}) == 1 and len(b) <= 2 for b in batches)
+    assert len(batches) == len(SameViewCountBatches(dataset, 2))
+
+
+def test_fine_tune_keeps_the_best_validation_checkpoint(crops, tmp_path):
+    from vtr_perception.models.checkpoint import load_checkpoint
+    from vtr_perception.train.loop_finetune import LoopFineTuneConfig, crop_iou, fine_tune
+
+    path, _ = crops
+    out = tmp_path / "ft.pt"
+    config = LoopFineTuneConfig(crops=(str(path),), val_crops=(str(path),), out=str(out), max_minutes=0.1,
+                                batch_size=4, val_every=2, progress=False)  # fmt: skip
+    metrics = fine_tune(config)
+    assert metrics["steps"] >= 2 and len(metrics["history"]) >= 2
+    assert metrics["val_crop_iou"] == max(h["val_iou"] for h in metrics["history"])
+    model, _, metadata = load_checkpoint(out)
+    assert crop_iou(model, LoopCropDataset([path])) == pytest.approx(metrics["val_crop_iou"], abs=1e-6)
+    assert metadata["loop_finetune"]["crops"] == [str(path)]
+
+
+def test_cli_without_crops_is_one_readable_error(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "vtr_perception.cli", "train-loop", "--out", str(tmp_path / "x.pt")],
+                            capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1] == (
+        "vtr-perception train-loop: error: loop fine-tuning needs training crops and validation crops")

@@ -1,0 +1,116 @@
+"""Fine-tune a reconstructor on loop crops (train/loop_crops.py): the inputs the perception pipeline gives it.
+
+Same losses and weights as train/trainer.py (occupancy BCE, per-view volumes, pose head, error
+head), AdamW, a cosine learning rate over the wall-time budget, batches of one view count, a
+random quarter turn of the reference frame per item. The kept checkpoint is the one with the best
+IoU at 0.4 on the validation crops (checked every ``val_every`` steps and at the end).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+
+from vtr_perception.config import to_dict
+from vtr_perception.models.checkpoint import load_checkpoint, save_checkpoint
+from vtr_perception.train.loop_crops import LoopCropDataset, SameViewCountBatches
+from vtr_perception.train.losses import reconstruction_losses
+
+
+@dataclass
+class LoopFineTuneConfig:
+    base: str = field(default="models/reconstructor.pt", metadata={"help": "checkpoint to start from"})
+    crops: tuple[str, ...] = field(default=(), metadata={"help": "training loop-crop files"})
+    val_crops: tuple[str, ...] = field(default=(), metadata={"help": "validation loop-crop files (val split)"})
+    out: str = field(default="runs/loop_finetune.pt", metadata={"help": "the best checkpoint goes here"})
+    max_minutes: float = field(default=25.0, metadata={"help": "wall-time budget"})
+    lr: float = field(default=5e-4, metadata={"help": "peak AdamW learning rate (cosine to 5% over the budget)"})
+    weight_decay: float = field(default=1e-4, metadata={"help": "AdamW weight decay"})
+    batch_size: int = field(default=12, metadata={"help": "samples per batch"})
+    view_weight: float = field(default=0.5, metadata={"help": "weight of the per-view volume BCE"})
+    pose_weight: float = field(default=0.1, metadata={"help": "weight of the pose head loss"})
+    error_weight: float = field(default=1.0, metadata={"help": "weight of the error head loss"})
+    val_every: int = field(default=150, metadata={"help": "validate every this many steps"})
+    seed: int = field(default=0, metadata={"help": "seed of batches and augmentation"})
+    threads: int = field(default=2, metadata={"help": "torch CPU threads"})
+    progress: bool = field(default=True, metadata={"help": "show a progress bar"})
+
+
+@torch.no_grad()
+def crop_iou(model: torch.nn.Module, dataset: LoopCropDataset, batch_size: int = 16) -> float:
+    """Mean IoU at 0.4 of ``model`` on every sample of ``dataset``."""
+    from vtr_perception.geometry.metrics import iou_batch
+
+    was_training = model.training
+    model.eval()
+    loader = DataLoader(dataset, batch_sampler=SameViewCountBatches(dataset, batch_size, torch.Generator()))
+    ious = [iou_batch(model(b["images"], b["rotations"])["occupancy"].numpy(), b["voxels"].numpy() > 0.5)
+            for b in loader]  # fmt: skip
+    model.train(was_training)
+    return float(np.concatenate(ious).mean())
+
+
+def fine_tune(config: LoopFineTuneConfig) -> dict:
+    """Fine-tune ``config.base`` on ``config.crops``; returns the metrics (also stored in the checkpoint)."""
+    from tqdm import tqdm
+
+    if not config.crops or not config.val_crops:
+        raise ValueError("loop fine-tuning needs training crops and validation crops")
+    torch.set_num_threads(config.threads)
+    torch.manual_seed(config.seed)
+    model, _, metadata = load_checkpoint(config.base)
+    if not model.config.mode == "pose_aware":
+        raise ValueError(f"loop crops carry camera rotations for a pose-aware model; {config.base} is "
+                         f"{model.config.mode}")  # fmt: skip
+    train_set = LoopCropDataset(list(config.crops), augment=True)
+    val_set = LoopCropDataset(list(config.val_crops))
+    generator = torch.Generator().manual_seed(config.seed)
+    loader = DataLoader(train_set, batch_sampler=SameViewCountBatches(train_set, config.batch_size, generator))
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    history = [{"step": 0, "val_iou": crop_iou(model, val_set)}]
+    best, best_state = history[0]["val_iou"], {k: v.clone() for k, v in model.state_dict().items()}
+    model.train()
+    budget, start, step = 60.0 * config.max_minutes, time.monotonic(), 0
+    bar = tqdm(total=int(budget), unit="s", desc="loop fine-tune", disable=not config.progress)
+    done = False
+    while not done:
+        for batch in loader:
+            elapsed = time.monotonic() - start
+            if elapsed >= budget:
+                done = True
+                break
+            lr = config.lr * (0.05 + 0.95 * 0.5 * (1.0 + math.cos(math.pi * elapsed / budget)))
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            outputs = model(batch["images"], batch["rotations"])
+            terms = reconstruction_losses(outputs, batch["voxels"], batch["azimuth"], batch["elevation"])
+            loss = (terms["occupancy"] + config.view_weight * terms["view"] + config.pose_weight * terms["pose"]
+                    + config.error_weight * terms["error"])  # fmt: skip
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            step += 1
+            bar.update(int(time.monotonic() - start) - bar.n)
+            if step % config.val_every == 0:
+                history.append({"step": step, "seconds": round(time.monotonic() - start), "loss": float(loss.detach()),
+                                "val_iou": crop_iou(model, val_set)})  # fmt: skip
+                bar.set_postfix(val_iou=f"{history[-1]['val_iou']:.3f}")
+                if history[-1]["val_iou"] > best:
+                    best, best_state = history[-1]["val_iou"], {k: v.clone() for k, v in model.state_dict().items()}
+    bar.close()
+    history.append({"step": step, "seconds": round(time.monotonic() - start), "val_iou": crop_iou(model, val_set)})
+    if history[-1]["val_iou"] > best:
+        best, best_state = history[-1]["val_iou"], {k: v.clone() for k, v in model.state_dict().items()}
+    model.load_state_dict(best_state)
+    metrics = {"val_crop_iou": best, "val_crop_iou_base": history[0]["val_iou"], "steps": step,
+               "train_samples": len(train_set), "val_samples": len(val_set), "history": history}  # fmt: skip
+    base_metadata = {k: v for k, v in metadata.items() if k != "metrics"}
+    save_checkpoint(Path(config.out), model, metrics=metrics,
+                    metadata={**base_metadata, "loop_finetune": to_dict(config)})
+    return metrics
