@@ -37,12 +37,12 @@ from vtr_perception.geometry.renderer import Renderer  # noqa: E402
 from vtr_perception.io_utils import atomic_write, atomic_write_json  # noqa: E402
 from vtr_perception.nbv.candidates import candidate_distances  # noqa: E402
 from vtr_perception.nbv.config import PlannerConfig  # noqa: E402
-from vtr_perception.nbv.object_views import initial_view, random_view  # noqa: E402
+from vtr_perception.nbv.object_views import initial_view, random_view, track_of  # noqa: E402
 from vtr_perception.nbv.planner import NextBestViewPlanner  # noqa: E402
 from vtr_perception.nbv.taken_views import TakenViews  # noqa: E402
 from vtr_perception.perception.config import PerceptionConfig  # noqa: E402
 from vtr_perception.perception.pipeline import PerceptionPipeline  # noqa: E402
-from vtr_perception.ros.demo_monitor import FRAMES_PER_VIEW, track_of, true_grid  # noqa: E402
+from vtr_perception.ros.demo_monitor import FRAMES_PER_VIEW, true_grid  # noqa: E402
 from vtr_perception.ros.nbv_node import ObjectGrid, obstacles_besides  # noqa: E402
 from vtr_perception.ros.sim_camera_node import SimCameraConfig  # noqa: E402
 

@@ -1,4 +1,5 @@
-"""Views of one table-top object that no planner chose: the first view of each object and random views.
+"""Views of one table-top object that no planner chose (the first view of each object, random views), and which
+reconstruction is that object's.
 
 The demo, the table-top benchmarks and the loop-crop training data (train/loop_crops.py) share
 them, so that a random-view run, a planner's run and the training data start and move the same way.
@@ -43,3 +44,20 @@ def random_view(
         if np.all(directions @ view_directions(T, obj.center)[0] <= cos_max + 1e-12):
             return T
     return T  # the limits leave (almost) nothing free: any view within the elevation limits
+
+
+def track_of(obj: SceneObject, grid_centers: dict[int, np.ndarray], prefer: int | None = None) -> int | None:
+    """The reconstructed object (id) whose grid centre is nearest ``obj``, if near enough to be it.
+
+    ``prefer``: the track followed so far, kept while it is near enough: when the tracker splits an
+    object, the new piece (one or two views) may sit nearer the true centre than the reconstruction
+    the loop has been building, and switching to it would measure a different reconstruction."""
+    def near(i: int) -> bool:
+        return bool(np.linalg.norm(grid_centers[i] - obj.center) < 0.6 * obj.size + 0.03)
+
+    if prefer is not None and prefer in grid_centers and near(prefer):
+        return prefer
+    if not grid_centers:
+        return None
+    tid = min(grid_centers, key=lambda i: np.linalg.norm(grid_centers[i] - obj.center))
+    return tid if near(tid) else None

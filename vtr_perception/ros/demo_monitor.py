@@ -29,7 +29,7 @@ from vtr_perception.data.scenes import SceneObject, TableTopScene
 from vtr_perception.geometry import cameras
 from vtr_perception.geometry.metrics import grid_metrics
 from vtr_perception.geometry.voxels import Normalization, voxelize
-from vtr_perception.nbv.object_views import initial_view, random_view
+from vtr_perception.nbv.object_views import initial_view, random_view, track_of
 from vtr_perception.nbv.taken_views import TakenViews
 from vtr_perception.ros import conversions as conv
 from vtr_perception.ros.nbv_node import ObjectGrid, grids_from_cloud
@@ -69,23 +69,6 @@ def true_grid(obj: SceneObject, grid: ObjectGrid) -> np.ndarray:
     norm = Normalization(center=np.asarray(grid.center, dtype=np.float64), scale=1.0 / grid.extent)
     occ, _ = voxelize(obj.mesh, resolution=grid.occupancy.shape[0], normalization=norm)
     return occ
-
-
-def track_of(obj: SceneObject, grid_centers: dict[int, np.ndarray], prefer: int | None = None) -> int | None:
-    """The reconstructed object (id) whose grid centre is nearest ``obj``, if near enough to be it.
-
-    ``prefer``: the track followed so far, kept while it is near enough: when the tracker splits an
-    object, the new piece (one or two views) may sit nearer the true centre than the reconstruction
-    the loop has been building, and switching to it would measure a different reconstruction."""
-    def near(i: int) -> bool:
-        return bool(np.linalg.norm(grid_centers[i] - obj.center) < 0.6 * obj.size + 0.03)
-
-    if prefer is not None and prefer in grid_centers and near(prefer):
-        return prefer
-    if not grid_centers:
-        return None
-    tid = min(grid_centers, key=lambda i: np.linalg.norm(grid_centers[i] - obj.center))
-    return tid if near(tid) else None
 
 
 def looks_at(T_world_camera: np.ndarray, point: np.ndarray, tolerance_m: float) -> bool:

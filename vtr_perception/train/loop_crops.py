@@ -36,7 +36,7 @@ from vtr_perception.geometry.mesh import MeshData
 from vtr_perception.geometry.renderer import Renderer
 from vtr_perception.geometry.voxels import Normalization, voxelize
 from vtr_perception.io_utils import atomic_write
-from vtr_perception.nbv.object_views import initial_view, random_view
+from vtr_perception.nbv.object_views import initial_view, random_view, track_of
 from vtr_perception.perception.config import PerceptionConfig
 from vtr_perception.perception.pipeline import PerceptionPipeline
 from vtr_perception.perception.reference_frame import Cube, resample_cube, yaw_matrix
@@ -84,9 +84,10 @@ def truth_in_cube(obj: SceneObject, cube: Cube, resolution: int) -> np.ndarray:
 
 
 def _track_of(pipeline: PerceptionPipeline, obj: SceneObject):
-    """The confirmed track nearest the object, if it is near enough to be it."""
-    near = [t for t in pipeline.tracker.confirmed() if np.linalg.norm(t.center - obj.center) < 0.6 * obj.size + 0.03]
-    return min(near, key=lambda t: np.linalg.norm(t.center - obj.center)) if near else None
+    """The confirmed track that is the object's (nbv.object_views.track_of), or None."""
+    tracks = {t.id: t for t in pipeline.tracker.confirmed()}
+    tid = track_of(obj, {i: t.center for i, t in tracks.items()})
+    return None if tid is None else tracks[tid]
 
 
 def collect_scene(seed: int, config: LoopCropConfig, perception: PerceptionConfig, backend,
