@@ -52,8 +52,9 @@ def add_arguments(parser: argparse.ArgumentParser, cls: type, *, skip: tuple[str
         default = f.default if f.default is not dataclasses.MISSING else None
         if f.default_factory is not dataclasses.MISSING:  # type: ignore[misc]
             default = f.default_factory()  # type: ignore[misc]
-        kwargs: dict[str, Any] = {"dest": f.name, "default": argparse.SUPPRESS, "help": field_help(f)}
-        kwargs["help"] += f" (default: {default})"
+        # argparse %-formats help texts: a literal "%" ("cosine to 5%") must be doubled
+        help_text = f"{field_help(f)} (default: {default})".replace("%", "%%")
+        kwargs: dict[str, Any] = {"dest": f.name, "default": argparse.SUPPRESS, "help": help_text}
         if typing.get_origin(tp) is typing.Literal:
             kwargs["choices"] = list(typing.get_args(tp))
         if base is bool:

@@ -120,3 +120,51 @@ def test_cli_without_crops_is_one_readable_error(tmp_path):
     assert result.returncode == 2
     assert result.stderr.strip().splitlines()[-1] == (
         "vtr-perception train-loop: error: loop fine-tuning needs training crops and validation crops")
+
+
+def test_planned_views_are_the_planners_choices_not_the_random_stream():
+    from vtr_perception.commands.data import shipped_planner_config
+    from vtr_perception.geometry import cameras
+    from vtr_perception.infer import load_backend
+    from vtr_perception.nbv.planner import NextBestViewPlanner
+    from vtr_perception.train import loop_crops
+
+    config = LoopCropConfig(split="val", first_seed=3, scenes=1, objects_per_scene=1, views_per_object=3, views="nbv")
+    planner = NextBestViewPlanner(shipped_planner_config())
+    backend = load_backend("onnxruntime")
+    chosen, plan = [], loop_crops.planned_view
+
+    def recording(*args):
+        chosen.append(plan(*args))
+        return chosen[-1]
+
+    samples = LoopCropSamples()
+    loop_crops.planned_view = recording
+    try:
+        collect_scene(config.first_seed, config, shipped_perception_config(), backend, samples, planner)
+    finally:
+        loop_crops.planned_view = plan
+    assert len(chosen) == 2 and all(T is not None for T in chosen)
+    obj = make_tabletop_scene("pybullet", num_objects=1, split="val", seed=3).objects[0]
+    for T in chosen:  # the shipped planner's band: 15-45 deg above the object, 0.6 m away
+        _, elevation, distance = cameras.angles_from_camera(T, target=obj.center)
+        assert 12.0 <= float(elevation) <= 48.0 and abs(float(distance) - 0.6) < 0.05
+    assert samples.num_views == [1, 2, 3]
+    # the sample after the last planned view ends with it: its direction from the cube (yaw-only axes) is the
+    # chosen camera's from the object
+    d = samples.directions[-1][-1]
+    _, elevation, distance = cameras.angles_from_camera(chosen[-1], target=obj.center)
+    assert np.degrees(np.arctan2(d[2], np.linalg.norm(d[:2]))) == pytest.approx(float(elevation), abs=3.0)
+    assert np.linalg.norm(d) == pytest.approx(float(distance), abs=0.03)
+    random = LoopCropSamples()
+    collect_scene(config.first_seed, LoopCropConfig(**{**config.__dict__, "views": "random"}),
+                  shipped_perception_config(), backend, random)  # fmt: skip
+    assert not np.allclose(random.directions[-1], samples.directions[-1], atol=1e-3)
+
+
+def test_planned_views_need_a_planner_and_a_known_view_source():
+    with pytest.raises(ValueError, match="need a planner"):
+        collect_scene(3, LoopCropConfig(split="val", views="nbv"), shipped_perception_config(), None,
+                      LoopCropSamples())  # fmt: skip
+    with pytest.raises(ValueError, match="views must be one of random, nbv"):
+        LoopCropConfig(views="oracle")

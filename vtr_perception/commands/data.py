@@ -103,6 +103,17 @@ def shipped_perception_config():
     return PerceptionConfig(**params.get("perception", {}))
 
 
+def shipped_planner_config():
+    """nbv_node's planner parameters as config/nbv.yaml ships them, never stopping early (as the demo runs it)."""
+    import yaml
+
+    from vtr_perception.nbv.config import PlannerConfig
+    from vtr_perception.resources import package_file
+
+    params = yaml.safe_load(package_file("config/nbv.yaml").read_text())["nbv"]["ros__parameters"]
+    return PlannerConfig(**{**params.get("planner", {}), "stop_gain": 0.0})
+
+
 def _loop_crops(args: argparse.Namespace) -> int:
     from vtr_perception import config as cfg
     from vtr_perception.infer import load_backend
@@ -112,7 +123,14 @@ def _loop_crops(args: argparse.Namespace) -> int:
     backend = load_backend(args.backend)
     if not backend.info.needs_rotations:
         raise ValueError("loop crops are the inputs of a pose-aware model; the backend's model is canonical")
-    samples = build_loop_crops(args.out, config, shipped_perception_config(), backend, progress=not args.no_progress)
+    planner = None
+    if config.views == "nbv":
+        from vtr_perception.nbv.planner import NextBestViewPlanner
+
+        planner = NextBestViewPlanner(shipped_planner_config())
+    samples = build_loop_crops(args.out, config, shipped_perception_config(), backend, planner=planner,
+                               progress=not args.no_progress)  # fmt: skip
     views = sum(samples.num_views)
-    print(f"{args.out}: {len(samples)} samples ({views} views) from {config.scenes} {config.split} scenes")
+    print(f"{args.out}: {len(samples)} samples ({views} views) from {config.scenes} {config.split} scenes, "
+          f"{config.views} views")
     return 0

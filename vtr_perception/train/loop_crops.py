@@ -4,7 +4,9 @@ The shipped model trained on clean renders of whole objects (vtr_perception/data
 are crops of segmented camera frames, made with the track's measured centre, size and axes, with
 views through neighbours dropped, from one to ``max_views`` views. To train on that distribution,
 each object of a table-top scene gets its first view (``nbv.object_views.initial_view``) and then
-random views in the planner's band, as the demo's random run; after each view the object's track
+random views in the planner's band, as the demo's random run, or (``views`` "nbv") the views the
+shipped planner chooses from the model's own error estimate, as the demo's NBV run (the inputs the
+deployed loop gives the model, which random views alone do not cover); after each view the object's track
 gives ``PerceptionPipeline.model_inputs`` (crops and the model's rotations, one reference frame)
 and the target: the true mesh voxelised in the same cube, the cube the pipeline's grid is in, so
 that IoU against it is what the loop scores.
@@ -37,6 +39,9 @@ from vtr_perception.geometry.renderer import Renderer
 from vtr_perception.geometry.voxels import Normalization, voxelize
 from vtr_perception.io_utils import atomic_write
 from vtr_perception.nbv.object_views import initial_view, random_view, track_of
+from vtr_perception.nbv.occlusion import occupied_box
+from vtr_perception.nbv.planner import NextBestViewPlanner
+from vtr_perception.nbv.taken_views import TakenViews
 from vtr_perception.perception.config import PerceptionConfig
 from vtr_perception.perception.pipeline import PerceptionPipeline
 from vtr_perception.perception.reference_frame import Cube, resample_cube, yaw_matrix
@@ -60,6 +65,15 @@ class LoopCropConfig:
     elevation_deg: tuple[float, float] = field(default=(15.0, 45.0), metadata={"help": "band of the random views"})
     min_angle_deg: float = field(default=20.0, metadata={"help": "random views this far from the views taken"})
     frames_per_view: int = field(default=15, metadata={"help": "frames at a pose until a view is used (as the demo)"})
+    views: str = field(default="random", metadata={"help": "views after the first: random (the demo's random run) "
+                                                           "or nbv (the shipped planner's, the demo's NBV run)"})
+
+    def __post_init__(self) -> None:
+        if self.views not in VIEW_CHOICES:
+            raise ValueError(f"LoopCropConfig.views must be one of {', '.join(VIEW_CHOICES)}, got {self.views!r}")
+
+
+VIEW_CHOICES = ("random", "nbv")
 
 
 @dataclass
@@ -90,15 +104,38 @@ def _track_of(pipeline: PerceptionPipeline, obj: SceneObject):
     return None if tid is None else tracks[tid]
 
 
+def planned_view(pipeline: PerceptionPipeline, planner: NextBestViewPlanner, track_id: int, taken: TakenViews,
+                 poses: list[np.ndarray]) -> np.ndarray | None:  # fmt: skip
+    """The planner's next view of track ``track_id`` as nbv_node plans it (the other objects as occluders; the
+    views its reconstruction used, the moves and the current pose as taken), or None when it has none."""
+    estimates = pipeline.estimates()
+    est = estimates.get(track_id)
+    if est is None:
+        return None
+    threshold = planner.config.occupancy_threshold
+    boxes = (occupied_box(e.occupancy, e.grid_center, e.grid_extent, threshold) for i, e in estimates.items()
+             if i != track_id)  # fmt: skip
+    result = planner.plan_from_outputs({"occupancy": est.occupancy, "error": est.error}, center=est.grid_center,
+                                       extent=est.grid_extent, current_pose=poses[-1],
+                                       taken_poses=[*taken.poses(track_id), *poses[1:], poses[-1]],
+                                       obstacles=[b for b in boxes if b is not None], views=est.num_views)  # fmt: skip
+    return result.best_pose
+
+
 def collect_scene(seed: int, config: LoopCropConfig, perception: PerceptionConfig, backend,
-                  samples: LoopCropSamples) -> None:  # fmt: skip
-    """Add the samples of one scene (every object: first view, then random views) to ``samples``."""
+                  samples: LoopCropSamples, planner: NextBestViewPlanner | None = None) -> None:  # fmt: skip
+    """Add the samples of one scene (every object: first view, then random or planned views) to ``samples``.
+
+    ``planner``: needed for ``config.views`` "nbv"; where it has no view (none allowed), a random one."""
+    if config.views == "nbv" and planner is None:
+        raise ValueError("loop crops with planned views (views=nbv) need a planner")
     scene = make_tabletop_scene(config.source, num_objects=config.objects_per_scene, split=config.split, seed=seed)
     renderer = Renderer(scene.meshes())
     intrinsics = cameras.Intrinsics.from_fov(config.width, config.height, config.fov_deg)
     pipeline = PerceptionPipeline(perception, backend)
     resolution = backend.info.resolution
     rng = np.random.default_rng([seed, 1])
+    taken = TakenViews()
     stamp = 0.0
     for obj in scene.objects:
         pipeline.reset()  # as the demo: each object is reconstructed from its own first view
@@ -110,6 +147,7 @@ def collect_scene(seed: int, config: LoopCropConfig, perception: PerceptionConfi
                 frame = renderer.render(intrinsics, poses[-1])
                 stamp += 0.25
                 pipeline.process(frame.rgb, frame.depth, intrinsics, poses[-1], stamp)
+                taken.update({i: e.num_views for i, e in pipeline.estimates().items()}, poses[-1])
                 track = _track_of(pipeline, obj)
                 if track is not None and len(track.buffer) > before:
                     break
@@ -125,8 +163,12 @@ def collect_scene(seed: int, config: LoopCropConfig, perception: PerceptionConfi
                 samples.num_views.append(len(inputs.images))
                 samples.objects.append(obj.key)
             if step + 1 < config.views_per_object:
-                poses.append(random_view(obj, rng, float(rng.choice(config.distances)), config.elevation_deg,
-                                         taken=poses, min_angle_deg=config.min_angle_deg))  # fmt: skip
+                planned = None
+                if config.views == "nbv" and track is not None:
+                    planned = planned_view(pipeline, planner, track.id, taken, poses)
+                poses.append(planned if planned is not None else random_view(
+                    obj, rng, float(rng.choice(config.distances)), config.elevation_deg, taken=poses,
+                    min_angle_deg=config.min_angle_deg))  # fmt: skip
 
 
 def write_loop_crops(path: str | Path, samples: LoopCropSamples, config: LoopCropConfig) -> Path:
@@ -147,14 +189,14 @@ def write_loop_crops(path: str | Path, samples: LoopCropSamples, config: LoopCro
 
 
 def build_loop_crops(path: str | Path, config: LoopCropConfig, perception: PerceptionConfig, backend, *,
-                     progress: bool = True) -> LoopCropSamples:  # fmt: skip
-    """Collect every scene's samples and write them to ``path``."""
+                     planner: NextBestViewPlanner | None = None, progress: bool = True) -> LoopCropSamples:  # fmt: skip
+    """Collect every scene's samples and write them to ``path`` (``planner``: for ``config.views`` "nbv")."""
     from tqdm import tqdm
 
     samples = LoopCropSamples()
     seeds = range(config.first_seed, config.first_seed + config.scenes)
     for seed in tqdm(seeds, desc="loop-crop scenes", disable=not progress):
-        collect_scene(seed, config, perception, backend, samples)
+        collect_scene(seed, config, perception, backend, samples, planner)
     write_loop_crops(path, samples, config)
     return samples
 
