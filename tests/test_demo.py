@@ -63,3 +63,36 @@ def test_demo_writes_summary_poses_meshes_and_report(demo_run):
     assert list(out.glob("object_0_*_truth.ply")) and list(out.glob("object_0_*.ply"))
     png = (out / "report.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
+
+
+def _node_processes(domain_id: str) -> list[int]:
+    """Our node processes on ``domain_id`` still alive (their environment names the domain)."""
+    alive = []
+    for proc in Path("/proc").iterdir():
+        try:
+            cmdline = (proc / "cmdline").read_bytes()
+            environ = (proc / "environ").read_bytes().split(b"\0")
+        except (OSError, ValueError):
+            continue
+        if b"vtr_perception.ros." in cmdline and f"ROS_DOMAIN_ID={domain_id}".encode() in environ:
+            alive.append(int(proc.name))
+    return alive
+
+
+@pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="reads the node processes from /proc")
+def test_a_run_past_its_deadline_ends_with_one_line_its_stacks_and_no_nodes_left(tmp_path):
+    if not (REPO / "models" / "reconstructor.pt").is_file():
+        pytest.skip("models/reconstructor.pt is missing")
+    domain = str(150 + os.getpid() % 50)
+    env = dict(os.environ, PYTHONUNBUFFERED="1", ROS_DOMAIN_ID=domain)
+    cmd = [sys.executable, "-m", "vtr_perception.cli", "demo", "--objects", "1", "--steps", "2", "--out", str(tmp_path),
+           "--deadline", "2"]  # fmt: skip
+    proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1, proc.stdout[-2000:] + proc.stderr[-2000:]
+    stacks = tmp_path / "logs" / "stacks_nbv.txt"
+    assert proc.stderr.strip().splitlines()[-1] == (
+        f"vtr-perception demo: error: the nbv run did not finish within 2 s; every thread's stack at that moment "
+        f"is in {stacks}")
+    assert "run_loop" in stacks.read_text()
+    assert not (tmp_path / "logs" / "stacks_nbv.hard.txt").exists()
+    assert _node_processes(domain) == []

@@ -8,8 +8,10 @@ dependency of one command does not break the others.
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import importlib
 import logging
+import signal
 import sys
 
 # subcommand -> (module under vtr_perception.commands, one-line help)
@@ -57,6 +59,8 @@ def main(argv: list[str] | None = None) -> int:
     if not args.command:
         parser.print_help()
         return 2
+    if hasattr(signal, "SIGUSR1"):  # `kill -USR1 <pid>`: every thread's stack to stderr, for a run that seems stuck
+        faulthandler.register(signal.SIGUSR1, all_threads=True)
     module = importlib.import_module(f"vtr_perception.commands.{args._module}")
     try:
         return int(module.run(args) or 0)

@@ -9,6 +9,7 @@ repeated with random views for comparison. Results go to out/demo/.
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from pathlib import Path
 
@@ -29,6 +30,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="do not reset the reconstruction before each object: it then starts from the views "
                              "its neighbours' runs gave it")
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for any one step")
+    parser.add_argument("--deadline", type=float, default=None, metavar="SECONDS",
+                        help="end a run (NBV or random) that takes longer, with every thread's stack in the logs "
+                             "(default: the sum of its waits' timeouts, 23 min for 3 objects, 5 steps, --timeout 30)")
     parser.add_argument("--rviz", action="store_true", help="also start rviz2 with the shipped config (if installed)")
     parser.add_argument("--record", metavar="PATH", help="write the simulated camera streams of the NBV run as a bag")
     parser.add_argument("--bag", metavar="PATH", help="play this ROS 2 bag into the nodes instead of the simulator")
@@ -97,6 +101,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.objects < 1 or args.steps < 1:
         raise ValueError("--objects and --steps must be at least 1")
+    if args.deadline is not None and not args.deadline > 0:
+        raise ValueError(f"--deadline must be positive, got {args.deadline}")
     try:
         from vtr_perception.ros.demo_runner import demo_environment, run_bag, run_loop
     except ImportError as exc:
@@ -114,12 +120,19 @@ def run(args: argparse.Namespace) -> int:
     scene = make_tabletop_scene(args.source, num_objects=args.objects, seed=args.seed)
     print(f"scene: {', '.join(f'{o.key} ({o.category}, {o.size * 100:.0f} cm)' for o in scene.objects)}")
     print(f"ROS_DOMAIN_ID={env['ROS_DOMAIN_ID']} (localhost only); node logs in {log_dir}")
-    print("NBV run:")
-    nbv_runs = run_loop(args, "nbv", scene, env, log_dir)
-    random_runs = []
-    if not args.no_random:
-        print("random-view run:")
-        random_runs = run_loop(args, "random", scene, env, log_dir)
+    from vtr_perception.deadline import DeadlineExceeded
+    from vtr_perception.ros.demo_monitor import DemoError
+
+    try:
+        print("NBV run:")
+        nbv_runs = run_loop(args, "nbv", scene, env, log_dir)
+        random_runs = []
+        if not args.no_random:
+            print("random-view run:")
+            random_runs = run_loop(args, "random", scene, env, log_dir)
+    except (DemoError, DeadlineExceeded) as exc:
+        print(f"vtr-perception demo: error: {exc}", file=sys.stderr)
+        return 1
     summary = write_outputs(out, scene, nbv_runs, random_runs)
     from vtr_perception.commands.demo_report import write_report
 

@@ -43,6 +43,11 @@ FRAMES_PER_VIEW = 15
 
 
 @dataclass
+class DemoError(RuntimeError):
+    """The closed loop cannot go on (a node missing or silent); one line for the user."""
+
+
+@dataclass
 class StepRecord:
     views: int
     iou: float
@@ -181,16 +186,16 @@ class DemoMonitor(Node):
         """Have the reconstruction node forget every object; returns once its empty objects/error cloud
         has arrived (clouds from before the reset come before it, so none of them is taken for after)."""
         if not self.reset_client.wait_for_service(timeout_sec=timeout):
-            raise RuntimeError("the reconstruction node offers no reconstruction/reset service")
+            raise DemoError("the reconstruction node offers no reconstruction/reset service")
         with self._cond:
             empty_before = self.empty_clouds
         done = threading.Event()
         future = self.reset_client.call_async(Trigger.Request())
         future.add_done_callback(lambda _: done.set())
         if not done.wait(timeout) or future.result() is None or not future.result().success:
-            raise RuntimeError(f"reconstruction/reset did not answer within {timeout:.0f} s")
+            raise DemoError(f"reconstruction/reset did not answer within {timeout:.0f} s")
         if not self._wait(lambda: self.empty_clouds > empty_before, timeout):
-            raise RuntimeError(f"no empty objects/error cloud within {timeout:.0f} s of reconstruction/reset")
+            raise DemoError(f"no empty objects/error cloud within {timeout:.0f} s of reconstruction/reset")
         with self._cond:
             self.frames_at_goal = 0
 

@@ -18,8 +18,9 @@ from pathlib import Path
 import rclpy
 from rclpy.executors import SingleThreadedExecutor
 
+from vtr_perception.deadline import Deadline
 from vtr_perception.io_utils import atomic_write_json
-from vtr_perception.ros.demo_monitor import DemoMonitor
+from vtr_perception.ros.demo_monitor import DemoError, DemoMonitor
 from vtr_perception.ros.environment import ros_environment
 
 NODE_MODULES = {
@@ -82,8 +83,19 @@ def stop_nodes(procs: list[subprocess.Popen]) -> None:
             p.wait()
 
 
+def run_deadline_s(args: argparse.Namespace) -> float:
+    """The longest one run can take when every wait of it times out (DemoMonitor.run_object's waits: the initial
+    view, reset_reconstruction's three, then per step the new view's use, its objects/poses and the next
+    suggestion), with a minute for the nodes to start: a run past it is stuck outside any wait."""
+    per_object = 4 * args.timeout + args.steps * (2 * args.timeout + 1.0)
+    return 60.0 + args.timeout + args.objects * per_object
+
+
 def run_loop(args: argparse.Namespace, planner: str, scene, env: dict[str, str], log_dir: Path) -> list:
-    """One closed-loop run over every object; returns the per-object ObjectRun list."""
+    """One closed-loop run over every object; returns the per-object ObjectRun list.
+
+    Raises DemoError when a node is missing or exits, DeadlineExceeded (its stacks in ``log_dir``) when the
+    run outlives ``--deadline`` (default run_deadline_s)."""
     scene_params = {"source": args.source, "num_objects": args.objects, "seed": args.seed, "rate_hz": 4.0}
     procs = [start_node("sim_camera", scene_params, {"next_best_view": "camera_goal"}, env, log_dir)]
     procs.append(start_node("reconstruction", {"backend": args.backend}, {}, env, log_dir))
@@ -106,14 +118,16 @@ def run_loop(args: argparse.Namespace, planner: str, scene, env: dict[str, str],
     spinner = threading.Thread(target=executor.spin, daemon=True)
     spinner.start()
     runs = []
+    seconds = args.deadline if args.deadline is not None else run_deadline_s(args)
     try:
-        if not monitor._wait(lambda: monitor.camera_pose is not None, 60.0):
-            raise RuntimeError(f"the simulated camera did not start; see {log_dir}/sim_camera.log")
-        for obj in scene.objects:
-            for p in procs:
-                if p.poll() is not None:
-                    raise RuntimeError(f"a node exited (status {p.returncode}); see the logs in {log_dir}")
-            runs.append(monitor.run_object(obj, steps=args.steps, timeout=args.timeout))
+        with Deadline(seconds, log_dir / f"stacks_{planner}.txt", what=f"the {planner} run"):
+            if not monitor._wait(lambda: monitor.camera_pose is not None, 60.0):
+                raise DemoError(f"the simulated camera did not start; see {log_dir}/sim_camera.log")
+            for obj in scene.objects:
+                for p in procs:
+                    if p.poll() is not None:
+                        raise DemoError(f"a node exited (status {p.returncode}); see the logs in {log_dir}")
+                runs.append(monitor.run_object(obj, steps=args.steps, timeout=args.timeout))
     finally:
         executor.shutdown()
         if recorder is not None:

@@ -1,0 +1,63 @@
+"""Deadline: a stuck main thread is interrupted with every thread's stack on file, or the process ends."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+from vtr_perception.deadline import Deadline, DeadlineExceeded
+
+
+def spin_without_waiting() -> None:
+    while True:  # pure Python, never waits: what no wait's timeout ends
+        sum(range(100))
+
+
+def test_a_busy_main_thread_is_interrupted_and_its_stack_is_on_file(tmp_path):
+    stacks = tmp_path / "logs" / "stacks.txt"
+    start = time.monotonic()
+    with pytest.raises(DeadlineExceeded, match=r"the test run did not finish within 0.3 s; .*stacks\.txt"):
+        with Deadline(0.3, stacks, what="the test run", hard_grace_s=0):
+            spin_without_waiting()
+    assert time.monotonic() - start < 5.0
+    text = stacks.read_text()
+    assert "spin_without_waiting" in text and "Current thread" in text
+
+
+def test_a_run_within_its_deadline_leaves_no_files_and_no_timer(tmp_path):
+    stacks = tmp_path / "stacks.txt"
+    with Deadline(0.5, stacks, hard_grace_s=0.5) as deadline:
+        time.sleep(0.05)
+    time.sleep(1.2)  # past both: neither the interrupt nor the hard exit comes
+    assert not deadline.expired.is_set()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_other_errors_pass_through_and_a_deadline_must_be_positive(tmp_path):
+    with pytest.raises(KeyError), Deadline(5.0, tmp_path / "s.txt", hard_grace_s=0):
+        raise KeyError("x")
+    with pytest.raises(ValueError, match="must be positive"):
+        Deadline(0.0, tmp_path / "s.txt")
+
+
+def test_a_main_thread_that_never_returns_to_python_ends_the_process(tmp_path):
+    script = textwrap.dedent(f"""
+        import threading
+        from vtr_perception.deadline import Deadline
+        lock = threading.Lock()
+
+        def deadlocked():
+            lock.acquire()
+            lock.acquire()  # blocked in C: KeyboardInterrupt never gets its turn
+
+        with Deadline(0.3, {str(tmp_path / "stacks.txt")!r}, hard_grace_s=0.7):
+            deadlocked()
+    """)
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1, proc.stderr
+    assert "in deadlocked" in (tmp_path / "stacks.txt").read_text()
+    assert "in deadlocked" in (tmp_path / "stacks.hard.txt").read_text()
