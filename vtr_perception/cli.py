@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import faulthandler
 import importlib
+import io
 import logging
 import signal
 import sys
@@ -60,7 +61,10 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     if hasattr(signal, "SIGUSR1"):  # `kill -USR1 <pid>`: every thread's stack to stderr, for a run that seems stuck
-        faulthandler.register(signal.SIGUSR1, all_threads=True)
+        try:
+            faulthandler.register(signal.SIGUSR1, all_threads=True)
+        except (AttributeError, ValueError, io.UnsupportedOperation):
+            pass  # stderr is no file (captured, as under pytest): nothing to dump to
     module = importlib.import_module(f"vtr_perception.commands.{args._module}")
     try:
         return int(module.run(args) or 0)
