@@ -24,11 +24,10 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import yaml
 from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import RESULTS_DIR, ROOT, run_metadata  # noqa: E402
+from _common import RESULTS_DIR, run_metadata  # noqa: E402
 
 from vtr_perception.data.scenes import SceneObject, TableTopScene, make_tabletop_scene  # noqa: E402
 from vtr_perception.geometry import cameras  # noqa: E402
@@ -42,6 +41,7 @@ from vtr_perception.nbv.planner import NextBestViewPlanner  # noqa: E402
 from vtr_perception.nbv.taken_views import TakenViews  # noqa: E402
 from vtr_perception.perception.config import PerceptionConfig  # noqa: E402
 from vtr_perception.perception.pipeline import PerceptionPipeline  # noqa: E402
+from vtr_perception.resources import shipped_parameters  # noqa: E402
 from vtr_perception.ros.demo_monitor import FRAMES_PER_VIEW, true_grid  # noqa: E402
 from vtr_perception.ros.nbv_node import ObjectGrid, obstacles_besides  # noqa: E402
 from vtr_perception.ros.sim_camera_node import SimCameraConfig  # noqa: E402
@@ -49,9 +49,6 @@ from vtr_perception.ros.sim_camera_node import SimCameraConfig  # noqa: E402
 PLANNERS = ("nbv", "random")
 INITIAL_DISTANCE = 0.5  # the demo's initial-view distance (DemoMonitor)
 
-
-def shipped_params(name: str) -> dict:
-    return yaml.safe_load((ROOT / "config" / f"{name}.yaml").read_text())[name]["ros__parameters"]
 
 
 def _override(params: dict, defaults: object, overrides: list[str], flag: str) -> dict:
@@ -71,13 +68,13 @@ def _override(params: dict, defaults: object, overrides: list[str], flag: str) -
 
 def planner_config(overrides: list[str]) -> PlannerConfig:
     """config/nbv.yaml's planner with ``stop_gain`` 0 (the demo's fixed number of views) and FIELD=VALUE overrides."""
-    params = {**shipped_params("nbv")["planner"], "stop_gain": 0.0}
+    params = {**shipped_parameters("nbv")["planner"], "stop_gain": 0.0}
     return PlannerConfig(**_override(params, PlannerConfig(), overrides, "--set"))
 
 
 def perception_config(overrides: list[str]) -> PerceptionConfig:
     """config/reconstruction.yaml's perception parameters with FIELD=VALUE overrides."""
-    params = dict(shipped_params("reconstruction")["perception"])
+    params = dict(shipped_parameters("reconstruction")["perception"])
     return PerceptionConfig(**_override(params, PerceptionConfig(), overrides, "--set-perception"))
 
 

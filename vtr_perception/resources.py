@@ -30,3 +30,10 @@ def package_file(relative: str) -> Path:
             return path
         tried.append(str(path))
     raise FileNotFoundError(f"{relative} not found; looked in {', '.join(tried)}")
+
+
+def shipped_parameters(node: str) -> dict:
+    """The ``ros__parameters`` of ``config/<node>.yaml`` as the package ships them (nbv, reconstruction, ...)."""
+    import yaml
+
+    return yaml.safe_load(package_file(f"config/{node}.yaml").read_text())[node]["ros__parameters"]

@@ -94,24 +94,18 @@ def run(args: argparse.Namespace) -> int:
 
 def shipped_perception_config():
     """The reconstruction node's perception parameters as config/reconstruction.yaml ships them."""
-    import yaml
-
     from vtr_perception.perception.config import PerceptionConfig
-    from vtr_perception.resources import package_file
+    from vtr_perception.resources import shipped_parameters
 
-    params = yaml.safe_load(package_file("config/reconstruction.yaml").read_text())["reconstruction"]["ros__parameters"]
-    return PerceptionConfig(**params.get("perception", {}))
+    return PerceptionConfig(**shipped_parameters("reconstruction").get("perception", {}))
 
 
 def shipped_planner_config():
     """nbv_node's planner parameters as config/nbv.yaml ships them, never stopping early (as the demo runs it)."""
-    import yaml
-
     from vtr_perception.nbv.config import PlannerConfig
-    from vtr_perception.resources import package_file
+    from vtr_perception.resources import shipped_parameters
 
-    params = yaml.safe_load(package_file("config/nbv.yaml").read_text())["nbv"]["ros__parameters"]
-    return PlannerConfig(**{**params.get("planner", {}), "stop_gain": 0.0})
+    return PlannerConfig(**{**shipped_parameters("nbv").get("planner", {}), "stop_gain": 0.0})
 
 
 def _loop_crops(args: argparse.Namespace) -> int:

@@ -55,14 +55,11 @@ def start_node(name: str, params: dict, remaps: dict[str, str], env: dict[str, s
 
 def planner_view_limits() -> dict:
     """The view limits of the shipped nbv_node parameters (config/nbv.yaml), as DemoMonitor arguments."""
-    import yaml
-
     from vtr_perception.nbv.candidates import candidate_distances
     from vtr_perception.nbv.config import PlannerConfig
-    from vtr_perception.resources import package_file
+    from vtr_perception.resources import shipped_parameters
 
-    params = yaml.safe_load(package_file("config/nbv.yaml").read_text())["nbv"]["ros__parameters"]
-    config = PlannerConfig(**params.get("planner", {}))
+    config = PlannerConfig(**shipped_parameters("nbv").get("planner", {}))
     return {
         "elevation_deg": (float(config.elevation_min_deg), float(config.elevation_max_deg)),
         "min_angle_deg": float(config.min_angle_from_taken_deg),
@@ -86,7 +83,8 @@ def stop_nodes(procs: list[subprocess.Popen]) -> None:
 def run_deadline_s(args: argparse.Namespace) -> float:
     """The longest one run can take when every wait of it times out (DemoMonitor.run_object's waits: the initial
     view, reset_reconstruction's three, then per step the new view's use, its objects/poses and the next
-    suggestion), with a minute for the nodes to start: a run past it is stuck outside any wait."""
+    suggestion), the minute the first camera pose may take and one timeout of slack: a run past it is stuck
+    outside any wait."""
     per_object = 4 * args.timeout + args.steps * (2 * args.timeout + 1.0)
     return 60.0 + args.timeout + args.objects * per_object
 
