@@ -221,6 +221,7 @@ class Listener:
 
     def reset_reconstruction(self) -> None:
         """Ask reconstruction_node to forget every object (answered on the executor thread, not awaited)."""
+
         def answered(future) -> None:
             if future.result() is not None and future.result().success:
                 with self.lock:

@@ -61,8 +61,9 @@ class OracleBackend:
     name = "oracle"
 
     def __init__(self, grids: list[np.ndarray], centers: list[np.ndarray], image_size: int = 64) -> None:
-        self.info = ModelInfo(image_size=image_size, resolution=grids[0].shape[0], mode="pose_aware",
-                              view_extent=0.75, max_views=8)
+        self.info = ModelInfo(
+            image_size=image_size, resolution=grids[0].shape[0], mode="pose_aware", view_extent=0.75, max_views=8
+        )
         self.grids, self.centers = grids, centers
         self.target = 0
 
@@ -70,9 +71,12 @@ class OracleBackend:
         images, rotations = check_inputs(self.info, images, rotations)
         B, V = images.shape[:2]
         occ = np.broadcast_to(self.grids[self.target].astype(np.float32), (B,) + self.grids[self.target].shape)
-        return {"occupancy": occ.copy(), "error": np.zeros_like(occ),
-                "view_occupancy": np.broadcast_to(occ[:, None], (B, V) + occ.shape[1:]).copy(),
-                "view_pose": np.tile(np.array([0.0, 1.0, 0.0, 1.0], np.float32), (B, V, 1))}
+        return {
+            "occupancy": occ.copy(),
+            "error": np.zeros_like(occ),
+            "view_occupancy": np.broadcast_to(occ[:, None], (B, V) + occ.shape[1:]).copy(),
+            "view_pose": np.tile(np.array([0.0, 1.0, 0.0, 1.0], np.float32), (B, V, 1)),
+        }
 
 
 class OraclePipeline(PerceptionPipeline):
@@ -96,8 +100,10 @@ def load_model_backend(runtime: str, model_dir: str | None, checkpoint: str | No
     try:
         return load_backend(runtime, model_dir=model_dir, checkpoint=checkpoint, intra_op_threads=2)
     except (ValueError, FileNotFoundError, NotADirectoryError) as exc:
-        raise SystemExit(f"--backend model: cannot load the reconstructor ({exc}); train/ship models/ first, "
-                         "pass --model-dir/--checkpoint, or run --backend oracle") from exc
+        raise SystemExit(
+            f"--backend model: cannot load the reconstructor ({exc}); train/ship models/ first, "
+            "pass --model-dir/--checkpoint, or run --backend oracle"
+        ) from exc
 
 
 def truth_of(obj, resolution: int) -> dict:
@@ -106,8 +112,13 @@ def truth_of(obj, resolution: int) -> dict:
     pts = grid_to_points(grid, norm)
     xy = pts[:, :2] - pts[:, :2].mean(axis=0)
     w = np.linalg.eigvalsh(xy.T @ xy)
-    return {"norm": norm, "grid": grid, "R_principal": principal_frame(pts),
-            "anisotropy": float(w[1] / max(w[0], 1e-12)), "center": 0.5 * (obj.mesh.bounds[0] + obj.mesh.bounds[1])}
+    return {
+        "norm": norm,
+        "grid": grid,
+        "R_principal": principal_frame(pts),
+        "anisotropy": float(w[1] / max(w[0], 1e-12)),
+        "center": 0.5 * (obj.mesh.bounds[0] + obj.mesh.bounds[1]),
+    }
 
 
 def score(est, obj, truth: dict, mode: str, resolution: int) -> dict:
@@ -124,8 +135,11 @@ def score(est, obj, truth: dict, mode: str, resolution: int) -> dict:
         pred = MeshData(est.vertices, est.triangles)
         _, chamfer_m = surface_fscore_chamfer(pred, obj.mesh, n=3000)
         pred_grid, _ = voxelize(pred, resolution, truth["norm"], by_part=False)
-        row.update(chamfer=chamfer_m / obj.size, chamfer_cm=100.0 * chamfer_m,
-                   iou=iou(pred_grid.astype(np.float32), truth["grid"], 0.4))
+        row.update(
+            chamfer=chamfer_m / obj.size,
+            chamfer_cm=100.0 * chamfer_m,
+            iou=iou(pred_grid.astype(np.float32), truth["grid"], 0.4),
+        )
     else:
         row.update(chamfer=math.sqrt(3.0), chamfer_cm=100.0 * math.sqrt(3.0) * obj.size, iou=0.0)
     return row
@@ -133,8 +147,7 @@ def score(est, obj, truth: dict, mode: str, resolution: int) -> dict:
 
 def camera_arc(n: int, *, radius: float, height: float, start_deg: float, span_deg: float) -> list[np.ndarray]:
     az = np.radians(start_deg + np.linspace(0.0, span_deg, n))
-    return [look_at(np.array([radius * np.cos(a), radius * np.sin(a), height]), np.array([0.0, 0.0, 0.04]))
-            for a in az]
+    return [look_at(np.array([radius * np.cos(a), radius * np.sin(a), height]), np.array([0.0, 0.0, 0.04])) for a in az]
 
 
 def run_scene(seed: int, args, backend_factory, config: PerceptionConfig, depth_mode: bool) -> tuple[list, list]:
@@ -148,8 +161,9 @@ def run_scene(seed: int, args, backend_factory, config: PerceptionConfig, depth_
     renderer = Renderer(scene.meshes())
     K = Intrinsics.from_fov(args.width, args.height, args.fov)
     rng = np.random.default_rng(seed)
-    poses = camera_arc(args.frames, radius=args.radius, height=args.height_m, start_deg=rng.uniform(0, 360),
-                       span_deg=args.span)
+    poses = camera_arc(
+        args.frames, radius=args.radius, height=args.height_m, start_deg=rng.uniform(0, 360), span_deg=args.span
+    )
     after3: dict[int, dict] = {}
     frame_ms, rows = [], []
     mode = backend.info.mode
@@ -168,9 +182,18 @@ def run_scene(seed: int, args, backend_factory, config: PerceptionConfig, depth_
     for k, (obj, truth) in enumerate(zip(scene.objects, truths, strict=True)):
         est = _nearest(pipe.estimates(), truth["center"])
         final = score(est, obj, truth, mode, args.resolution) if est is not None else None
-        rows.append({"scene": seed, "object": obj.key, "category": obj.category, "size_m": obj.size,
-                     "anisotropy": truth["anisotropy"], "after_3_views": after3.get(k), "final": final,
-                     "skip_counts": dict(pipe.skip_counts)})
+        rows.append(
+            {
+                "scene": seed,
+                "object": obj.key,
+                "category": obj.category,
+                "size_m": obj.size,
+                "anisotropy": truth["anisotropy"],
+                "after_3_views": after3.get(k),
+                "final": final,
+                "skip_counts": dict(pipe.skip_counts),
+            }
+        )
     return rows, frame_ms
 
 
@@ -199,11 +222,17 @@ def summarize(rows: list[dict], timings: list[dict]) -> dict:
         "iou_median": _median(rows, "after_3_views", "iou"),
         "chamfer_cm_median": _median(rows, "after_3_views", "chamfer_cm"),
         "size_error_pct_median": _median(rows, "after_3_views", "size_error_pct"),
-        "final": {k: _median(rows, "final", k) for k in
-                  ("rotation_deg", "translation_cm", "chamfer", "chamfer_cm", "iou", "views")},
+        "final": {
+            k: _median(rows, "final", k)
+            for k in ("rotation_deg", "translation_cm", "chamfer", "chamfer_cm", "iou", "views")
+        },
         "frame_ms_p95": float(np.percentile(frame_ms, 95)) if frame_ms else None,
-        "stage_ms_p50": {k: float(np.median([t.get(k, 0.0) for t in timings])) for k in
-                         ("segmentation", "tracking", "views", "pose", "network")} if timings else {},
+        "stage_ms_p50": {
+            k: float(np.median([t.get(k, 0.0) for t in timings]))
+            for k in ("segmentation", "tracking", "views", "pose", "network")
+        }
+        if timings
+        else {},
         "frames": len(frame_ms),
     }
 
@@ -213,8 +242,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--backend", choices=("model", "oracle"), default="model")
     p.add_argument("--model-dir", default=None, help="model directory (default: the shipped models/)")
     p.add_argument("--checkpoint", default=None, help="a reconstructor checkpoint (torch runtime)")
-    p.add_argument("--runtime", default="auto", choices=("auto", "onnxruntime", "torch", "tensorrt"),
-                   help="inference runtime for --backend model")
+    p.add_argument(
+        "--runtime",
+        default="auto",
+        choices=("auto", "onnxruntime", "torch", "tensorrt"),
+        help="inference runtime for --backend model",
+    )
     p.add_argument("--source", default="pybullet:random", help="mesh source of the held-out objects")
     p.add_argument("--scenes", type=int, default=4)
     p.add_argument("--objects", type=int, default=3, help="objects per scene")
@@ -227,8 +260,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--fov", type=float, default=65.0, help="horizontal field of view (deg)")
     p.add_argument("--resolution", type=int, default=32, help="voxel resolution of the IoU")
     p.add_argument("--rgb-only", action="store_true", help="also run without depth (instance mask + size prior)")
-    p.add_argument("--oracle-too", action="store_true",
-                   help="also run the oracle shape on the same scenes (pipeline geometry without the network)")
+    p.add_argument(
+        "--oracle-too",
+        action="store_true",
+        help="also run the oracle shape on the same scenes (pipeline geometry without the network)",
+    )
     p.add_argument("--out", default=None, help="result JSON (default benchmarks/results/perception.json)")
     args = p.parse_args(argv)
 
@@ -261,10 +297,17 @@ def main(argv: list[str] | None = None) -> int:
         payload["oracle_shape"] = run(oracle_factory, True, "oracle shape")
     where = args.checkpoint or args.model_dir or "models/"
     backend_name = "oracle" if args.backend == "oracle" else f"{backend.name}:{where}"
-    payload.update(backend=backend_name, source=args.source, split="test", scenes=args.scenes,
-                   frames_per_scene=args.frames, image=[args.width, args.height], seconds=time.time() - t0,
-                   load_average_1min=os.getloadavg()[0],  # the CPU is shared: timings depend on it
-                   targets={"translation_cm_median": 1.0, "rotation_deg_median": 15.0, "frame_ms_p50": 50.0})
+    payload.update(
+        backend=backend_name,
+        source=args.source,
+        split="test",
+        scenes=args.scenes,
+        frames_per_scene=args.frames,
+        image=[args.width, args.height],
+        seconds=time.time() - t0,
+        load_average_1min=os.getloadavg()[0],  # the CPU is shared: timings depend on it
+        targets={"translation_cm_median": 1.0, "rotation_deg_median": 15.0, "frame_ms_p50": 50.0},
+    )
     out = write_result("perception", payload, path=args.out)
     keys = ("rotation_deg_median", "translation_cm_median", "chamfer_median", "iou_median", "frame_ms_p50", "objects")
     print({k: payload.get(k) for k in keys}, "->", out)

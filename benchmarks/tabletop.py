@@ -50,7 +50,6 @@ PLANNERS = ("nbv", "random")
 INITIAL_DISTANCE = 0.5  # the demo's initial-view distance (DemoMonitor)
 
 
-
 def _override(params: dict, defaults: object, overrides: list[str], flag: str) -> dict:
     for item in overrides:
         key, _, value = item.partition("=")
@@ -86,8 +85,9 @@ def grid_iou(obj: SceneObject, grid: ObjectGrid) -> float:
 class SimulatedLoop:
     """One scene: camera, perception pipeline, planner and the views-taken record, as the demo's nodes."""
 
-    def __init__(self, scene: TableTopScene, backend, planner: NextBestViewPlanner,
-                 perception: PerceptionConfig | None = None) -> None:
+    def __init__(
+        self, scene: TableTopScene, backend, planner: NextBestViewPlanner, perception: PerceptionConfig | None = None
+    ) -> None:
         camera = SimCameraConfig()
         self.scene = scene
         self.renderer = Renderer(scene.meshes())
@@ -265,14 +265,26 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_scene_arguments(parser)
     parser.add_argument("--backend", default="onnxruntime", help="inference backend (default: onnxruntime)")
-    parser.add_argument("--checkpoint", type=Path, default=None,
-                        help="reconstructor checkpoint to use instead of the shipped model (runs on torch)")
-    parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
-                        help="override a PlannerConfig field of config/nbv.yaml (repeatable)")
+    parser.add_argument(
+        "--checkpoint",
+        type=Path,
+        default=None,
+        help="reconstructor checkpoint to use instead of the shipped model (runs on torch)",
+    )
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="FIELD=VALUE",
+        help="override a PlannerConfig field of config/nbv.yaml (repeatable)",
+    )
     parser.add_argument("--set-perception", action="append", default=[], metavar="FIELD=VALUE",
                         help="override a PerceptionConfig field of config/reconstruction.yaml")  # fmt: skip
-    parser.add_argument("--keep-tracks", action="store_true",
-                        help="no reset before each object (as `vtr-perception demo --keep-tracks`)")
+    parser.add_argument(
+        "--keep-tracks",
+        action="store_true",
+        help="no reset before each object (as `vtr-perception demo --keep-tracks`)",
+    )
     parser.add_argument("--out", type=Path, default=RESULTS_DIR / "tabletop.json")
     args = parser.parse_args(argv)
 
@@ -289,8 +301,18 @@ def main(argv: list[str] | None = None) -> int:
     for seed in tqdm(seeds, desc="table-top scenes"):
         scene = make_tabletop_scene(args.source, num_objects=args.objects, split=args.split, seed=seed)
         for name in PLANNERS:
-            rows[name].extend(run_scene(scene, backend, config, name, seed=seed, steps=args.steps,
-                                        perception=perception, reset_per_object=not args.keep_tracks))
+            rows[name].extend(
+                run_scene(
+                    scene,
+                    backend,
+                    config,
+                    name,
+                    seed=seed,
+                    steps=args.steps,
+                    perception=perception,
+                    reset_per_object=not args.keep_tracks,
+                )
+            )
     summary = summarise(rows, objects_per_scene=args.objects)
     payload = {
         **summary,

@@ -79,9 +79,15 @@ def oracle_scene(scene, backend, config: PlannerConfig, *, seed: int, steps: int
             tid, grid = found
             taken = np.asarray([*loop.taken.poses(tid), *moves[1:], loop.pose]).reshape(-1, 4, 4)
             obstacles = obstacles_besides(loop.grids(), tid, config.occupancy_threshold)
-            result = loop.planner.plan_from_outputs({"occupancy": grid.occupancy, "error": grid.error},
-                                                    center=grid.center, extent=grid.extent, current_pose=loop.pose,
-                                                    taken_poses=taken, views=grid.views, obstacles=obstacles)
+            result = loop.planner.plan_from_outputs(
+                {"occupancy": grid.occupancy, "error": grid.error},
+                center=grid.center,
+                extent=grid.extent,
+                current_pose=loop.pose,
+                taken_poses=taken,
+                views=grid.views,
+                obstacles=obstacles,
+            )
             if result.best_pose is None:
                 path.append(path[-1])
                 continue
@@ -91,8 +97,13 @@ def oracle_scene(scene, backend, config: PlannerConfig, *, seed: int, steps: int
             tried = []
             for rank in picks:
                 loop.look(result.poses[rank], obj)
-                tried.append({"rank": rank, "iou_after": iou_now(loop, obj),
-                              **candidate_features(result.poses[rank], result.scores[rank], grid.center, taken)})
+                tried.append(
+                    {
+                        "rank": rank,
+                        "iou_after": iou_now(loop, obj),
+                        **candidate_features(result.poses[rank], result.scores[rank], grid.center, taken),
+                    }
+                )
                 loop.restore(before)
             states.append({"seed": seed, "object": obj.index, "step": step, "iou_before": path[-1],
                            "candidates": len(result.poses), "tried": tried})  # fmt: skip

@@ -68,8 +68,11 @@ def paired_differences(rows: list[dict]) -> list[dict]:
     the same synthesizer and for every method vs base, per view set (the same objects and views)."""
     by = {(r["method"], r["view_set"]): np.asarray(r["per_object_iou"]) for r in rows}
     methods = {m for m, _ in by}
-    pairs = [(m, "random+" + m.removeprefix("error+")) for m in sorted(methods)
-             if m.startswith("error+") and "random+" + m.removeprefix("error+") in methods]
+    pairs = [
+        (m, "random+" + m.removeprefix("error+"))
+        for m in sorted(methods)
+        if m.startswith("error+") and "random+" + m.removeprefix("error+") in methods
+    ]
     pairs += [(m, "base") for m in sorted(methods - {"base"})]
     out = []
     for a, b in pairs:
@@ -84,11 +87,17 @@ def paired_differences(rows: list[dict]) -> list[dict]:
 
 def markdown(rows: list[dict], pending: list[dict], paired: list[dict] = ()) -> str:
     lines = ["| method | view set | views | IoU@0.4 | F-score |", "|---|---|---|---|---|"]
-    lines += [f"| {r['method']} | {r['view_set']} | {r['num_views']} | {r['iou']:.3f} | {r['fscore']:.3f} |"
-              for r in rows]
+    lines += [
+        f"| {r['method']} | {r['view_set']} | {r['num_views']} | {r['iou']:.3f} | {r['fscore']:.3f} |" for r in rows
+    ]
     if paired:
-        lines += ["", "Paired per-object IoU differences (mean +- standard error):", "",
-                  "| a - b | view set | difference |", "|---|---|---|"]
+        lines += [
+            "",
+            "Paired per-object IoU differences (mean +- standard error):",
+            "",
+            "| a - b | view set | difference |",
+            "|---|---|---|",
+        ]
         lines += [f"| {p['a']} - {p['b']} | {p['view_set']} | {p['mean']:+.3f} +- {p['stderr']:.3f} |" for p in paired]
     if pending:
         lines += ["", "Pending (checkpoint not built yet):", ""]
@@ -101,10 +110,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-cache", default=".cache/data/pybullet64")
     parser.add_argument("--num-views", type=int, default=3)
     parser.add_argument("--limit", type=int, default=None, help="at most this many test objects")
-    parser.add_argument("--split", default="test", choices=("test", "val"),
-                        help="held-out objects to score on; choose settings on val, report on test")
-    parser.add_argument("--checkpoint", action="append", default=[], metavar="NAME=PATH",
-                        help="score these checkpoints instead of the shipped table (repeatable)")
+    parser.add_argument(
+        "--split",
+        default="test",
+        choices=("test", "val"),
+        help="held-out objects to score on; choose settings on val, report on test",
+    )
+    parser.add_argument(
+        "--checkpoint",
+        action="append",
+        default=[],
+        metavar="NAME=PATH",
+        help="score these checkpoints instead of the shipped table (repeatable)",
+    )
     parser.add_argument("--out", default=str(RESULTS_DIR / "vtr_table.json"))
     args = parser.parse_args(argv)
     methods = METHODS
@@ -118,16 +136,23 @@ def main(argv: list[str] | None = None) -> int:
     rows, pending = [], []
     for method, (checkpoint, how) in methods.items():
         if not Path(checkpoint).is_file():
-            command = how if method == "base" else (
-                f"vtr-perception train-vtr --base models/reconstructor.pt --caches {args.data_cache} {how} "
-                f"--out {checkpoint}")
+            command = (
+                how
+                if method == "base"
+                else (
+                    f"vtr-perception train-vtr --base models/reconstructor.pt --caches {args.data_cache} {how} "
+                    f"--out {checkpoint}"
+                )
+            )
             pending.append({"method": method, "checkpoint": checkpoint, "command": command})
             continue
         for view_set in VIEW_SETS:
-            r = evaluate(checkpoint, args.data_cache, view_set, num_views=args.num_views, limit=args.limit,
-                         split=args.split)
-            rows.append({"method": method, "checkpoint": checkpoint, "view_set": view_set,
-                         "num_views": args.num_views, **r})
+            r = evaluate(
+                checkpoint, args.data_cache, view_set, num_views=args.num_views, limit=args.limit, split=args.split
+            )
+            rows.append(
+                {"method": method, "checkpoint": checkpoint, "view_set": view_set, "num_views": args.num_views, **r}
+            )
     paired = paired_differences(rows)
     result = {"rows": rows, "paired": paired, "pending": pending, "data_cache": args.data_cache, "split": args.split}
     out = write_result("vtr_table", result, path=args.out)

@@ -50,7 +50,8 @@ def generate_launch_description() -> LaunchDescription:
     arguments += [
         DeclareLaunchArgument("rviz", default_value="false", description="also start rviz2 with the shipped config"),
         DeclareLaunchArgument(
-            "sim_camera_params", default_value=_share("config", "sim_camera.yaml"),
+            "sim_camera_params",
+            default_value=_share("config", "sim_camera.yaml"),
             description="parameter file of sim_camera_node",
         ),
         DeclareLaunchArgument(

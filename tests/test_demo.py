@@ -92,7 +92,8 @@ def test_a_run_past_its_deadline_ends_with_one_line_its_stacks_and_no_nodes_left
     stacks = tmp_path / "logs" / "stacks_nbv.txt"
     assert proc.stderr.strip().splitlines()[-1] == (
         f"vtr-perception demo: error: the nbv run did not finish within 2 s; every thread's stack at that moment "
-        f"is in {stacks}")
+        f"is in {stacks}"
+    )
     assert "run_loop" in stacks.read_text()
     assert not (tmp_path / "logs" / "stacks_nbv.hard.txt").exists()
     assert _node_processes(domain) == []

@@ -14,9 +14,7 @@ torch.set_num_threads(2)
 def test_round_trip_gives_identical_outputs(tmp_path, mode: str) -> None:
     config = ReconstructorConfig(mode=mode, image_size=32, resolution=16, camera_cube_half_extent=0.8)
     model = Reconstructor(config).eval()
-    path = save_checkpoint(
-        tmp_path / "m.pt", model, metadata={"data": "toy", "epoch": 3}, metrics={"val_iou": 0.5}
-    )
+    path = save_checkpoint(tmp_path / "m.pt", model, metadata={"data": "toy", "epoch": 3}, metrics={"val_iou": 0.5})
     loaded, loaded_config, metadata = load_checkpoint(path)
     assert loaded_config == config
     assert metadata["data"] == "toy" and metadata["epoch"] == 3

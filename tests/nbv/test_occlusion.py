@@ -8,11 +8,15 @@ from vtr_perception.ros.nbv_node import ObjectGrid, obstacles_besides
 def test_a_sightline_through_a_box_is_blocked_and_one_beside_or_short_of_it_is_not():
     box = (np.array([1.0, -0.5, -0.5]), np.array([2.0, 0.5, 0.5]))
     targets = np.zeros((1, 3))
-    cams = np.array([[3.0, 0.0, 0.0],  # the box between camera and target
-                     [3.0, 2.0, 0.0],  # beside it
-                     [-3.0, 0.0, 0.0],  # behind the target: the box is past the target
-                     [1.5, 0.0, 0.0],  # inside the box
-                     [0.0, 0.0, 3.0]])  # along an axis the segment runs parallel to, outside the slab
+    cams = np.array(
+        [
+            [3.0, 0.0, 0.0],  # the box between camera and target
+            [3.0, 2.0, 0.0],  # beside it
+            [-3.0, 0.0, 0.0],  # behind the target: the box is past the target
+            [1.5, 0.0, 0.0],  # inside the box
+            [0.0, 0.0, 3.0],
+        ]
+    )  # along an axis the segment runs parallel to, outside the slab
     np.testing.assert_array_equal(occluded_fraction(cams, targets, [box]), [1.0, 0.0, 0.0, 1.0, 0.0])
     assert occluded_fraction(cams, targets, [box], margin=1.0)[4] == 0.0
     np.testing.assert_array_equal(occluded_fraction(cams, targets, []), np.zeros(5))

@@ -19,8 +19,12 @@ def tabletop():
 
 def test_scene_shares_judge_each_scene_as_the_demo_does(tabletop):
     # two scenes of two objects, IoU after views 1 and 2
-    nbv = [[0.2, 0.5], [0.3, 0.4],    # scene 1: both rise; NBV above random for both
-           [0.4, 0.6], [0.5, 0.45]]   # scene 2: the second object falls; NBV below random for it, mean above
+    nbv = [
+        [0.2, 0.5],
+        [0.3, 0.4],  # scene 1: both rise; NBV above random for both
+        [0.4, 0.6],
+        [0.5, 0.45],
+    ]  # scene 2: the second object falls; NBV below random for it, mean above
     random = [[0.2, 0.4], [0.3, 0.35],
               [0.4, 0.5], [0.5, 0.5]]  # fmt: skip
     summary = tabletop.summarise({"nbv": nbv, "random": random}, objects_per_scene=2)["nbv_vs_random"]

@@ -100,5 +100,7 @@ def test_scoring_some_cameras_of_a_bundle_gives_their_scores_of_the_whole_bundle
     some = visible_error_from_bundle(bundle, err, occ, threshold=0.9, free_space_weight=0.5, cameras=[3, 1])
     np.testing.assert_array_equal(some, full[[3, 1]])
     mask = np.array([True, False, True, False])
-    np.testing.assert_array_equal(visible_error_from_bundle(bundle, err, occ, threshold=0.9, cameras=mask),
-                                  visible_error_from_bundle(bundle, err, occ, threshold=0.9)[mask])
+    np.testing.assert_array_equal(
+        visible_error_from_bundle(bundle, err, occ, threshold=0.9, cameras=mask),
+        visible_error_from_bundle(bundle, err, occ, threshold=0.9)[mask],
+    )

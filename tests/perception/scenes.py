@@ -43,8 +43,9 @@ class Box:
         return inside.reshape(resolution, resolution, resolution).astype(np.float32)
 
 
-def camera_on_circle(azimuth_deg: float, *, radius: float = 0.6, height: float = 0.45,
-                     target=(0.0, 0.0, 0.05)) -> np.ndarray:
+def camera_on_circle(
+    azimuth_deg: float, *, radius: float = 0.6, height: float = 0.45, target=(0.0, 0.0, 0.05)
+) -> np.ndarray:
     a = np.radians(azimuth_deg)
     return look_at(np.array([radius * np.cos(a), radius * np.sin(a), height]), np.asarray(target, float))
 

@@ -19,9 +19,13 @@ def _random_rotation(rng):
     q = rng.normal(size=4)
     q /= np.linalg.norm(q)
     x, y, z, w = q
-    return np.array([[1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
-                     [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
-                     [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)]])
+    return np.array(
+        [
+            [1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
+            [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
+            [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)],
+        ]
+    )
 
 
 def test_robust_rotation_average_rejects_outliers():
@@ -45,8 +49,9 @@ def test_canonical_pose_head_angles_fuse_into_the_object_rotation():
     R_world_object = _random_rotation(rng)
     az, el = rng.uniform(0, 360, 5), rng.uniform(-60, 60, 5)
     R_world_cameras = R_world_object @ rotation_from_angles(az, el)  # cameras around the object, no roll
-    view_pose = np.stack([np.sin(np.radians(az)), np.cos(np.radians(az)),
-                          np.sin(np.radians(el)), np.cos(np.radians(el))], axis=-1)
+    view_pose = np.stack(
+        [np.sin(np.radians(az)), np.cos(np.radians(az)), np.sin(np.radians(el)), np.cos(np.radians(el))], axis=-1
+    )
     view_pose[4] = [1.0, 0.0, 0.0, 1.0]  # one pose-head failure
     R, inliers = fuse_canonical_rotation(view_pose, R_world_cameras, outlier_deg=20.0)
     assert rotation_angle_deg(R, R_world_object) < 1e-6
@@ -85,8 +90,10 @@ def test_pose_and_scale_of_a_known_shape_are_recovered_from_depth():
     (est,) = result.estimates.values()
     assert est.num_views >= 3
     assert np.linalg.norm(est.position - box.center) < 0.01  # < 1 cm
-    side = np.ptp((np.array([[sx, sy] for sx in (-1, 1) for sy in (-1, 1)]) * np.array(box.size[:2]) / 2)
-                  @ box.R[:2, :2].T, axis=0).max()
+    side = np.ptp(
+        (np.array([[sx, sy] for sx in (-1, 1) for sy in (-1, 1)]) * np.array(box.size[:2]) / 2) @ box.R[:2, :2].T,
+        axis=0,
+    ).max()
     assert abs(est.scale - side) / side < 0.05
     yaw_err = rotation_angle_deg(est.rotation, box.R)
     assert min(yaw_err, 180.0 - yaw_err) < 5.0  # the principal axis has no sign
@@ -120,17 +127,33 @@ def test_canonical_mode_places_the_canonical_grid_with_the_fused_rotation():
     azimuths, elevation = np.array([10.0, 80.0, 150.0]), 30.0
     R_world_cameras, view_pose = [], []
     for az in azimuths:
-        eye = box.center + 0.5 * np.array([np.cos(np.radians(az)) * np.cos(np.radians(elevation)),
-                                           np.sin(np.radians(az)) * np.cos(np.radians(elevation)),
-                                           np.sin(np.radians(elevation))])
+        eye = box.center + 0.5 * np.array(
+            [
+                np.cos(np.radians(az)) * np.cos(np.radians(elevation)),
+                np.sin(np.radians(az)) * np.cos(np.radians(elevation)),
+                np.sin(np.radians(elevation)),
+            ]
+        )
         R_world_cameras.append(look_at(eye, box.center)[:3, :3])
         a = np.radians(az - box.yaw_deg)  # the camera's azimuth in the object frame
         view_pose.append([np.sin(a), np.cos(a), np.sin(np.radians(elevation)), np.cos(np.radians(elevation))])
-    outputs = {"occupancy": canonical[None], "error": np.zeros_like(canonical)[None],
-               "view_pose": np.array(view_pose)[None]}
-    est = estimate_object(track_id=1, outputs=outputs, mode="canonical", center=box.center, size=0.14,
-                          observed_points=np.zeros((0, 3)), R_world_cameras=np.stack(R_world_cameras), num_views=3,
-                          stamp=0.0, config=PerceptionConfig())
+    outputs = {
+        "occupancy": canonical[None],
+        "error": np.zeros_like(canonical)[None],
+        "view_pose": np.array(view_pose)[None],
+    }
+    est = estimate_object(
+        track_id=1,
+        outputs=outputs,
+        mode="canonical",
+        center=box.center,
+        size=0.14,
+        observed_points=np.zeros((0, 3)),
+        R_world_cameras=np.stack(R_world_cameras),
+        num_views=3,
+        stamp=0.0,
+        config=PerceptionConfig(),
+    )
     assert rotation_angle_deg(est.rotation, box.R) < 1.0
     assert np.linalg.norm(est.position - box.center) < 0.005
     assert np.allclose(est.grid_rotation, box.R, atol=0.02)
@@ -141,8 +164,17 @@ def test_an_unsure_model_still_gets_a_mesh_at_a_lower_level():
 
     occ = Box((0.0, 0.0), (0.1, 0.1, 0.1)).occupancy(16) * 0.3  # nothing reaches 0.4
     outputs = {"occupancy": occ[None], "error": np.zeros_like(occ)[None]}
-    kw = dict(track_id=1, outputs=outputs, mode="pose_aware", center=np.array([0.0, 0.0, 0.05]), size=0.1,
-              observed_points=np.zeros((0, 3)), R_world_cameras=np.tile(np.eye(3), (2, 1, 1)), num_views=2, stamp=0.0)
+    kw = dict(
+        track_id=1,
+        outputs=outputs,
+        mode="pose_aware",
+        center=np.array([0.0, 0.0, 0.05]),
+        size=0.1,
+        observed_points=np.zeros((0, 3)),
+        R_world_cameras=np.tile(np.eye(3), (2, 1, 1)),
+        num_views=2,
+        stamp=0.0,
+    )
     est = estimate_object(**kw, config=PerceptionConfig())
     assert len(est.triangles) and est.surface_threshold < 0.3
     assert np.allclose(np.ptp(est.vertices, axis=0), 0.1, atol=0.01)
@@ -156,8 +188,17 @@ def test_by_default_the_network_grid_stays_the_crops_cube_and_the_fit_is_an_opti
     occ[8:16, 4:12, 4:12] = 1.0  # half the cube's side, in its +x half
     outputs = {"occupancy": occ[None], "error": np.zeros_like(occ)[None]}
     center = np.array([0.2, 0.0, 0.1])
-    kw = dict(track_id=1, outputs=outputs, mode="pose_aware", center=center, size=0.2,
-              observed_points=np.zeros((0, 3)), R_world_cameras=np.tile(np.eye(3), (2, 1, 1)), num_views=2, stamp=0.0)
+    kw = dict(
+        track_id=1,
+        outputs=outputs,
+        mode="pose_aware",
+        center=center,
+        size=0.2,
+        observed_points=np.zeros((0, 3)),
+        R_world_cameras=np.tile(np.eye(3), (2, 1, 1)),
+        num_views=2,
+        stamp=0.0,
+    )
     fitted = estimate_object(**kw, config=PerceptionConfig(fit_to_observed_size=True))
     # fitted: the predicted box is scaled up (clipped at 1.33) and its bounding box centred on the measured centre
     np.testing.assert_allclose(fitted.vertices.mean(axis=0), center, atol=0.01)

@@ -32,7 +32,8 @@ def _state(pipe):
 
 def _same(a, b):
     return a.keys() == b.keys() and all(
-        np.array_equal(a[k][0], b[k][0]) and np.array_equal(a[k][1], b[k][1]) and a[k][2:] == b[k][2:] for k in a)
+        np.array_equal(a[k][0], b[k][0]) and np.array_equal(a[k][1], b[k][1]) and a[k][2:] == b[k][2:] for k in a
+    )
 
 
 def test_config_fields_all_have_help():

@@ -38,8 +38,9 @@ def _box_in_cube(box: Box, cube: Cube, resolution: int) -> np.ndarray:
     return np.all(np.abs(local) <= np.asarray(box.size) / 2.0, axis=1).reshape((resolution,) * 3)
 
 
-@pytest.mark.parametrize(("yaw_deg", "expected"), [(0, 0), (10, 10), (35, 35), (55, -35), (100, 10), (-20, -20),
-                                                  (190, 10)])
+@pytest.mark.parametrize(
+    ("yaw_deg", "expected"), [(0, 0), (10, 10), (35, 35), (55, -35), (100, 10), (-20, -20), (190, 10)]
+)
 def test_quarter_turn_yaw_finds_the_sides_of_a_turned_box(yaw_deg, expected):
     points = _surface_points(Box((0.1, 0.2), (0.12, 0.06, 0.09), yaw_deg))
     assert np.degrees(quarter_turn_yaw(points)) == pytest.approx(expected, abs=1.5)
@@ -79,8 +80,9 @@ def test_resample_cube_maps_the_object_axes_grid_onto_the_world_grid():
 
 
 def _reconstruct(reference_frame: str, answer: np.ndarray):
-    pipe = PerceptionPipeline(PerceptionConfig(pixel_stride=2, reference_frame=reference_frame),
-                              FixedShapeBackend(answer))
+    pipe = PerceptionPipeline(
+        PerceptionConfig(pixel_stride=2, reference_frame=reference_frame), FixedShapeBackend(answer)
+    )
     for i, az in enumerate([0, 25, 50]):
         T = camera_on_circle(az)
         rgb, depth, _ = render([BOX], K, T)

@@ -124,7 +124,7 @@ def test_pieces_of_one_object_split_by_self_occlusion_are_merged():
     other = rng.uniform(-0.03, 0.03, (500, 3)) + [0.4, 0.0, 0.05]
     labels = cluster_points(np.vstack([pole, plate, other]), CFG)
     assert len(set(labels[: len(pole) + len(plate)]) - {-1}) == 1  # pole + plate: one object
-    assert set(labels[-len(other):]) - {-1} and not set(labels[-len(other):]) & set(labels[: len(pole)])
+    assert set(labels[-len(other) :]) - {-1} and not set(labels[-len(other) :]) & set(labels[: len(pole)])
 
 
 def test_masks_do_not_spill_across_occlusion_edges():

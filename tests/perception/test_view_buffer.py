@@ -90,8 +90,14 @@ def test_buffer_drops_near_duplicates_and_stays_bounded_and_diverse():
 
 def test_empty_mask_cannot_make_a_view():
     with pytest.raises(ValueError, match="empty mask"):
-        View.from_frame(np.zeros((4, 4, 3), np.uint8), np.zeros((4, 4), bool), Intrinsics.from_fov(4, 4, 60),
-                        np.eye(4), 0.0, np.ones(3))
+        View.from_frame(
+            np.zeros((4, 4, 3), np.uint8),
+            np.zeros((4, 4), bool),
+            Intrinsics.from_fov(4, 4, 60),
+            np.eye(4),
+            0.0,
+            np.ones(3),
+        )
 
 
 def test_crop_of_a_project_renderer_frame_matches_the_renderer_from_the_virtual_camera():

@@ -108,8 +108,14 @@ def node_and_camera(tmp_path_factory):
         "vtr_perception.ros.reconstruction_node",
         log,
         params_file=REPO / "config" / "reconstruction.yaml",
-        params={"model_dir": str(model_dir), "backend": "torch", "image_qos": "reliable", "log_throttle_s": 60.0,
-                "pose_wait_s": 0.3, "diagnostics_period_s": 0.25},  # fmt: skip
+        params={
+            "model_dir": str(model_dir),
+            "backend": "torch",
+            "image_qos": "reliable",
+            "log_throttle_s": 60.0,
+            "pose_wait_s": 0.3,
+            "diagnostics_period_s": 0.25,
+        },  # fmt: skip
     )
     try:
         with isolated_node("bad_input_camera") as (node, executor):

@@ -214,7 +214,7 @@ def test_a_view_counts_as_taken_for_the_object_that_used_it(nbv):
     goal = conv.pose_to_matrix(client.goals[before])
     expected = expected_plan(points, target=5, taken=[CAMERA, moved_to], current=moved_to)
     np.testing.assert_allclose(goal, expected.best_pose, atol=1e-6)
-    cos = (goal[:3, 2] @ moved_to[:3, 2])
+    cos = goal[:3, 2] @ moved_to[:3, 2]
     assert np.degrees(np.arccos(np.clip(cos, -1, 1))) >= yaml_planner_config().min_angle_from_taken_deg - 1e-6
     client.pub_target.publish(Int32(data=-1))
 

@@ -111,8 +111,6 @@ def model_params(tmp_path_factory):
     return {"model_dir": str(write_tiny_model(tmp_path_factory.mktemp("tiny_model"))), "backend": "torch"}
 
 
-
-
 @pytest.fixture(scope="module")
 def running(tmp_path_factory, model_params):
     logs = tmp_path_factory.mktemp("logs")
@@ -126,8 +124,12 @@ def running(tmp_path_factory, model_params):
         "vtr_perception.ros.reconstruction_node",
         logs / "reconstruction.log",
         params_file=REPO / "config" / "reconstruction.yaml",
-        params={**model_params, "diagnostics_period_s": 0.5, "marker_max_triangles": MAX_TRIANGLES,
-                "marker_keyframe_every": KEYFRAME_EVERY},
+        params={
+            **model_params,
+            "diagnostics_period_s": 0.5,
+            "marker_max_triangles": MAX_TRIANGLES,
+            "marker_keyframe_every": KEYFRAME_EVERY,
+        },
     )
     try:
         with isolated_node("reconstruction_test_listener") as (node, executor):
@@ -342,10 +344,11 @@ def test_reset_forgets_every_object_and_starts_over_with_new_ids(running, scene)
     def after_empty() -> list[PointCloud2] | None:
         """The clouds after the first empty one (the reset's), None before it came."""
         empty = next((k for k, c in enumerate(clouds) if c.width * c.height == 0), None)
-        return None if empty is None else clouds[empty + 1:]
+        return None if empty is None else clouds[empty + 1 :]
 
     if not listener.wait(lambda: after_empty() is not None, 10.0):
         _fail("no empty objects/error cloud after reconstruction/reset", listener, reconstruction, camera)
+
     def shown() -> set[int]:
         with listener.lock:
             return {int(m.id) for ns in ("objects", "labels") for m in listener.scene.in_namespace(ns)}

@@ -78,8 +78,11 @@ def test_quarter_turn_augmentation_turns_rotations_targets_and_voxels_together(c
         torch.manual_seed(seed)
         item = turned[i]
         ref = plain[i]
-        k = next(k for k in range(4)
-                 if np.allclose(item["rotations"].numpy(), QUARTER_TURNS[k].T @ ref["rotations"].numpy(), atol=1e-5))
+        k = next(
+            k
+            for k in range(4)
+            if np.allclose(item["rotations"].numpy(), QUARTER_TURNS[k].T @ ref["rotations"].numpy(), atol=1e-5)
+        )
         seen.add(k)
         unit = Cube(np.zeros(3), 1.0, np.eye(3))
         expected = resample_cube(ref["voxels"].numpy(), unit, Cube(np.zeros(3), 1.0, QUARTER_TURNS[k]), order=0)
@@ -119,7 +122,8 @@ def test_cli_without_crops_is_one_readable_error(tmp_path):
                             capture_output=True, text=True, timeout=120)  # fmt: skip
     assert result.returncode == 2
     assert result.stderr.strip().splitlines()[-1] == (
-        "vtr-perception train-loop: error: loop fine-tuning needs training crops and validation crops")
+        "vtr-perception train-loop: error: loop fine-tuning needs training crops and validation crops"
+    )
 
 
 def test_planned_views_are_the_planners_choices_not_the_random_stream():

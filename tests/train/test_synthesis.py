@@ -131,8 +131,15 @@ def write_tiny_zero123(path, *, seed: int = 0):
         up_block_types=("UpDecoderBlock2D",) * 2, block_out_channels=(16, 32), layers_per_block=1,
         latent_channels=4, norm_num_groups=16, sample_size=16,
     ).save_pretrained(path / "vae")  # fmt: skip
-    clip = CLIPVisionConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
-                            image_size=32, patch_size=8, projection_dim=16)
+    clip = CLIPVisionConfig(
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        image_size=32,
+        patch_size=8,
+        projection_dim=16,
+    )
     CLIPVisionModelWithProjection(clip).half().save_pretrained(path / "image_encoder")
     CCProjection(in_channel=16 + 4, out_channel=32).save_pretrained(path / "cc_projection")
     DDIMScheduler().save_pretrained(path / "scheduler")
@@ -143,8 +150,9 @@ def test_zero123_synthesizer_few_steps_on_a_tiny_checkpoint(tmp_path):
     pytest.importorskip("transformers", reason="the zero123 synthesizer needs transformers")
     model_dir = write_tiny_zero123(tmp_path / "zero123")
     assert check_zero123_dir(model_dir) == model_dir
-    synth = make_synthesizer("zero123", model_dir=model_dir, num_inference_steps=2, image_size=16, batch_size=2,
-                             progress=False)
+    synth = make_synthesizer(
+        "zero123", model_dir=model_dir, num_inference_steps=2, image_size=16, batch_size=2, progress=False
+    )
     assert synth.image_encoder.dtype == torch.float32  # loaded as float32 although saved as float16
     src = torch.rand(3, 3, 24, 24, generator=torch.Generator().manual_seed(1))
     angles = np.array([[0.0, 20.0]] * 3)
@@ -201,10 +209,25 @@ def test_train_synth_few_steps_on_a_tiny_cache(tmp_path):
     from vtr_perception.train.synth_trainer import SynthTrainConfig, train_synthesizer
 
     cache = tmp_path / "cache"
-    build_cache("pybullet", cache, size=16, resolution=8, views={"aligned": 2, "hemisphere": 2, "sphere": 2},
-                object_ids=[str(i) for i in range(800, 805)], workers=1, progress=False)
-    config = SynthTrainConfig(data_cache=str(cache), out=str(tmp_path / "synth"), max_steps=3, batch_size=4,
-                              eval_objects=2, eval_pairs=2, inference_steps=2)
+    build_cache(
+        "pybullet",
+        cache,
+        size=16,
+        resolution=8,
+        views={"aligned": 2, "hemisphere": 2, "sphere": 2},
+        object_ids=[str(i) for i in range(800, 805)],
+        workers=1,
+        progress=False,
+    )
+    config = SynthTrainConfig(
+        data_cache=str(cache),
+        out=str(tmp_path / "synth"),
+        max_steps=3,
+        batch_size=4,
+        eval_objects=2,
+        eval_pairs=2,
+        inference_steps=2,
+    )
     model = DiffusionModelConfig(image_size=8, block_out_channels=(8, 16), attention_levels=(1,), norm_num_groups=4)
     report = train_synthesizer(config, model)
     assert report["steps"] == 3 and report["train_objects"] == 3 and report["held_out_objects"] == 2

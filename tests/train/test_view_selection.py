@@ -22,8 +22,11 @@ def _cube_with_face(face: str) -> torch.Tensor:
     """A solid cube of small error (0.1) with high error (1.0) on one face layer."""
     e = torch.zeros(R, R, R)
     e[8:24, 8:24, 8:24] = 0.1
-    sl = {"+x": (slice(22, 24), slice(8, 24), slice(8, 24)), "-z": (slice(8, 24), slice(8, 24), slice(8, 10)),
-          "+y": (slice(8, 24), slice(22, 24), slice(8, 24))}[face]
+    sl = {
+        "+x": (slice(22, 24), slice(8, 24), slice(8, 24)),
+        "-z": (slice(8, 24), slice(8, 24), slice(8, 10)),
+        "+y": (slice(8, 24), slice(22, 24), slice(8, 24)),
+    }[face]
     e[sl] = 1.0
     return e
 
@@ -37,14 +40,31 @@ def test_bin_facing_the_error_wins(face, direction):
     assert scores.shape == (1, 72)
     az, el = candidate_grid()
     best = int(scores[0].argmax())
-    cam_dir = np.array([np.cos(np.radians(el[best])) * np.cos(np.radians(az[best])),
-                        np.cos(np.radians(el[best])) * np.sin(np.radians(az[best])), np.sin(np.radians(el[best]))])
+    cam_dir = np.array(
+        [
+            np.cos(np.radians(el[best])) * np.cos(np.radians(az[best])),
+            np.cos(np.radians(el[best])) * np.sin(np.radians(az[best])),
+            np.sin(np.radians(el[best])),
+        ]
+    )
     # The winning camera sits on the side of the erroneous face (within the 30 degree bins' reach).
     assert cam_dir @ np.asarray(direction) > 0.8
     # The view from the opposite side sees mostly the low-error faces (and the high-error face edge-on).
-    opposite = int(np.argmax(-(np.stack([np.cos(np.radians(el)) * np.cos(np.radians(az)),
-                                         np.cos(np.radians(el)) * np.sin(np.radians(az)),
-                                         np.sin(np.radians(el))], 1) @ np.asarray(direction))))
+    opposite = int(
+        np.argmax(
+            -(
+                np.stack(
+                    [
+                        np.cos(np.radians(el)) * np.cos(np.radians(az)),
+                        np.cos(np.radians(el)) * np.sin(np.radians(az)),
+                        np.sin(np.radians(el)),
+                    ],
+                    1,
+                )
+                @ np.asarray(direction)
+            )
+        )
+    )
     assert 0.1 - 1e-6 <= scores[0, opposite] < 0.25 < scores[0, best] - 0.5
 
 

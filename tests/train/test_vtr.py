@@ -62,7 +62,10 @@ class Items(Dataset):
         v = self.num_views
         return {
             **{k: o[k][:v] for k in ("images", "rotations", "azimuth", "elevation")},
-            "voxels": o["voxels"], "index": i, "object_id": KEYS[i], "category": o["category"],
+            "voxels": o["voxels"],
+            "index": i,
+            "object_id": KEYS[i],
+            "category": o["category"],
         }
 
 
@@ -94,18 +97,35 @@ def _synth(name, objects, tmp_path):
     return DiffusionSynthesizer(unet, proj, num_inference_steps=2, progress=False, cache_dir=tmp_path / "synth")
 
 
-@pytest.mark.parametrize("selection, synth", [("error", "render"), ("error", "diffusion"), ("random", "diffusion"),
-                                              ("nature", "render"), ("none", "render")])
+@pytest.mark.parametrize(
+    "selection, synth",
+    [("error", "render"), ("error", "diffusion"), ("random", "diffusion"), ("nature", "render"), ("none", "render")],
+)
 def test_one_epoch_end_to_end(objects, tmp_path, selection, synth):
     torch.manual_seed(0)
     model = TinyNet()
     before = [p.detach().clone() for p in model.parameters()]
-    config = VTRConfig(selection=selection, synth=synth, epochs=1, steps_per_epoch=4, ft_rate=0.5, batch_size=2,
-                       search_objects=4, synth_objects=4, synth_views_per_object=3, num_views=3)
+    config = VTRConfig(
+        selection=selection,
+        synth=synth,
+        epochs=1,
+        steps_per_epoch=4,
+        ft_rate=0.5,
+        batch_size=2,
+        search_objects=4,
+        synth_objects=4,
+        synth_views_per_object=3,
+        num_views=3,
+    )
     saved = []
     logs = run_vtr(
-        model, config, train_set=Items(objects, 3), source_set=Items(objects, 1),
-        synthesizer=_synth(synth, objects, tmp_path), predict=_predict, loss_fn=_loss,
+        model,
+        config,
+        train_set=Items(objects, 3),
+        source_set=Items(objects, 1),
+        synthesizer=_synth(synth, objects, tmp_path),
+        predict=_predict,
+        loss_fn=_loss,
         save=lambda m, e: saved.append(e["epoch"]),
     )
     assert saved == [0] and len(logs) == 1
@@ -160,8 +180,9 @@ def test_synthesized_batches_keep_the_real_source_view_when_asked(objects, tmp_p
     rng = np.random.default_rng(0)
     sources = [Items(objects, 1)[i] for i in range(len(KEYS))]
     pool = build_pool("random", [s["category"] for s in sources], rng=rng, scores=None, top_k=3, jitter_deg=5.0)
-    items = synthesize_items(_synth("render", objects, tmp_path), sources, pool, views_per_object=3, rng=rng,
-                             keep_source=keep_source)
+    items = synthesize_items(
+        _synth("render", objects, tmp_path), sources, pool, views_per_object=3, rng=rng, keep_source=keep_source
+    )
     assert all(len(it["azimuth"]) == 3 + keep_source for it in items)
     for _ in range(5):
         batch = _synthetic_batch(items, 4, 3, rng)
@@ -196,8 +217,16 @@ def test_train_vtr_command_on_a_tiny_cache_and_checkpoint(tmp_path, capsys, synt
     from vtr_perception.models.checkpoint import read_checkpoint
 
     cache = tmp_path / "cache"
-    build_cache("pybullet", cache, size=32, resolution=32, views={"aligned": 3, "hemisphere": 3, "sphere": 3},
-                object_ids=[f"{i:03d}" for i in range(10)], workers=1, progress=False)
+    build_cache(
+        "pybullet",
+        cache,
+        size=32,
+        resolution=32,
+        views={"aligned": 3, "hemisphere": 3, "sphere": 3},
+        object_ids=[f"{i:03d}" for i in range(10)],
+        workers=1,
+        progress=False,
+    )
     assert len(cached_records(cache, split="train")) >= 2
     torch.manual_seed(0)
     base = tmp_path / "base.pt"
@@ -207,9 +236,32 @@ def test_train_vtr_command_on_a_tiny_cache_and_checkpoint(tmp_path, capsys, synt
     if synth == "zero123":
         synth_args += ["--synth-model", str(write_tiny_zero123(tmp_path / "zero123")), "--synth-steps", "2"]
     capsys.readouterr()
-    rc = cli.main(["train-vtr", "--base", str(base), "--caches", str(cache), "--selection", "error",
-                   *synth_args, "--epochs", "1", "--steps-per-epoch", "2", "--batch-size", "2",
-                   "--search-objects", "2", "--synth-objects", "2", "--ft-rate", "1.0", "--out", str(out)])
+    rc = cli.main(
+        [
+            "train-vtr",
+            "--base",
+            str(base),
+            "--caches",
+            str(cache),
+            "--selection",
+            "error",
+            *synth_args,
+            "--epochs",
+            "1",
+            "--steps-per-epoch",
+            "2",
+            "--batch-size",
+            "2",
+            "--search-objects",
+            "2",
+            "--synth-objects",
+            "2",
+            "--ft-rate",
+            "1.0",
+            "--out",
+            str(out),
+        ]
+    )
     assert rc == 0
     epoch = json.loads(capsys.readouterr().out)["epochs"][0]
     assert epoch["synthesized_images"] == 2 * 3 and epoch["synthetic_batches"] == 2  # ft-rate 1: all synthesized

@@ -125,6 +125,8 @@ def _loop_crops(args: argparse.Namespace) -> int:
     samples = build_loop_crops(args.out, config, shipped_perception_config(), backend, planner=planner,
                                progress=not args.no_progress)  # fmt: skip
     views = sum(samples.num_views)
-    print(f"{args.out}: {len(samples)} samples ({views} views) from {config.scenes} {config.split} scenes, "
-          f"{config.views} views")
+    print(
+        f"{args.out}: {len(samples)} samples ({views} views) from {config.scenes} {config.split} scenes, "
+        f"{config.views} views"
+    )
     return 0

@@ -26,13 +26,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="scene and random-run seed")
     parser.add_argument("--backend", default="auto", choices=["auto", "tensorrt", "onnxruntime", "torch"])
     parser.add_argument("--no-random", action="store_true", help="skip the random-view comparison run")
-    parser.add_argument("--keep-tracks", action="store_true",
-                        help="do not reset the reconstruction before each object: it then starts from the views "
-                             "its neighbours' runs gave it")
+    parser.add_argument(
+        "--keep-tracks",
+        action="store_true",
+        help="do not reset the reconstruction before each object: it then starts from the views "
+        "its neighbours' runs gave it",
+    )
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for any one step")
-    parser.add_argument("--deadline", type=float, default=None, metavar="SECONDS",
-                        help="end a run (NBV or random) that takes longer, with every thread's stack in the logs "
-                             "(default: the sum of its waits' timeouts, 23 min for 3 objects, 5 steps, --timeout 30)")
+    parser.add_argument(
+        "--deadline",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="end a run (NBV or random) that takes longer, with every thread's stack in the logs "
+        "(default: the sum of its waits' timeouts, 23 min for 3 objects, 5 steps, --timeout 30)",
+    )
     parser.add_argument("--rviz", action="store_true", help="also start rviz2 with the shipped config (if installed)")
     parser.add_argument("--record", metavar="PATH", help="write the simulated camera streams of the NBV run as a bag")
     parser.add_argument("--bag", metavar="PATH", help="play this ROS 2 bag into the nodes instead of the simulator")

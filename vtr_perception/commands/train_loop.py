@@ -18,6 +18,8 @@ def run(args: argparse.Namespace) -> int:
 
     config = cfg.from_args(LoopFineTuneConfig, args)
     metrics = fine_tune(config)
-    print(f"{config.out}: validation crop IoU {metrics['val_crop_iou_base']:.4f} -> {metrics['val_crop_iou']:.4f} "
-          f"({metrics['steps']} steps on {metrics['train_samples']} samples)")
+    print(
+        f"{config.out}: validation crop IoU {metrics['val_crop_iou_base']:.4f} -> {metrics['val_crop_iou']:.4f} "
+        f"({metrics['steps']} steps on {metrics['train_samples']} samples)"
+    )
     return 0

@@ -57,14 +57,18 @@ def run(args: argparse.Namespace) -> int:
     config = cfg.from_args(VTRConfig, args, base=base)
     model, model_config, metadata = load_checkpoint(config.base)
     # The same caches in the same order, so index i is the same object in both sets.
-    train_set = ConcatDataset([
-        ViewDataset(c, split="train", view_set="aligned", num_views=config.num_views, seed=config.seed)
-        for c in config.caches
-    ])
-    source_set = ConcatDataset([
-        ViewDataset(c, split="train", view_set="aligned", num_views=1, seed=config.seed, fixed=True)
-        for c in config.caches
-    ])
+    train_set = ConcatDataset(
+        [
+            ViewDataset(c, split="train", view_set="aligned", num_views=config.num_views, seed=config.seed)
+            for c in config.caches
+        ]
+    )
+    source_set = ConcatDataset(
+        [
+            ViewDataset(c, split="train", view_set="aligned", num_views=1, seed=config.seed, fixed=True)
+            for c in config.caches
+        ]
+    )
     synthesizer = None
     if config.selection != "none":
         options = {}
@@ -72,16 +76,22 @@ def run(args: argparse.Namespace) -> int:
             options = {"num_inference_steps": config.synth_steps, "cache_dir": config.synth_cache}
         elif config.synth == "zero123":
             options = {"num_inference_steps": config.synth_steps}
-        synthesizer = make_synthesizer(
-            config.synth, data_caches=config.caches, model_dir=config.synth_model, **options
-        )
+        synthesizer = make_synthesizer(config.synth, data_caches=config.caches, model_dir=config.synth_model, **options)
     vtr_meta = {"base": config.base, "vtr": cfg.to_dict(config), "base_metadata": metadata}
 
     def save(m, entry):
         save_checkpoint(config.out, m, metadata={**vtr_meta, "epochs_done": entry["epoch"] + 1})
 
-    logs = run_vtr(model, config, train_set=train_set, source_set=source_set, synthesizer=synthesizer,
-                   predict=_predict, loss_fn=_loss_fn(model.pose_aware), save=save)
+    logs = run_vtr(
+        model,
+        config,
+        train_set=train_set,
+        source_set=source_set,
+        synthesizer=synthesizer,
+        predict=_predict,
+        loss_fn=_loss_fn(model.pose_aware),
+        save=save,
+    )
     if not logs:
         save_checkpoint(config.out, model, metadata=vtr_meta)
     summary = [{k: v for k, v in e.items() if k != "pool"} for e in logs]

@@ -39,9 +39,7 @@ class MeshData:
             bad = int((~np.isfinite(self.vertices)).any(axis=1).sum())
             raise ValueError(f"mesh {self.name!r} has {bad} vertices that are NaN or infinite")
         if self.triangles.min() < 0 or self.triangles.max() >= len(self.vertices):
-            raise ValueError(
-                f"mesh {self.name!r} has triangle indices outside its {len(self.vertices)} vertices"
-            )
+            raise ValueError(f"mesh {self.name!r} has triangle indices outside its {len(self.vertices)} vertices")
         extent = self.vertices.max(axis=0) - self.vertices.min(axis=0)
         if np.sort(extent)[-2] <= 1e-9:
             raise ValueError(f"mesh {self.name!r} is degenerate (bounding box extent {extent.tolist()})")

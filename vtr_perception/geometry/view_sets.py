@@ -40,9 +40,7 @@ def sample_views(view_set: str, n: int, rng: np.random.Generator) -> tuple[np.nd
     elif view_set == "nature":
         el = np.zeros(n)
     else:
-        raise ValueError(
-            f"unknown view set {view_set!r}; expected one of aligned, hemisphere, sphere, nature"
-        )
+        raise ValueError(f"unknown view set {view_set!r}; expected one of aligned, hemisphere, sphere, nature")
     return az, el
 
 

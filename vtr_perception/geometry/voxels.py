@@ -147,9 +147,7 @@ def voxelize(
     return grid, norm
 
 
-def grid_to_points(
-    grid: np.ndarray, normalization: Normalization | None = None, threshold: float = 0.5
-) -> np.ndarray:
+def grid_to_points(grid: np.ndarray, normalization: Normalization | None = None, threshold: float = 0.5) -> np.ndarray:
     """(N, 3) centres of the voxels with ``grid >= threshold`` (bool grids: True), canonical or metric."""
     g = np.asarray(grid)
     if g.ndim != 3 or len(set(g.shape)) != 1:

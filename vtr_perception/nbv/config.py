@@ -49,9 +49,11 @@ class PlannerConfig:
     )
     max_occluded_fraction: float = field(
         default=0.1,
-        metadata={"help": "a candidate whose sightlines to the object's predicted shape cross other objects' boxes "
-                          "for more than this share is not allowed: perception keeps no view of a partly hidden "
-                          "object (1: no occlusion limit)"},
+        metadata={
+            "help": "a candidate whose sightlines to the object's predicted shape cross other objects' boxes "
+            "for more than this share is not allowed: perception keeps no view of a partly hidden "
+            "object (1: no occlusion limit)"
+        },
     )
     occluder_margin_m: float = field(
         default=0.01, metadata={"help": "other objects' boxes are grown by this much for the occlusion limit (m)"}
@@ -124,11 +126,14 @@ class PlannerConfig:
         if len(self.preferred_elevation_deg) != 2 or not (
             -90.0 <= self.preferred_elevation_deg[0] <= self.preferred_elevation_deg[1] <= 90.0
         ):
-            raise ValueError(f"PlannerConfig.preferred_elevation_deg must be (lo, hi) with -90 <= lo <= hi <= 90, "
-                             f"got {self.preferred_elevation_deg}")
+            raise ValueError(
+                f"PlannerConfig.preferred_elevation_deg must be (lo, hi) with -90 <= lo <= hi <= 90, "
+                f"got {self.preferred_elevation_deg}"
+            )
         if not 0.0 <= self.outside_preferred_factor <= 1.0:
-            raise ValueError(f"PlannerConfig.outside_preferred_factor must be in [0, 1], got "
-                             f"{self.outside_preferred_factor}")
+            raise ValueError(
+                f"PlannerConfig.outside_preferred_factor must be in [0, 1], got {self.outside_preferred_factor}"
+            )
         for name in ("workspace_min", "workspace_max"):
             if len(getattr(self, name)) != 3:
                 raise ValueError(f"PlannerConfig.{name} must have 3 values (x y z), got {getattr(self, name)}")

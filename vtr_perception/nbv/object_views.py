@@ -52,6 +52,7 @@ def track_of(obj: SceneObject, grid_centers: dict[int, np.ndarray], prefer: int 
     ``prefer``: the track followed so far, kept while it is near enough: when the tracker splits an
     object, the new piece (one or two views) may sit nearer the true centre than the reconstruction
     the loop has been building, and switching to it would measure a different reconstruction."""
+
     def near(i: int) -> bool:
         return bool(np.linalg.norm(grid_centers[i] - obj.center) < 0.6 * obj.size + 0.03)
 

@@ -172,7 +172,6 @@ class NextBestViewPlanner:
         poses = candidates.poses[order]
         return PlanResult(poses[0], poses, scores[order], gains[order], stop, reason, _ms(start))
 
-
     def _seen_surface_weight(
         self,
         bundle: RayBundle,

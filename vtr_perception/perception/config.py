@@ -14,13 +14,14 @@ class PerceptionConfig:
     min_depth_m: float = field(default=0.1, metadata={"help": "depth below this (m) is invalid (sensor minimum)"})
     max_depth_m: float = field(default=3.0, metadata={"help": "depth beyond this (m) is ignored (background)"})
     pixel_stride: int = field(
-        default=3, metadata={"help": "segment every n-th pixel in x and y (speed); masks are upsampled back. At 4 "
-                                     "the points of a surface seen low from 0.6 m lie farther apart than "
-                                     "cluster_eps_m and the object falls apart"}
+        default=3,
+        metadata={
+            "help": "segment every n-th pixel in x and y (speed); masks are upsampled back. At 4 "
+            "the points of a surface seen low from 0.6 m lie farther apart than "
+            "cluster_eps_m and the object falls apart"
+        },
     )
-    plane_distance_m: float = field(
-        default=0.006, metadata={"help": "RANSAC inlier distance (m) of the support plane"}
-    )
+    plane_distance_m: float = field(default=0.006, metadata={"help": "RANSAC inlier distance (m) of the support plane"})
     plane_iterations: int = field(default=200, metadata={"help": "RANSAC iterations for the support plane"})
     plane_min_fraction: float = field(
         default=0.15, metadata={"help": "the support plane must hold at least this fraction of valid points"}
@@ -33,9 +34,11 @@ class PerceptionConfig:
     )
     cluster_min_points: int = field(
         default=4,
-        metadata={"help": "DBSCAN core-point neighbour count. Strided depth points thin out with range: a thin "
-                          "part (1-2 cm) seen from 0.6 m has fewer than 10 neighbours within 2 cm, and with 10 it "
-                          "fell out as noise, holing the mask or losing the object"},
+        metadata={
+            "help": "DBSCAN core-point neighbour count. Strided depth points thin out with range: a thin "
+            "part (1-2 cm) seen from 0.6 m has fewer than 10 neighbours within 2 cm, and with 10 it "
+            "fell out as noise, holing the mask or losing the object"
+        },
     )
     min_object_points: int = field(
         default=40, metadata={"help": "segments with fewer points (after striding) are dropped"}
@@ -56,8 +59,11 @@ class PerceptionConfig:
         default=0.08, metadata={"help": "a detection farther than this from a track's centre never matches it"}
     )
     size_ratio_gate: float = field(
-        default=1.6, metadata={"help": "a detection whose size differs from the track's by more than this ratio "
-                                       "never matches it (e.g. two touching objects merged by DBSCAN)"}
+        default=1.6,
+        metadata={
+            "help": "a detection whose size differs from the track's by more than this ratio "
+            "never matches it (e.g. two touching objects merged by DBSCAN)"
+        },
     )
     size_weight: float = field(default=0.5, metadata={"help": "weight of the size difference in the match cost"})
     confirm_hits: int = field(default=2, metadata={"help": "a track is confirmed after this many matched frames"})
@@ -70,20 +76,26 @@ class PerceptionConfig:
     )
     occluded_below_fraction: float = field(
         default=0.3,
-        metadata={"help": "a track with fewer of its points visible than this is occluded: not expected in view, "
-                          "so it counts no miss (a neighbour in front of it does not retire it)"},
+        metadata={
+            "help": "a track with fewer of its points visible than this is occluded: not expected in view, "
+            "so it counts no miss (a neighbour in front of it does not retire it)"
+        },
     )
     view_min_visible_fraction: float = field(
         default=0.9,
-        metadata={"help": "a view is kept only when at least this share of the track's points in the image is not "
-                          "hidden by something in front (depth only): a neighbour cutting the silhouette makes the "
-                          "reconstructor carve the object away; 0 keeps every view"},
+        metadata={
+            "help": "a view is kept only when at least this share of the track's points in the image is not "
+            "hidden by something in front (depth only): a neighbour cutting the silhouette makes the "
+            "reconstructor carve the object away; 0 keeps every view"
+        },
     )
     expected_cells_factor: float = field(
         default=2.0,
-        metadata={"help": "a track counts a miss only where its footprint covers this many times min_object_points "
-                          "strided cells: near that limit segmentation may still lose it (points near the support "
-                          "plane, ragged edges), and a track retired there is rebuilt from scratch"},
+        metadata={
+            "help": "a track counts a miss only where its footprint covers this many times min_object_points "
+            "strided cells: near that limit segmentation may still lose it (points near the support "
+            "plane, ragged edges), and a track retired there is rebuilt from scratch"
+        },
     )
     track_timeout_s: float = field(
         default=120.0, metadata={"help": "a track not seen for this long (s) is retired; 0 = never"}
@@ -96,17 +108,24 @@ class PerceptionConfig:
     )
     jump_min_consistency: float = field(
         default=0.5,
-        metadata={"help": "after a suspected jump, the frame is kept only if this fraction of the confirmed "
-                          "tracks expected in view is matched"},
+        metadata={
+            "help": "after a suspected jump, the frame is kept only if this fraction of the confirmed "
+            "tracks expected in view is matched"
+        },
     )
     fuse_min_angle_deg: float = field(
-        default=4.0, metadata={"help": "a track fuses new depth points only after the viewing direction changed "
-                                       "this much (deg) since its last fusion (near-identical views add nothing)"}
+        default=4.0,
+        metadata={
+            "help": "a track fuses new depth points only after the viewing direction changed "
+            "this much (deg) since its last fusion (near-identical views add nothing)"
+        },
     )
     merge_fragments: bool = field(
         default=True,
-        metadata={"help": "join detections whose points all lie in one confirmed track's box into one detection "
-                          "(an object split by depth clustering where it hides its own connecting parts)"},
+        metadata={
+            "help": "join detections whose points all lie in one confirmed track's box into one detection "
+            "(an object split by depth clustering where it hides its own connecting parts)"
+        },
     )
     fused_voxel_m: float = field(
         default=0.003, metadata={"help": "voxel size (m) of each track's fused world-frame point cloud"}
@@ -128,42 +147,54 @@ class PerceptionConfig:
     occupancy_threshold: float = field(default=0.4, metadata={"help": "occupancy probability of the surface"})
     fallback_threshold_frac: float = field(
         default=0.8,
-        metadata={"help": "when no voxel reaches occupancy_threshold (an unsure model), the surface is taken at "
-                          "this fraction of the grid's maximum instead; 0 leaves such objects without a mesh"},
+        metadata={
+            "help": "when no voxel reaches occupancy_threshold (an unsure model), the surface is taken at "
+            "this fraction of the grid's maximum instead; 0 leaves such objects without a mesh"
+        },
     )
 
     # --- pose -----------------------------------------------------------------------------------
     axis_source: Literal["observed", "reconstruction", "both"] = field(
         default="observed",
-        metadata={"help": "pose-aware mode: the object's x axis is the principal horizontal axis of the fused depth "
-                          "points (observed), of the reconstruction's voxels, or of both; without depth points the "
-                          "reconstruction is used"},
+        metadata={
+            "help": "pose-aware mode: the object's x axis is the principal horizontal axis of the fused depth "
+            "points (observed), of the reconstruction's voxels, or of both; without depth points the "
+            "reconstruction is used"
+        },
     )
     reference_frame: Literal["world", "object_axes"] = field(
         default="object_axes",
-        metadata={"help": "pose-aware mode: run the model in the world's axes, or turned about world z to the "
-                          "principal horizontal axes of the depth points (modulo quarter turns) with the crop sized "
-                          "by the extent along them, as the model trained on axis-aligned objects; the prediction "
-                          "is resampled into the world-aligned grid (perception/reference_frame.py)"},
+        metadata={
+            "help": "pose-aware mode: run the model in the world's axes, or turned about world z to the "
+            "principal horizontal axes of the depth points (modulo quarter turns) with the crop sized "
+            "by the extent along them, as the model trained on axis-aligned objects; the prediction "
+            "is resampled into the world-aligned grid (perception/reference_frame.py)"
+        },
     )
     reference_turns: int = field(
         default=1,
-        metadata={"help": "pose-aware mode: run the model in this many reference frames a quarter (4) or half (2) "
-                          "turn apart about world z, in one batch, and average the predictions: +.015 IoU in the "
-                          "validation table-top loop with 4, at four times the network time (README)",
-                  "range": (1, 4)},
+        metadata={
+            "help": "pose-aware mode: run the model in this many reference frames a quarter (4) or half (2) "
+            "turn apart about world z, in one batch, and average the predictions: +.015 IoU in the "
+            "validation table-top loop with 4, at four times the network time (README)",
+            "range": (1, 4),
+        },
     )
     fit_to_observed_size: bool = field(
         default=False,
-        metadata={"help": "scale the reconstruction so its extent equals the object size measured from depth and "
-                          "centre its bounding box on the measured centre; false (the default: +.03 to +.04 IoU at "
-                          "every step of the validation table-top loop, README) keeps the network's grid in the "
-                          "cube the crops were made for (measured centre and size)"},
+        metadata={
+            "help": "scale the reconstruction so its extent equals the object size measured from depth and "
+            "centre its bounding box on the measured centre; false (the default: +.03 to +.04 IoU at "
+            "every step of the validation table-top loop, README) keeps the network's grid in the "
+            "cube the crops were made for (measured centre and size)"
+        },
     )
     icp_mode: Literal["off", "rotation", "full"] = field(
         default="rotation",
-        metadata={"help": "ICP refinement of the reconstruction against the depth points: off, rotation only "
-                          "(about the observed centre; the default, see object_pose.py) or full rigid"},
+        metadata={
+            "help": "ICP refinement of the reconstruction against the depth points: off, rotation only "
+            "(about the observed centre; the default, see object_pose.py) or full rigid"
+        },
     )
     icp_max_distance_frac: float = field(
         default=0.08, metadata={"help": "ICP correspondence distance as a fraction of the object size"}
@@ -173,13 +204,22 @@ class PerceptionConfig:
         default=15.0, metadata={"help": "ICP corrections turning more than this (deg) are rejected"}
     )
     rotation_outlier_deg: float = field(
-        default=30.0, metadata={"help": "canonical mode: per-view rotations farther than this from the mean are "
-                                        "dropped before re-averaging"}
+        default=30.0,
+        metadata={
+            "help": "canonical mode: per-view rotations farther than this from the mean are dropped before re-averaging"
+        },
     )
 
     def __post_init__(self) -> None:
-        positive = ("max_depth_m", "plane_distance_m", "cluster_eps_m", "gate_distance_m", "fused_voxel_m",
-                    "occlusion_margin_m", "expected_cells_factor")
+        positive = (
+            "max_depth_m",
+            "plane_distance_m",
+            "cluster_eps_m",
+            "gate_distance_m",
+            "fused_voxel_m",
+            "occlusion_margin_m",
+            "expected_cells_factor",
+        )
         for name in positive:
             if not getattr(self, name) > 0:
                 raise ValueError(f"PerceptionConfig.{name} must be > 0, got {getattr(self, name)}")
@@ -194,11 +234,13 @@ class PerceptionConfig:
         if self.known_object_size_m < 0:
             raise ValueError(f"PerceptionConfig.known_object_size_m must be >= 0, got {self.known_object_size_m}")
         if self.axis_source not in ("observed", "reconstruction", "both"):
-            raise ValueError(f"PerceptionConfig.axis_source must be observed, reconstruction or both, "
-                             f"got {self.axis_source!r}")
+            raise ValueError(
+                f"PerceptionConfig.axis_source must be observed, reconstruction or both, got {self.axis_source!r}"
+            )
         if self.reference_frame not in ("world", "object_axes"):
-            raise ValueError(f"PerceptionConfig.reference_frame must be world or object_axes, "
-                             f"got {self.reference_frame!r}")
+            raise ValueError(
+                f"PerceptionConfig.reference_frame must be world or object_axes, got {self.reference_frame!r}"
+            )
         if self.reference_turns not in (1, 2, 4):
             raise ValueError(f"PerceptionConfig.reference_turns must be 1, 2 or 4, got {self.reference_turns!r}")
         if self.icp_mode not in ("off", "rotation", "full"):

@@ -124,8 +124,9 @@ def average_rotations(rotations: np.ndarray, *, outlier_deg: float) -> tuple[np.
     return mean, dist <= max(outlier_deg, dist.min() + 1e-9)
 
 
-def fuse_canonical_rotation(view_pose: np.ndarray, R_world_cameras: np.ndarray, *, outlier_deg: float
-                            ) -> tuple[np.ndarray, np.ndarray]:
+def fuse_canonical_rotation(
+    view_pose: np.ndarray, R_world_cameras: np.ndarray, *, outlier_deg: float
+) -> tuple[np.ndarray, np.ndarray]:
     """R_world_object from per-view pose-head angles and the known (virtual) camera rotations."""
     az, el = angles_from_view_pose(view_pose)
     R_canonical_camera = rotation_from_angles(az, el)
@@ -133,8 +134,9 @@ def fuse_canonical_rotation(view_pose: np.ndarray, R_world_cameras: np.ndarray, 
     return average_rotations(per_view, outlier_deg=outlier_deg)
 
 
-def _icp(observed: np.ndarray, surface: np.ndarray, size: float, center: np.ndarray, config: PerceptionConfig
-         ) -> tuple[np.ndarray, float]:
+def _icp(
+    observed: np.ndarray, surface: np.ndarray, size: float, center: np.ndarray, config: PerceptionConfig
+) -> tuple[np.ndarray, float]:
     """4x4 correction to apply to the reconstruction (identity when ICP is rejected), and the fitness.
 
     With ``icp_mode`` "rotation" only the turn is kept, applied about the observed centre: an
@@ -146,13 +148,19 @@ def _icp(observed: np.ndarray, surface: np.ndarray, size: float, center: np.ndar
     src = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(observed[:: max(1, len(observed) // 1000)]))
     dst = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(surface[:: max(1, len(surface) // 4000)]))
     result = o3d.pipelines.registration.registration_icp(
-        src, dst, config.icp_max_distance_frac * size, np.eye(4),
+        src,
+        dst,
+        config.icp_max_distance_frac * size,
+        np.eye(4),
         o3d.pipelines.registration.TransformationEstimationPointToPoint(),
         o3d.pipelines.registration.ICPConvergenceCriteria(max_iteration=config.icp_iterations),
     )
     T = np.asarray(result.transformation)
-    if (result.fitness < 0.3 or rotation_angle_deg(T, np.eye(4)) > config.icp_max_correction_deg
-            or np.linalg.norm(T[:3, 3]) > 0.25 * size):
+    if (
+        result.fitness < 0.3
+        or rotation_angle_deg(T, np.eye(4)) > config.icp_max_correction_deg
+        or np.linalg.norm(T[:3, 3]) > 0.25 * size
+    ):
         return np.eye(4), float(result.fitness)
     correction = np.linalg.inv(T)
     if config.icp_mode == "rotation":
@@ -223,8 +231,21 @@ def estimate_object(
             R_world_object = principal_frame(occupied_world) if len(occupied_world) else np.eye(3)
     grid_center = total[:3, 3]  # the cube centre (canonical origin) in the world
     return ObjectEstimate(
-        id=track_id, vertices=verts, triangles=tris, position=position,
-        quaternion=quaternion_from_matrix(R_world_object), scale=scale, occupancy=occupancy, error=error,
-        grid_center=grid_center, grid_extent=scale, grid_rotation=R_corr @ R_grid, num_views=num_views,
-        last_update=float(stamp), mode=mode, icp_fitness=fitness, view_pose=view_pose, surface_threshold=thr,
+        id=track_id,
+        vertices=verts,
+        triangles=tris,
+        position=position,
+        quaternion=quaternion_from_matrix(R_world_object),
+        scale=scale,
+        occupancy=occupancy,
+        error=error,
+        grid_center=grid_center,
+        grid_extent=scale,
+        grid_rotation=R_corr @ R_grid,
+        num_views=num_views,
+        last_update=float(stamp),
+        mode=mode,
+        icp_fitness=fitness,
+        view_pose=view_pose,
+        surface_threshold=thr,
     )

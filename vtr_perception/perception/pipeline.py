@@ -62,8 +62,9 @@ def _valid_pose(T: np.ndarray) -> bool:
     return bool(np.allclose(R.T @ R, np.eye(3), atol=1e-3) and np.linalg.det(R) > 0)
 
 
-def size_prior_detection(detection: Detection, intrinsics: Intrinsics, T_world_camera: np.ndarray,
-                         size: float) -> Detection:
+def size_prior_detection(
+    detection: Detection, intrinsics: Intrinsics, T_world_camera: np.ndarray, size: float
+) -> Detection:
     """RGB only: place the object along the ray through its mask centre at d = f * size / extent_px."""
     x0, y0, x1, y1 = detection.bbox_px
     extent_px = max(x1 - x0, y1 - y0)
@@ -122,19 +123,27 @@ class PerceptionPipeline:
         if depth is None:
             if cfg.known_object_size_m <= 0:
                 return "rgb_only_needs_known_object_size"
-            seg.detections = [size_prior_detection(d, intrinsics, T, cfg.known_object_size_m)
-                              for d in seg.detections]
+            seg.detections = [size_prior_detection(d, intrinsics, T, cfg.known_object_size_m) for d in seg.detections]
         seg.detections = [d for d in seg.detections if np.isfinite(d.center).all() and d.size > 1e-3]
         return seg
 
-    def process(self, rgb: np.ndarray, depth: np.ndarray | None, intrinsics: Intrinsics, T_world_camera: np.ndarray,
-                stamp: float, mask: np.ndarray | None = None) -> FrameResult:
+    def process(
+        self,
+        rgb: np.ndarray,
+        depth: np.ndarray | None,
+        intrinsics: Intrinsics,
+        T_world_camera: np.ndarray,
+        stamp: float,
+        mask: np.ndarray | None = None,
+    ) -> FrameResult:
         """Use one frame. ``rgb`` (H, W, 3) uint8; ``depth`` (H, W) metres or None; ``mask`` instance ids."""
         t0 = time.perf_counter()
         rgb = np.asarray(rgb)
         if rgb.shape != (intrinsics.height, intrinsics.width, 3) or rgb.dtype != np.uint8:
-            raise ValueError(f"rgb must be ({intrinsics.height}, {intrinsics.width}, 3) uint8 to match the "
-                             f"intrinsics, got {rgb.shape} {rgb.dtype}")
+            raise ValueError(
+                f"rgb must be ({intrinsics.height}, {intrinsics.width}, 3) uint8 to match the "
+                f"intrinsics, got {rgb.shape} {rgb.dtype}"
+            )
         T = np.asarray(T_world_camera, dtype=np.float64)
         timings: dict[str, float] = {}
         if not _valid_pose(T):
@@ -177,8 +186,9 @@ class PerceptionPipeline:
         timings["pipeline"] = timings["total"] - network_ms
         return FrameResult(updated, self.estimates(), None, timings)
 
-    def _occluded(self, track: Track, depth: np.ndarray | None, intrinsics: Intrinsics,
-                  T_camera_world: np.ndarray) -> bool:
+    def _occluded(
+        self, track: Track, depth: np.ndarray | None, intrinsics: Intrinsics, T_camera_world: np.ndarray
+    ) -> bool:
         """Whether something in front hides too much of the track for its silhouette to be a view."""
         cfg = self.config
         if depth is None or cfg.view_min_visible_fraction <= 0 or len(track.points) == 0:
@@ -207,8 +217,9 @@ class PerceptionPipeline:
         cube = world_cube
         if info.needs_rotations and self.config.reference_frame == "object_axes":
             cube = object_axes_cube(track.points, track.floor_z, world_cube)
-        images, rotations = track.buffer.model_inputs(cube.center, cube.side, info.image_size,
-                                                      max_views=self.max_model_views)
+        images, rotations = track.buffer.model_inputs(
+            cube.center, cube.side, info.image_size, max_views=self.max_model_views
+        )
         cubes = [cube]
         if info.needs_rotations:
             turns = self.config.reference_turns
@@ -242,8 +253,15 @@ class PerceptionPipeline:
             self.event_counts["reconstruction_rejected_non_finite"] += 1
             return 1e3 * (t2 - t1), 1e3 * (t1 - t0)
         track.estimate = estimate_object(
-            track_id=track.id, outputs=outputs, mode=self.backend.info.mode, center=track.center, size=track.size,
-            observed_points=track.points, R_world_cameras=rotations, num_views=len(images), stamp=stamp,
+            track_id=track.id,
+            outputs=outputs,
+            mode=self.backend.info.mode,
+            center=track.center,
+            size=track.size,
+            observed_points=track.points,
+            R_world_cameras=rotations,
+            num_views=len(images),
+            stamp=stamp,
             config=self.config,
         )
         self.event_counts["reconstructions"] += 1

@@ -66,8 +66,13 @@ def touches_border(mask: np.ndarray, margin: int) -> bool:
     return bool(mask[:m].any() or mask[-m:].any() or mask[:, :m].any() or mask[:, -m:].any())
 
 
-def _detection(mask: np.ndarray, points: np.ndarray, plane: np.ndarray | None, config: PerceptionConfig,
-               instance_id: int | None = None) -> Detection:
+def _detection(
+    mask: np.ndarray,
+    points: np.ndarray,
+    plane: np.ndarray | None,
+    config: PerceptionConfig,
+    instance_id: int | None = None,
+) -> Detection:
     cut = touches_border(mask, config.border_margin_px)
     if len(points) == 0:
         return Detection(mask, points, np.full(3, np.nan), np.full(3, np.nan), cut, instance_id)
@@ -86,9 +91,14 @@ def backproject(depth: np.ndarray, intrinsics: Intrinsics, T_world_camera: np.nd
     d[~np.isfinite(d)] = np.nan  # inf * 0 in the products below would warn
     v = np.arange(0, depth.shape[0], stride) + 0.5
     u = np.arange(0, depth.shape[1], stride) + 0.5
-    rays = np.stack(np.broadcast_arrays(((u - intrinsics.cx) / intrinsics.fx)[None, :],
-                                        ((v - intrinsics.cy) / intrinsics.fy)[:, None],
-                                        np.ones((1, 1))), axis=-1)
+    rays = np.stack(
+        np.broadcast_arrays(
+            ((u - intrinsics.cx) / intrinsics.fx)[None, :],
+            ((v - intrinsics.cy) / intrinsics.fy)[:, None],
+            np.ones((1, 1)),
+        ),
+        axis=-1,
+    )
     with np.errstate(invalid="ignore"):
         pts_cam = rays * d[..., None]
     T = np.asarray(T_world_camera, dtype=np.float64)
@@ -98,13 +108,13 @@ def backproject(depth: np.ndarray, intrinsics: Intrinsics, T_world_camera: np.nd
 def _check_inputs(image: np.ndarray, name: str, intrinsics: Intrinsics) -> None:
     if image.shape[:2] != (intrinsics.height, intrinsics.width):
         raise ValueError(
-            f"{name} is {image.shape[1]}x{image.shape[0]} but the intrinsics are "
-            f"{intrinsics.width}x{intrinsics.height}"
+            f"{name} is {image.shape[1]}x{image.shape[0]} but the intrinsics are {intrinsics.width}x{intrinsics.height}"
         )
 
 
-def segment_depth(depth: np.ndarray, intrinsics: Intrinsics, T_world_camera: np.ndarray,
-                  config: PerceptionConfig) -> Segmentation:
+def segment_depth(
+    depth: np.ndarray, intrinsics: Intrinsics, T_world_camera: np.ndarray, config: PerceptionConfig
+) -> Segmentation:
     """Table-top segmentation: remove the dominant plane (RANSAC), cluster the rest (DBSCAN)."""
     depth = np.asarray(depth)
     _check_inputs(depth, "depth", intrinsics)
@@ -207,7 +217,7 @@ def merge_overlapping_clusters(points: np.ndarray, labels: np.ndarray, min_overl
     while True:
         ids = [k for k in np.unique(labels) if k >= 0]
         boxes = {k: (points[labels == k].min(axis=0), points[labels == k].max(axis=0)) for k in ids}
-        pair = next(((a, b) for i, a in enumerate(ids) for b in ids[i + 1:] if overlaps(boxes[a], boxes[b])), None)
+        pair = next(((a, b) for i, a in enumerate(ids) for b in ids[i + 1 :] if overlaps(boxes[a], boxes[b])), None)
         if pair is None:
             break
         labels[labels == pair[1]] = pair[0]
@@ -215,17 +225,21 @@ def merge_overlapping_clusters(points: np.ndarray, labels: np.ndarray, min_overl
     return np.where(labels >= 0, compact.reshape(labels.shape) - int(labels.min() < 0), -1)
 
 
-def _pixel_points(depth: np.ndarray, intrinsics: Intrinsics, T_world_camera: np.ndarray, ys: np.ndarray,
-                  xs: np.ndarray) -> np.ndarray:
+def _pixel_points(
+    depth: np.ndarray, intrinsics: Intrinsics, T_world_camera: np.ndarray, ys: np.ndarray, xs: np.ndarray
+) -> np.ndarray:
     d = depth[ys, xs].astype(np.float64)
-    rays = np.stack([(xs + 0.5 - intrinsics.cx) / intrinsics.fx, (ys + 0.5 - intrinsics.cy) / intrinsics.fy,
-                     np.ones_like(d)], axis=1)
+    rays = np.stack(
+        [(xs + 0.5 - intrinsics.cx) / intrinsics.fx, (ys + 0.5 - intrinsics.cy) / intrinsics.fy, np.ones_like(d)],
+        axis=1,
+    )
     T = np.asarray(T_world_camera, dtype=np.float64)
     return (rays * d[:, None]) @ T[:3, :3].T + T[:3, 3]
 
 
-def _object_pixels(depth: np.ndarray, intrinsics: Intrinsics, T_world_camera: np.ndarray, plane: np.ndarray,
-                   config: PerceptionConfig) -> np.ndarray:
+def _object_pixels(
+    depth: np.ndarray, intrinsics: Intrinsics, T_world_camera: np.ndarray, plane: np.ndarray, config: PerceptionConfig
+) -> np.ndarray:
     """(H, W) pixels whose point lies between the plane margin and the height limit (full resolution)."""
     T = np.asarray(T_world_camera, dtype=np.float64)
     n_cam = T[:3, :3].T @ plane[:3]  # plane normal in the camera frame
@@ -235,18 +249,21 @@ def _object_pixels(depth: np.ndarray, intrinsics: Intrinsics, T_world_camera: np
     ray_dot = n_cam[0] * u[None, :] + n_cam[1] * v[:, None] + n_cam[2]
     with np.errstate(invalid="ignore"):
         height = depth * ray_dot + offset
-        return valid_depth(depth, config) & (height > config.plane_distance_m) & (
-            height < config.max_object_height_m)
+        return valid_depth(depth, config) & (height > config.plane_distance_m) & (height < config.max_object_height_m)
 
 
-def segment_mask(mask_image: np.ndarray, depth: np.ndarray | None, intrinsics: Intrinsics,
-                 T_world_camera: np.ndarray, config: PerceptionConfig) -> Segmentation:
+def segment_mask(
+    mask_image: np.ndarray,
+    depth: np.ndarray | None,
+    intrinsics: Intrinsics,
+    T_world_camera: np.ndarray,
+    config: PerceptionConfig,
+) -> Segmentation:
     """Objects from an instance-mask image (pixel value = instance id); 3D points from depth when given."""
     mask_image = np.asarray(mask_image)
     _check_inputs(mask_image, "mask", intrinsics)
     if mask_image.ndim != 2 or not np.issubdtype(mask_image.dtype, np.integer):
-        raise ValueError(f"mask must be an (H, W) integer instance-id image, got {mask_image.dtype} "
-                         f"{mask_image.shape}")
+        raise ValueError(f"mask must be an (H, W) integer instance-id image, got {mask_image.dtype} {mask_image.shape}")
     if depth is not None:
         depth = np.asarray(depth)
         _check_inputs(depth, "depth", intrinsics)

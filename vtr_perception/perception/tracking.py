@@ -50,8 +50,9 @@ class Track:
     def size(self) -> float:
         return float(np.max(self.extent))
 
-    def fuse(self, detection: Detection, voxel: float, camera: np.ndarray | None = None,
-             min_angle_deg: float = 0.0) -> None:
+    def fuse(
+        self, detection: Detection, voxel: float, camera: np.ndarray | None = None, min_angle_deg: float = 0.0
+    ) -> None:
         """Merge a complete (not border-cut) detection into the track's geometry.
 
         Depth points seen from within ``min_angle_deg`` of the last fused viewing direction
@@ -60,8 +61,10 @@ class Track:
         if camera is not None and len(detection.points_world):
             direction = camera - detection.center
             direction /= np.linalg.norm(direction)
-            if self.fused_direction is not None and np.degrees(
-                    np.arccos(np.clip(direction @ self.fused_direction, -1.0, 1.0))) < min_angle_deg:
+            if (
+                self.fused_direction is not None
+                and np.degrees(np.arccos(np.clip(direction @ self.fused_direction, -1.0, 1.0))) < min_angle_deg
+            ):
                 return
             self.fused_direction = direction
         lo_z = float(detection.center[2] - detection.extent[2] / 2.0)
@@ -212,8 +215,9 @@ class Tracker:
         rows, cols = linear_sum_assignment(cost)
         return [(int(r), int(c)) for r, c in zip(rows, cols, strict=True) if cost[r, c] < _GATED]
 
-    def in_view(self, track: Track, intrinsics: Intrinsics, T_world_camera: np.ndarray,
-                depth: np.ndarray | None = None) -> bool:
+    def in_view(
+        self, track: Track, intrinsics: Intrinsics, T_world_camera: np.ndarray, depth: np.ndarray | None = None
+    ) -> bool:
         """Whether the camera should see the track: centre in front and in the image and, given a
         depth image, neither occluded nor too small to segment (see ``visible_footprint``)."""
         T_camera_world = invert(T_world_camera)
@@ -238,8 +242,14 @@ class Tracker:
         turned = rotation_angle_deg(T_world_camera, self._last_pose)
         return bool(moved > self.config.max_camera_jump_m or turned > self.config.max_camera_jump_deg)
 
-    def step(self, detections: list[Detection], intrinsics: Intrinsics, T_world_camera: np.ndarray,
-             stamp: float, depth: np.ndarray | None = None) -> TrackingStep:
+    def step(
+        self,
+        detections: list[Detection],
+        intrinsics: Intrinsics,
+        T_world_camera: np.ndarray,
+        stamp: float,
+        depth: np.ndarray | None = None,
+    ) -> TrackingStep:
         """Associate one frame's detections; create, confirm and retire tracks (``depth``: occlusion test)."""
         cfg = self.config
         tracks = list(self.tracks.values())
@@ -292,9 +302,15 @@ class Tracker:
         for j, d in enumerate(detections):
             if j in matched_dets or d.cut_by_border:  # a cut object's geometry is unreliable: no new track
                 continue
-            t = Track(id=next(self._ids), center=d.center.copy(), extent=d.extent.copy(),
-                      buffer=ViewBuffer(max_views=cfg.max_views, min_angle_deg=cfg.min_view_angle_deg),
-                      first_seen=stamp, last_seen=stamp, confirmed=cfg.confirm_hits <= 1)
+            t = Track(
+                id=next(self._ids),
+                center=d.center.copy(),
+                extent=d.extent.copy(),
+                buffer=ViewBuffer(max_views=cfg.max_views, min_angle_deg=cfg.min_view_angle_deg),
+                first_seen=stamp,
+                last_seen=stamp,
+                confirmed=cfg.confirm_hits <= 1,
+            )
             t.fuse(d, cfg.fused_voxel_m, T_world_camera[:3, 3])
             self.tracks[t.id] = t
             created.append(t)

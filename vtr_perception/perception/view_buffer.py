@@ -33,16 +33,18 @@ from vtr_perception.perception.segmentation import mask_bbox
 WHITE = (255, 255, 255)
 
 
-def virtual_camera(T_world_camera: np.ndarray, center: np.ndarray, size: float, image_size: int
-                   ) -> tuple[Intrinsics, np.ndarray]:
+def virtual_camera(
+    T_world_camera: np.ndarray, center: np.ndarray, size: float, image_size: int
+) -> tuple[Intrinsics, np.ndarray]:
     """(intrinsics, T_world_virtual) of the object-centred virtual camera (see module docstring)."""
     T = np.asarray(T_world_camera, dtype=np.float64)
     eye = T[:3, 3]
     center = np.asarray(center, dtype=np.float64)
     distance = float(np.linalg.norm(center - eye))
     if not (np.isfinite(size) and size > 0 and distance > 0):
-        raise ValueError(f"virtual camera needs a positive object size and distance, got size={size} "
-                         f"distance={distance}")
+        raise ValueError(
+            f"virtual camera needs a positive object size and distance, got size={size} distance={distance}"
+        )
     tan_half = np.tan(np.radians(RENDER_FOV_DEG) / 2.0) * RENDER_DISTANCE * size / distance
     fov = float(np.degrees(2.0 * np.arctan(tan_half)))
     return Intrinsics.from_fov(image_size, image_size, fov), look_at(eye, center, up=-T[:3, 1])
@@ -61,8 +63,16 @@ class View:
     _cache: tuple | None = field(default=None, repr=False, compare=False)
 
     @classmethod
-    def from_frame(cls, rgb: np.ndarray, mask: np.ndarray, intrinsics: Intrinsics, T_world_camera: np.ndarray,
-                   stamp: float, center: np.ndarray, pad: int = 2) -> View:
+    def from_frame(
+        cls,
+        rgb: np.ndarray,
+        mask: np.ndarray,
+        intrinsics: Intrinsics,
+        T_world_camera: np.ndarray,
+        stamp: float,
+        center: np.ndarray,
+        pad: int = 2,
+    ) -> View:
         if not mask.any():
             raise ValueError("cannot make a view from an empty mask")
         h, w = mask.shape
@@ -70,25 +80,37 @@ class View:
         x0, y0, x1, y1 = max(x0 - pad, 0), max(y0 - pad, 0), min(x1 + pad, w), min(y1 + pad, h)
         T = np.asarray(T_world_camera, dtype=np.float64).copy()
         d = T[:3, 3] - np.asarray(center, dtype=np.float64)
-        return cls(rgb[y0:y1, x0:x1].copy(), mask[y0:y1, x0:x1].copy(), intrinsics.cropped(x0, y0, x1 - x0, y1 - y0),
-                   T, float(stamp), d / np.linalg.norm(d))
+        return cls(
+            rgb[y0:y1, x0:x1].copy(),
+            mask[y0:y1, x0:x1].copy(),
+            intrinsics.cropped(x0, y0, x1 - x0, y1 - y0),
+            T,
+            float(stamp),
+            d / np.linalg.norm(d),
+        )
 
-    def render(self, center: np.ndarray, size: float, image_size: int,
-               background: tuple[int, int, int] = WHITE) -> tuple[np.ndarray, np.ndarray]:
+    def render(
+        self, center: np.ndarray, size: float, image_size: int, background: tuple[int, int, int] = WHITE
+    ) -> tuple[np.ndarray, np.ndarray]:
         """(image float32 (3, S, S) in [0, 1], R_world_virtual (3, 3)) as the model expects them.
 
         Cached: re-rendered only when the centre moves >= 2 mm or the size changes >= 1 %.
         """
-        key = (tuple(np.round(np.asarray(center) / 2e-3).astype(int)), int(round(np.log(size) / 1e-2)),
-               int(image_size), tuple(background))
+        key = (
+            tuple(np.round(np.asarray(center) / 2e-3).astype(int)),
+            int(round(np.log(size) / 1e-2)),
+            int(image_size),
+            tuple(background),
+        )
         if self._cache is not None and self._cache[0] == key:
             return self._cache[1], self._cache[2]
         image, R = self._render(center, size, image_size, background)
         self._cache = (key, image, R)
         return image, R
 
-    def _render(self, center: np.ndarray, size: float, image_size: int,
-                background: tuple[int, int, int]) -> tuple[np.ndarray, np.ndarray]:
+    def _render(
+        self, center: np.ndarray, size: float, image_size: int, background: tuple[int, int, int]
+    ) -> tuple[np.ndarray, np.ndarray]:
         K_v, T_wv = virtual_camera(self.T_world_camera, center, size, image_size)
         R_cv = self.T_world_camera[:3, :3].T @ T_wv[:3, :3]
         rays = K_v.pixel_rays().reshape(-1, 3) @ R_cv.T  # virtual pixel rays in the real camera frame
@@ -103,8 +125,9 @@ class View:
         out = np.empty((3, image_size * image_size), dtype=np.float32)
         for c in range(3):
             # Colour is sampled only from object pixels (pre-multiplied by the mask) so no table colour bleeds in.
-            premult = ndimage.map_coordinates(self.rgb[..., c].astype(np.float32) / 255.0 * self.mask, coords,
-                                              order=1, cval=0.0)
+            premult = ndimage.map_coordinates(
+                self.rgb[..., c].astype(np.float32) / 255.0 * self.mask, coords, order=1, cval=0.0
+            )
             out[c] = premult + (1.0 - alpha) * bg[c]
         return np.clip(out, 0.0, 1.0).reshape(3, image_size, image_size), T_wv[:3, :3]
 
@@ -144,16 +167,21 @@ class ViewBuffer:
         pair = angle_deg(dirs[:, None], dirs[None, :])
         np.fill_diagonal(pair, np.inf)
         n = len(dirs)
-        spread = np.array([pair[np.ix_(keep, keep)].min() for keep in
-                           (np.delete(np.arange(n), k) for k in range(n))])
+        spread = np.array([pair[np.ix_(keep, keep)].min() for keep in (np.delete(np.arange(n), k) for k in range(n))])
         if spread[-1] >= spread.max() - 1e-9:
             return False
         del self.views[int(np.argmax(spread))]
         self.views.append(view)
         return True
 
-    def model_inputs(self, center: np.ndarray, size: float, image_size: int, max_views: int | None = None,
-                     background: tuple[int, int, int] = WHITE) -> tuple[np.ndarray, np.ndarray]:
+    def model_inputs(
+        self,
+        center: np.ndarray,
+        size: float,
+        image_size: int,
+        max_views: int | None = None,
+        background: tuple[int, int, int] = WHITE,
+    ) -> tuple[np.ndarray, np.ndarray]:
         """(images (V, 3, S, S), R_world_virtual (V, 3, 3)) of the newest ``max_views`` views."""
         views = self.views if max_views is None else self.views[-max_views:]
         if not views:

@@ -241,9 +241,11 @@ class DemoMonitor(Node):
             if not self._wait(lambda: new_view_used() or view_unusable(), timeout):
                 self.log(f"  {obj.key}: step {step + 1}: the new view was not used within {timeout:.0f} s")
             elif not new_view_used():
-                self.log(f"  {obj.key}: step {step + 1}: {self.frames_per_view} frames from the new view and its "
-                         "reconstruction did not use one (not segmented from there, or too like a view it has); "
-                         "going on")
+                self.log(
+                    f"  {obj.key}: step {step + 1}: {self.frames_per_view} frames from the new view and its "
+                    "reconstruction did not use one (not segmented from there, or too like a view it has); "
+                    "going on"
+                )
             run.track_id = self.track_for(obj, run.track_id)
             # the update's objects/poses can come after its objects/error cloud
             self._wait(lambda: self.positions_stamp == self.grid_stamp, 1.0)
@@ -303,8 +305,11 @@ class DemoMonitor(Node):
 
     def _at_goal(self, pose: np.ndarray | None) -> bool:
         with self._cond:
-            return pose is not None and bool(self.taken) and bool(
-                np.linalg.norm(pose[:3, 3] - self.taken[-1][:3, 3]) < ARRIVED_M)
+            return (
+                pose is not None
+                and bool(self.taken)
+                and bool(np.linalg.norm(pose[:3, 3] - self.taken[-1][:3, 3]) < ARRIVED_M)
+            )
 
     def _camera_arrived(self) -> bool:
         """Whether the camera reports the pose it was last sent to."""

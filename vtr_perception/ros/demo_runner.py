@@ -104,8 +104,14 @@ def run_loop(args: argparse.Namespace, planner: str, scene, env: dict[str, str],
         procs.extend(start_rviz(env, log_dir))
     context = rclpy.Context()
     rclpy.init(context=context, domain_id=int(env["ROS_DOMAIN_ID"]))
-    monitor = DemoMonitor(scene, planner=planner, seed=args.seed + 1, reset_per_object=not args.keep_tracks,
-                          context=context, **planner_view_limits())
+    monitor = DemoMonitor(
+        scene,
+        planner=planner,
+        seed=args.seed + 1,
+        reset_per_object=not args.keep_tracks,
+        context=context,
+        **planner_view_limits(),
+    )
     recorder = None
     if args.record and planner == "nbv":
         from vtr_perception.ros.bag import BagRecorder

@@ -65,8 +65,13 @@ class LoopCropConfig:
     elevation_deg: tuple[float, float] = field(default=(15.0, 45.0), metadata={"help": "band of the random views"})
     min_angle_deg: float = field(default=20.0, metadata={"help": "random views this far from the views taken"})
     frames_per_view: int = field(default=15, metadata={"help": "frames at a pose until a view is used (as the demo)"})
-    views: str = field(default="random", metadata={"help": "views after the first: random (the demo's random run) "
-                                                           "or nbv (the shipped planner's, the demo's NBV run)"})
+    views: str = field(
+        default="random",
+        metadata={
+            "help": "views after the first: random (the demo's random run) "
+            "or nbv (the shipped planner's, the demo's NBV run)"
+        },
+    )
 
     def __post_init__(self) -> None:
         if self.views not in VIEW_CHOICES:
@@ -156,9 +161,10 @@ def collect_scene(seed: int, config: LoopCropConfig, perception: PerceptionConfi
                 cube = inputs.cubes[0]
                 samples.images.append(np.round(inputs.images * 255).astype(np.uint8))
                 samples.rotations.append((cube.rotation.T @ inputs.rotations).astype(np.float32))
-                views = track.buffer.views[-len(inputs.images):]
+                views = track.buffer.views[-len(inputs.images) :]
                 samples.directions.append(
-                    (np.stack([v.T_world_camera[:3, 3] for v in views]) - cube.center) @ cube.rotation)
+                    (np.stack([v.T_world_camera[:3, 3] for v in views]) - cube.center) @ cube.rotation
+                )
                 samples.voxels.append(np.packbits(truth_in_cube(obj, cube, resolution).reshape(-1)))
                 samples.num_views.append(len(inputs.images))
                 samples.objects.append(obj.key)
@@ -219,8 +225,15 @@ class LoopCropDataset(Dataset):
             ends = np.cumsum(arrays["num_views"])
             for i, end in enumerate(ends):
                 start = end - arrays["num_views"][i]
-                self.items.append((arrays["images"][start:end], arrays["rotations"][start:end],
-                                   arrays["directions"][start:end], arrays["voxels"][i], str(arrays["object"][i])))
+                self.items.append(
+                    (
+                        arrays["images"][start:end],
+                        arrays["rotations"][start:end],
+                        arrays["directions"][start:end],
+                        arrays["voxels"][i],
+                        str(arrays["object"][i]),
+                    )
+                )
         if not self.items:
             raise ValueError(f"no loop-crop samples in {', '.join(map(str, paths))}")
         self.resolution = round((8 * self.items[0][3].size) ** (1.0 / 3.0))

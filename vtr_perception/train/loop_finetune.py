@@ -111,6 +111,7 @@ def fine_tune(config: LoopFineTuneConfig) -> dict:
     metrics = {"val_crop_iou": best, "val_crop_iou_base": history[0]["val_iou"], "steps": step,
                "train_samples": len(train_set), "val_samples": len(val_set), "history": history}  # fmt: skip
     base_metadata = {k: v for k, v in metadata.items() if k != "metrics"}
-    save_checkpoint(Path(config.out), model, metrics=metrics,
-                    metadata={**base_metadata, "loop_finetune": to_dict(config)})
+    save_checkpoint(
+        Path(config.out), model, metrics=metrics, metadata={**base_metadata, "loop_finetune": to_dict(config)}
+    )
     return metrics

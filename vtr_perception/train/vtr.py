@@ -51,9 +51,7 @@ class VTRConfig:
     selection: Literal["error", "random", "nature", "none"] = field(
         default="error", metadata={"help": "how the pool's viewpoints are chosen"}
     )
-    synth: Literal["render", "diffusion", "zero123"] = field(
-        default="diffusion", metadata={"help": "view synthesizer"}
-    )
+    synth: Literal["render", "diffusion", "zero123"] = field(default="diffusion", metadata={"help": "view synthesizer"})
     synth_model: str = field(
         default="models/view_synth", metadata={"help": "diffusers directory for the diffusion/zero123 synthesizer"}
     )
@@ -173,8 +171,13 @@ def _synthetic_batch(items: list[dict], batch_size: int, num_views: int, rng: np
         first = 1 if item["source_first"] else 0
         pick = np.sort(rng.choice(np.arange(first, len(item["azimuth"])), size=num_views - first, replace=False))
         pick = np.concatenate([np.arange(first), pick])
-        chosen.append({k: (v[pick] if k in ("images", "rotations", "azimuth", "elevation") else v)
-                       for k, v in item.items() if k != "source_first"})
+        chosen.append(
+            {
+                k: (v[pick] if k in ("images", "rotations", "azimuth", "elevation") else v)
+                for k, v in item.items()
+                if k != "source_first"
+            }
+        )
     return collate(chosen)
 
 
@@ -259,14 +262,26 @@ def run_vtr(
         if len(pool):
             sources = [source_set[int(i)] for i in synth_idx]
             synthetic = synthesize_items(
-                synthesizer, sources, pool, views_per_object=config.synth_views_per_object, rng=rng,
+                synthesizer,
+                sources,
+                pool,
+                views_per_object=config.synth_views_per_object,
+                rng=rng,
                 keep_source=config.keep_source_view,
             )
         entry["synthesized_images"] = len(synthetic) * config.synth_views_per_object
         entry |= fine_tune(
-            model, optimizer, loss_fn, real_batches, synthetic,
-            steps=config.steps_per_epoch, ft_rate=config.ft_rate, batch_size=config.batch_size,
-            num_views=config.num_views, rng=rng, desc=f"VTR epoch {epoch + 1}/{config.epochs}",
+            model,
+            optimizer,
+            loss_fn,
+            real_batches,
+            synthetic,
+            steps=config.steps_per_epoch,
+            ft_rate=config.ft_rate,
+            batch_size=config.batch_size,
+            num_views=config.num_views,
+            rng=rng,
+            desc=f"VTR epoch {epoch + 1}/{config.epochs}",
         )
         log.info("VTR epoch %d: %s", epoch, {k: v for k, v in entry.items() if k != "pool"})
         logs.append(entry)
