@@ -42,7 +42,6 @@ ARRIVED_M = 0.01  # the camera is at its goal when it reports a position this cl
 FRAMES_PER_VIEW = 15
 
 
-@dataclass
 class DemoError(RuntimeError):
     """The closed loop cannot go on (a node missing or silent); one line for the user."""
 
