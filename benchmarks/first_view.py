@@ -28,15 +28,15 @@ from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import RESULTS_DIR, run_metadata  # noqa: E402
-from tabletop import INITIAL_DISTANCE, SimulatedLoop, planner_config  # noqa: E402
 
-from vtr_perception.data.scenes import SceneObject, make_tabletop_scene  # noqa: E402
 from vtr_perception.geometry.metrics import grid_metrics  # noqa: E402
 from vtr_perception.io_utils import atomic_write_json  # noqa: E402
-from vtr_perception.nbv.object_views import initial_view  # noqa: E402
+from vtr_perception.nbv.object_grid import ObjectGrid  # noqa: E402
 from vtr_perception.nbv.planner import NextBestViewPlanner  # noqa: E402
-from vtr_perception.ros.demo_monitor import true_grid  # noqa: E402
-from vtr_perception.ros.nbv_node import ObjectGrid  # noqa: E402
+from vtr_perception.sim.loop import INITIAL_DISTANCE, SimulatedLoop, demo_planner_config  # noqa: E402
+from vtr_perception.sim.object_views import initial_view  # noqa: E402
+from vtr_perception.sim.scenes import SceneObject, make_tabletop_scene  # noqa: E402
+from vtr_perception.sim.truth import true_grid  # noqa: E402
 
 VARIANTS = ("estimate", "measured", "true_centre", "true_size", "true_both")
 
@@ -48,7 +48,7 @@ def iou_in_cube(obj: SceneObject, occupancy: np.ndarray, center: np.ndarray, sid
 
 
 def first_view_rows(scene, seed: int, backend) -> list[dict]:
-    loop = SimulatedLoop(scene, backend, NextBestViewPlanner(planner_config([])))
+    loop = SimulatedLoop(scene, backend, NextBestViewPlanner(demo_planner_config()))
     rows = []
     for obj in scene.objects:
         loop.look(initial_view(obj, seed + 1, INITIAL_DISTANCE), obj)

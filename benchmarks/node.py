@@ -42,7 +42,8 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks._common import write_result  # noqa: E402
 from vtr_perception.ros.environment import ros_environment  # noqa: E402
-from vtr_perception.ros.sim_camera_node import SimCameraConfig, publish_spaced  # noqa: E402
+from vtr_perception.ros.sim_camera_node import publish_spaced  # noqa: E402
+from vtr_perception.sim.camera import SimCameraConfig  # noqa: E402
 
 TARGET_P50_MS = 150.0
 
@@ -114,7 +115,7 @@ class ReplayCamera:
 
         from vtr_perception.ros import conversions as conv
         from vtr_perception.ros.qos import image_qos, reliable_qos
-        from vtr_perception.ros.sim_camera_node import SimCamera
+        from vtr_perception.sim.camera import SimCamera
 
         self.conv, self.rate, self.spacing_s = conv, rate, spacing_s
         sim = SimCamera(SimCameraConfig(num_objects=objects, seed=seed, mode="orbit", distance=0.4,

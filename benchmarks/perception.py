@@ -1,6 +1,6 @@
 """Per-object perception on simulated table-top scenes: pose, scale and mesh errors, time per frame.
 
-Each scene is a table with held-out objects (vtr_perception.data.scenes, test split) rendered
+Each scene is a table with held-out objects (vtr_perception.sim.scenes, test split) rendered
 with the Open3D ray-casting renderer from a camera sweeping an arc around the table. Frames
 (rgb, depth, pose, optionally the instance mask) go through PerceptionPipeline; each true
 object is matched to the estimate nearest its centre and scored:
@@ -151,8 +151,8 @@ def camera_arc(n: int, *, radius: float, height: float, start_deg: float, span_d
 
 
 def run_scene(seed: int, args, backend_factory, config: PerceptionConfig, depth_mode: bool) -> tuple[list, list]:
-    from vtr_perception.data.scenes import make_tabletop_scene
     from vtr_perception.geometry.renderer import Renderer
+    from vtr_perception.sim.scenes import make_tabletop_scene
 
     scene = make_tabletop_scene(args.source, num_objects=args.objects, split="test", seed=seed)
     truths = [truth_of(o, args.resolution) for o in scene.objects]

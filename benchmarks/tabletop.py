@@ -1,11 +1,10 @@
 """The demo's closed loop without DDS, over many table-top scenes: does NBV beat random views there?
 
 `make demo` runs one scene (3 objects) through the ROS 2 nodes; one scene is too few to tell
-a planner setting from luck. This benchmark runs the same loop in one process: the simulated
-camera (geometry.renderer over data.scenes), PerceptionPipeline with the reconstruction node's
-shipped parameters (config/reconstruction.yaml), NextBestViewPlanner with nbv_node's
-(config/nbv.yaml, ``stop_gain`` 0 as in the demo), the views-taken rule of nbv_node
-(nbv.taken_views) and the demo's initial and random views (ros.demo_monitor). Per object, after
+a planner setting from luck. This benchmark runs the same loop in one process (sim/loop.py: the
+simulated camera, PerceptionPipeline with the reconstruction node's shipped parameters,
+NextBestViewPlanner with nbv_node's and ``stop_gain`` 0 as in the demo, nbv_node's views-taken
+rule and the demo's initial and random views) over many scenes. Per object, after
 a reset of the pipeline as in the demo (none with ``--keep-tracks``): an initial view, then
 ``--steps`` - 1 views chosen by the planner or at random; IoU against the true object after
 each, in the reconstruction's grid, as the demo measures it.
@@ -19,7 +18,6 @@ Choose settings on ``--split val`` scenes; report ``--split test``. Writes JSON 
 from __future__ import annotations
 
 import argparse
-import copy
 import sys
 from pathlib import Path
 
@@ -29,25 +27,11 @@ from tqdm import tqdm
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import RESULTS_DIR, run_metadata  # noqa: E402
 
-from vtr_perception.data.scenes import SceneObject, TableTopScene, make_tabletop_scene  # noqa: E402
-from vtr_perception.geometry import cameras  # noqa: E402
-from vtr_perception.geometry.metrics import grid_metrics  # noqa: E402
-from vtr_perception.geometry.renderer import Renderer  # noqa: E402
 from vtr_perception.io_utils import atomic_write, atomic_write_json  # noqa: E402
-from vtr_perception.nbv.candidates import candidate_distances  # noqa: E402
 from vtr_perception.nbv.config import PlannerConfig  # noqa: E402
-from vtr_perception.nbv.object_views import initial_view, random_view, track_of  # noqa: E402
-from vtr_perception.nbv.planner import NextBestViewPlanner  # noqa: E402
-from vtr_perception.nbv.taken_views import TakenViews  # noqa: E402
 from vtr_perception.perception.config import PerceptionConfig  # noqa: E402
-from vtr_perception.perception.pipeline import PerceptionPipeline  # noqa: E402
-from vtr_perception.resources import shipped_parameters  # noqa: E402
-from vtr_perception.ros.demo_monitor import FRAMES_PER_VIEW, true_grid  # noqa: E402
-from vtr_perception.ros.nbv_node import ObjectGrid, obstacles_besides  # noqa: E402
-from vtr_perception.ros.sim_camera_node import SimCameraConfig  # noqa: E402
-
-PLANNERS = ("nbv", "random")
-INITIAL_DISTANCE = 0.5  # the demo's initial-view distance (DemoMonitor)
+from vtr_perception.sim.loop import PLANNERS, demo_planner_config, run_scene, shipped_perception_config  # noqa: E402
+from vtr_perception.sim.scenes import make_tabletop_scene  # noqa: E402
 
 
 def _override(params: dict, defaults: object, overrides: list[str], flag: str) -> dict:
@@ -66,131 +50,13 @@ def _override(params: dict, defaults: object, overrides: list[str], flag: str) -
 
 
 def planner_config(overrides: list[str]) -> PlannerConfig:
-    """config/nbv.yaml's planner with ``stop_gain`` 0 (the demo's fixed number of views) and FIELD=VALUE overrides."""
-    params = {**shipped_parameters("nbv")["planner"], "stop_gain": 0.0}
-    return PlannerConfig(**_override(params, PlannerConfig(), overrides, "--set"))
+    """The demo's planner (config/nbv.yaml, ``stop_gain`` 0) with FIELD=VALUE overrides."""
+    return demo_planner_config(**_override({}, PlannerConfig(), overrides, "--set"))
 
 
 def perception_config(overrides: list[str]) -> PerceptionConfig:
     """config/reconstruction.yaml's perception parameters with FIELD=VALUE overrides."""
-    params = dict(shipped_parameters("reconstruction")["perception"])
-    return PerceptionConfig(**_override(params, PerceptionConfig(), overrides, "--set-perception"))
-
-
-def grid_iou(obj: SceneObject, grid: ObjectGrid) -> float:
-    """IoU at 0.4 of a reconstruction against the true object, in the reconstruction's grid (as the demo)."""
-    return float(grid_metrics(grid.occupancy, true_grid(obj, grid), threshold=0.4)["iou"])
-
-
-class SimulatedLoop:
-    """One scene: camera, perception pipeline, planner and the views-taken record, as the demo's nodes."""
-
-    def __init__(
-        self, scene: TableTopScene, backend, planner: NextBestViewPlanner, perception: PerceptionConfig | None = None
-    ) -> None:
-        camera = SimCameraConfig()
-        self.scene = scene
-        self.renderer = Renderer(scene.meshes())
-        self.intrinsics = cameras.Intrinsics.from_fov(camera.width, camera.height, camera.fov_deg)
-        self.pipeline = PerceptionPipeline(perception or perception_config([]), backend)
-        self.planner = planner
-        self.taken = TakenViews()
-        self.followed: dict[int, int] = {}  # object index -> the track measured for it so far
-        self.stamp = 0.0
-        first = scene.objects[0].center
-        self.pose = cameras.camera_from_angles(camera.start_azimuth_deg, camera.start_elevation_deg, camera.distance,
-                                               target=first)  # fmt: skip
-        self.look(self.pose, None)
-
-    def track_for(self, obj: SceneObject) -> int | None:
-        """As the demo's monitor: the track followed so far while it is near enough, else the nearest."""
-        centers = {i: e.grid_center for i, e in self.pipeline.estimates().items()}
-        tid = track_of(obj, centers, self.followed.get(obj.index))
-        if tid is not None:
-            self.followed[obj.index] = tid
-        return tid
-
-    def views_of(self, obj: SceneObject) -> int:
-        tid = self.track_for(obj)
-        return 0 if tid is None else self.pipeline.estimates()[tid].num_views
-
-    def look(self, pose: np.ndarray, obj: SceneObject | None) -> None:
-        """Render frames at ``pose`` until ``obj``'s reconstruction has used one (or FRAMES_PER_VIEW, as the demo)."""
-        self.pose = np.asarray(pose, dtype=np.float64)
-        before = self.views_of(obj) if obj is not None else 0
-        for _ in range(FRAMES_PER_VIEW):
-            frame = self.renderer.render(self.intrinsics, self.pose)
-            self.stamp += 0.25
-            self.pipeline.process(frame.rgb, frame.depth, self.intrinsics, self.pose, self.stamp)
-            estimates = self.pipeline.estimates()
-            self.taken.update({i: e.num_views for i, e in estimates.items()}, self.pose)
-            if obj is None or self.views_of(obj) > before:
-                break
-
-    def grids(self) -> dict[int, ObjectGrid]:
-        """Every reconstructed object's grid, as nbv_node rebuilds them from the error cloud."""
-        return {i: ObjectGrid(i, e.occupancy, e.error, np.asarray(e.grid_center), float(e.grid_extent), e.num_views)
-                for i, e in self.pipeline.estimates().items()}  # fmt: skip
-
-    def grid(self, obj: SceneObject) -> tuple[int, ObjectGrid] | None:
-        tid = self.track_for(obj)
-        return None if tid is None else (tid, self.grids()[tid])
-
-    def snapshot(self) -> tuple:
-        """What a view changes (tracks, views taken, followed tracks, clock, camera): to try a view, then undo it."""
-        backend, self.pipeline.backend = self.pipeline.backend, None  # a runtime session is shared, not copied
-        try:
-            return copy.deepcopy((self.pipeline, self.taken, self.followed, self.stamp, self.pose))
-        finally:
-            self.pipeline.backend = backend
-
-    def restore(self, snapshot: tuple) -> None:
-        backend = self.pipeline.backend
-        self.pipeline, self.taken, self.followed, self.stamp, self.pose = copy.deepcopy(snapshot)
-        self.pipeline.backend = backend
-
-
-def run_scene(scene: TableTopScene, backend, config: PlannerConfig, planner_name: str, *, seed: int, steps: int,
-              perception: PerceptionConfig | None = None,
-              reset_per_object: bool = True) -> list[list[float]]:  # fmt: skip
-    """IoU after each of ``steps`` views, per object, for one planner."""
-    loop = SimulatedLoop(scene, backend, NextBestViewPlanner(config), perception)
-    rng = np.random.default_rng(seed + 1)  # the demo's monitor seed
-    distances = candidate_distances(config)
-    rows = []
-    for obj in scene.objects:
-        if reset_per_object:  # as the demo's monitor calls reconstruction/reset (here before the first frame)
-            loop.pipeline.reset()
-        moves = [initial_view(obj, seed + 1, INITIAL_DISTANCE)]
-        loop.look(moves[-1], obj)
-        ious: list[float] = []
-        for step in range(steps):
-            found = loop.grid(obj)
-            if found is None:
-                ious.append(0.0)  # not reconstructed (lost track): the demo would stop here
-                continue
-            tid, grid = found
-            ious.append(grid_iou(obj, grid))
-            if step + 1 == steps:
-                break
-            taken = loop.taken.poses(tid)
-            if planner_name == "random":
-                pose = random_view(obj, rng, float(rng.choice(distances)),
-                                   (config.elevation_min_deg, config.elevation_max_deg), taken=[*moves, *taken],
-                                   min_angle_deg=config.min_angle_from_taken_deg)  # fmt: skip
-            else:
-                # as nbv_node: views the reconstruction used, suggestions the camera reached, where it is
-                obstacles = obstacles_besides(loop.grids(), tid, config.occupancy_threshold)
-                result = loop.planner.plan_from_outputs({"occupancy": grid.occupancy, "error": grid.error},
-                                                        center=grid.center, extent=grid.extent,
-                                                        current_pose=loop.pose,
-                                                        taken_poses=[*taken, *moves[1:], loop.pose],
-                                                        obstacles=obstacles, views=grid.views)  # fmt: skip
-                pose = loop.pose if result.best_pose is None else result.best_pose
-            moves.append(pose)
-            loop.look(pose, obj)
-        rows.append(ious)
-    return rows
+    return shipped_perception_config(**_override({}, PerceptionConfig(), overrides, "--set-perception"))
 
 
 def summarise(rows: dict[str, list[list[float]]], objects_per_scene: int = 1) -> dict:

@@ -25,30 +25,19 @@ from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import RESULTS_DIR, run_metadata  # noqa: E402
-from tabletop import (  # noqa: E402
-    INITIAL_DISTANCE,
-    SimulatedLoop,
-    add_scene_arguments,
-    grid_iou,
-    planner_config,
-    run_scene,
-)
+from tabletop import add_scene_arguments, planner_config  # noqa: E402
 from tabletop import summarise as summarise_planners  # noqa: E402
 
-from vtr_perception.data.scenes import SceneObject, make_tabletop_scene  # noqa: E402
 from vtr_perception.io_utils import atomic_write, atomic_write_json  # noqa: E402
 from vtr_perception.nbv.candidates import view_directions  # noqa: E402
 from vtr_perception.nbv.config import PlannerConfig  # noqa: E402
-from vtr_perception.nbv.object_views import initial_view  # noqa: E402
+from vtr_perception.nbv.object_grid import obstacles_besides  # noqa: E402
 from vtr_perception.nbv.planner import NextBestViewPlanner  # noqa: E402
-from vtr_perception.ros.nbv_node import obstacles_besides  # noqa: E402
+from vtr_perception.sim.loop import INITIAL_DISTANCE, SimulatedLoop, run_scene  # noqa: E402
+from vtr_perception.sim.object_views import initial_view  # noqa: E402
+from vtr_perception.sim.scenes import make_tabletop_scene  # noqa: E402
 
 FEATURES = ("score", "elevation_deg", "distance_m", "nearest_taken_deg")
-
-
-def iou_now(loop: SimulatedLoop, obj: SceneObject) -> float:
-    found = loop.grid(obj)
-    return 0.0 if found is None else grid_iou(obj, found[1])
 
 
 def candidate_features(pose: np.ndarray, score: float, center: np.ndarray, taken: np.ndarray) -> dict:
@@ -70,7 +59,7 @@ def oracle_scene(scene, backend, config: PlannerConfig, *, seed: int, steps: int
         loop.pipeline.reset()
         moves = [initial_view(obj, seed + 1, INITIAL_DISTANCE)]
         loop.look(moves[-1], obj)
-        path = [iou_now(loop, obj)]
+        path = [loop.iou_of(obj)]
         for step in range(1, steps):
             found = loop.grid(obj)
             if found is None:
@@ -100,7 +89,7 @@ def oracle_scene(scene, backend, config: PlannerConfig, *, seed: int, steps: int
                 tried.append(
                     {
                         "rank": rank,
-                        "iou_after": iou_now(loop, obj),
+                        "iou_after": loop.iou_of(obj),
                         **candidate_features(result.poses[rank], result.scores[rank], grid.center, taken),
                     }
                 )
@@ -110,7 +99,7 @@ def oracle_scene(scene, backend, config: PlannerConfig, *, seed: int, steps: int
             best = max(range(len(tried)), key=lambda i: tried[i]["iou_after"])
             moves.append(result.poses[picks[best]])
             loop.look(moves[-1], obj)
-            path.append(iou_now(loop, obj))
+            path.append(loop.iou_of(obj))
         paths.append(path)
     return paths, states
 

@@ -101,7 +101,7 @@ def _cache_samples(info: ModelInfo, num_objects: int, num_views: int) -> list[Sa
 
 
 def _rendered_samples(info: ModelInfo, num_objects: int, num_views: int) -> list[Sample]:
-    from vtr_perception.data.procedural import CATEGORIES, make_object
+    from vtr_perception.data.sources.procedural import CATEGORIES, make_object
     from vtr_perception.geometry.renderer import render_object_views
     from vtr_perception.geometry.voxels import Normalization, voxelize
 

@@ -125,7 +125,7 @@ def test_perception_launch_remaps_and_overrides_match_the_nodes():
 
 def test_sim_demo_overrides_match_sim_camera_and_forwarded_arguments_exist():
     pytest.importorskip("rclpy", exc_type=ImportError, reason="the node configs import rclpy")
-    from vtr_perception.ros.sim_camera_node import SimCameraConfig
+    from vtr_perception.sim.camera import SimCameraConfig
 
     sim = module_constants(ast.parse((REPO / "launch" / "sim_demo.launch.py").read_text()))
     robot = module_constants(ast.parse((REPO / "launch" / "perception.launch.py").read_text()))

@@ -10,7 +10,7 @@ import torch
 
 from vtr_perception.data.cache import build_cache, parse_views, read_index, read_object, select_records
 from vtr_perception.data.dataset import ViewDataset, cached_records, load_cached_mesh
-from vtr_perception.data.procedural import ProceduralSource
+from vtr_perception.data.sources.procedural import ProceduralSource
 from vtr_perception.geometry.view_sets import ALIGNED_ELEVATION
 
 VIEWS = {"aligned": 2, "hemisphere": 2, "sphere": 2}

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from vtr_perception.data import primitives as P
-from vtr_perception.data.procedural import CATEGORIES, ProceduralSource, make_object
+from vtr_perception.data.sources.procedural import CATEGORIES, ProceduralSource, make_object
 
 
 def _signed_volume(v, t) -> float:

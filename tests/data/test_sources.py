@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from vtr_perception.data.pybullet_source import NAMED_OBJECTS, PybulletSource, pybullet_data_path
-from vtr_perception.data.shapenet import ShapeNetCoreSource
 from vtr_perception.data.sources import MeshSource, ObjectRecord, color_for, open_source
+from vtr_perception.data.sources.pybullet import NAMED_OBJECTS, PybulletSource, pybullet_data_path
+from vtr_perception.data.sources.shapenet import ShapeNetCoreSource
 
 
 def _record(source, object_id):

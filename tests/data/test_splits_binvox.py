@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from vtr_perception.data.binvox import read_binvox, write_binvox
-from vtr_perception.data.shapenet import read_rendering_metadata, read_shapenet_voxels
-from vtr_perception.data.sources import ObjectRecord
+from vtr_perception.data.sources.base import ObjectRecord
+from vtr_perception.data.sources.shapenet import read_rendering_metadata, read_shapenet_voxels
 from vtr_perception.data.splits import block_counts, split_of, split_of_record
 
 
@@ -71,7 +71,7 @@ def test_rendering_metadata(tmp_path):
 
 
 def test_indexed_objects_are_stratified_per_category():
-    from vtr_perception.data.procedural import ProceduralSource
+    from vtr_perception.data.sources.procedural import ProceduralSource
 
     records = ProceduralSource(per_category=100).list_objects()
     per_cat = Counter((r.category, split_of_record(r)) for r in records)

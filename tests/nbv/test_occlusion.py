@@ -1,8 +1,8 @@
 import numpy as np
 
 from tests.nbv.test_planner import _cube, _direction, _planner
+from vtr_perception.nbv.object_grid import ObjectGrid, obstacles_besides
 from vtr_perception.nbv.occlusion import occluded_fraction, occupied_box, target_points
-from vtr_perception.ros.nbv_node import ObjectGrid, obstacles_besides
 
 
 def test_a_sightline_through_a_box_is_blocked_and_one_beside_or_short_of_it_is_not():

@@ -9,9 +9,9 @@ import yaml
 
 from tests.ros.helpers import REPO
 from vtr_perception.geometry import cameras
-from vtr_perception.nbv.object_views import initial_view, random_view, track_of
 from vtr_perception.ros.demo_monitor import looks_at
 from vtr_perception.ros.demo_runner import planner_view_limits
+from vtr_perception.sim.object_views import initial_view, random_view, track_of
 
 
 def test_limits_come_from_the_shipped_nbv_parameters():

@@ -39,7 +39,7 @@ class Camera:
     """Renders the simulated scene and publishes its frames over DDS."""
 
     def __init__(self, node, executor) -> None:
-        from vtr_perception.ros.sim_camera_node import SimCamera, SimCameraConfig
+        from vtr_perception.sim.camera import SimCamera, SimCameraConfig
 
         self.sim = SimCamera(SimCameraConfig(num_objects=1, object_keys=["procedural_bottle_0001"]))
         self.node, self.executor = node, executor

@@ -26,7 +26,7 @@ from vtr_perception.nbv.config import PlannerConfig  # noqa: E402
 from vtr_perception.perception.config import PerceptionConfig  # noqa: E402
 from vtr_perception.ros.nbv_node import NbvNode, NbvNodeConfig  # noqa: E402
 from vtr_perception.ros.reconstruction_node import ReconstructionNodeConfig  # noqa: E402
-from vtr_perception.ros.sim_camera_node import SimCameraConfig  # noqa: E402
+from vtr_perception.sim.camera import SimCameraConfig  # noqa: E402
 
 pytestmark = pytest.mark.ros
 

@@ -28,10 +28,11 @@ from tests.ros.node_processes import NodeProcess  # noqa: E402
 from vtr_perception.geometry.cameras import camera_from_angles  # noqa: E402
 from vtr_perception.geometry.voxels import voxel_centers  # noqa: E402
 from vtr_perception.nbv.config import PlannerConfig  # noqa: E402
+from vtr_perception.nbv.object_grid import grids_from_cloud  # noqa: E402
 from vtr_perception.nbv.occlusion import occupied_box  # noqa: E402
 from vtr_perception.nbv.planner import NextBestViewPlanner  # noqa: E402
 from vtr_perception.ros import conversions as conv  # noqa: E402
-from vtr_perception.ros.nbv_node import NbvNodeConfig, grids_from_cloud  # noqa: E402
+from vtr_perception.ros.nbv_node import NbvNodeConfig  # noqa: E402
 from vtr_perception.ros.qos import latched_qos, reliable_qos  # noqa: E402
 from vtr_perception.ros.reconstruction_node import OBJECT_CLOUD_DTYPE  # noqa: E402
 

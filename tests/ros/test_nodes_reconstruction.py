@@ -34,9 +34,9 @@ from tests.ros.node_processes import (  # noqa: E402
     trained_backend_params,
     write_tiny_model,
 )
+from vtr_perception.nbv.object_grid import grids_from_cloud  # noqa: E402
 from vtr_perception.ros import conversions as conv  # noqa: E402
 from vtr_perception.ros.marker_scene import MarkerScene  # noqa: E402
-from vtr_perception.ros.nbv_node import grids_from_cloud  # noqa: E402
 from vtr_perception.ros.qos import latched_qos, reliable_qos  # noqa: E402
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
@@ -97,7 +97,7 @@ class Listener:
 
 @pytest.fixture(scope="module")
 def scene():
-    from vtr_perception.data.scenes import make_tabletop_scene
+    from vtr_perception.sim.scenes import make_tabletop_scene
 
     return make_tabletop_scene(SCENE["source"], num_objects=SCENE["num_objects"], split=SCENE["split"],
                                seed=SCENE["seed"])  # fmt: skip
@@ -312,7 +312,7 @@ def test_trained_mesh_iou_above_floor(running, scene, model_params):
     if not TRAINED_CHECKPOINT.is_file():
         pytest.skip(f"needs the trained model: {TRAINED_CHECKPOINT.relative_to(REPO)} is missing")
     from vtr_perception.geometry.metrics import grid_metrics
-    from vtr_perception.ros.demo_monitor import true_grid
+    from vtr_perception.sim.truth import true_grid
 
     listener, reconstruction, camera = running
     min_views = 3

@@ -22,7 +22,7 @@ from tests.ros.node_processes import NodeProcess  # noqa: E402
 from vtr_perception.geometry import cameras  # noqa: E402
 from vtr_perception.ros import conversions as conv  # noqa: E402
 from vtr_perception.ros.qos import image_qos, reliable_qos  # noqa: E402
-from vtr_perception.ros.sim_camera_node import SimCamera, SimCameraConfig  # noqa: E402
+from vtr_perception.sim.camera import SimCamera, SimCameraConfig  # noqa: E402
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
 

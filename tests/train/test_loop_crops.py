@@ -5,11 +5,12 @@ import numpy as np
 import pytest
 import torch
 
-from vtr_perception.commands.data import shipped_perception_config
-from vtr_perception.data.scenes import make_tabletop_scene
+from vtr_perception.nbv.object_grid import ObjectGrid
 from vtr_perception.perception.reference_frame import Cube, resample_cube, yaw_matrix
-from vtr_perception.ros.demo_monitor import true_grid
-from vtr_perception.ros.nbv_node import ObjectGrid
+from vtr_perception.sim import loop as sim_loop
+from vtr_perception.sim.loop import demo_planner_config, shipped_perception_config
+from vtr_perception.sim.scenes import make_tabletop_scene
+from vtr_perception.sim.truth import true_grid, truth_in_cube
 from vtr_perception.train.loop_crops import (
     QUARTER_TURNS,
     LoopCropConfig,
@@ -17,7 +18,6 @@ from vtr_perception.train.loop_crops import (
     LoopCropSamples,
     SameViewCountBatches,
     collect_scene,
-    truth_in_cube,
     write_loop_crops,
 )
 
@@ -42,9 +42,14 @@ def test_truth_in_an_axis_aligned_cube_is_the_demos_truth():
     obj = make_tabletop_scene("pybullet", num_objects=1, split="val", seed=2).objects[0]
     cube = Cube(obj.center + 0.01, obj.size * 1.1, np.eye(3))
     grid = ObjectGrid(0, np.zeros((32,) * 3), np.zeros((32,) * 3), cube.center, cube.side, 1)
-    np.testing.assert_array_equal(truth_in_cube(obj, cube, 32), true_grid(obj, grid))
+    np.testing.assert_array_equal(truth_in_cube(obj, cube.center, cube.side, 32, cube.rotation), true_grid(obj, grid))
     turned = Cube(cube.center, cube.side, yaw_matrix(0.4))
-    back = resample_cube(truth_in_cube(obj, turned, 32).astype(np.float32), turned, cube) >= 0.5
+    back = (
+        resample_cube(
+            truth_in_cube(obj, turned.center, turned.side, 32, turned.rotation).astype(np.float32), turned, cube
+        )
+        >= 0.5
+    )
     assert _iou(back, true_grid(obj, grid)) > 0.75
 
 
@@ -127,27 +132,25 @@ def test_cli_without_crops_is_one_readable_error(tmp_path):
 
 
 def test_planned_views_are_the_planners_choices_not_the_random_stream():
-    from vtr_perception.commands.data import shipped_planner_config
     from vtr_perception.geometry import cameras
     from vtr_perception.infer import load_backend
     from vtr_perception.nbv.planner import NextBestViewPlanner
-    from vtr_perception.train import loop_crops
 
     config = LoopCropConfig(split="val", first_seed=3, scenes=1, objects_per_scene=1, views_per_object=3, views="nbv")
-    planner = NextBestViewPlanner(shipped_planner_config())
+    planner = NextBestViewPlanner(demo_planner_config())
     backend = load_backend("onnxruntime")
-    chosen, plan = [], loop_crops.planned_view
+    chosen, plan = [], sim_loop.SimulatedLoop.planned_view
 
-    def recording(*args):
-        chosen.append(plan(*args))
+    def recording(self, *args):
+        chosen.append(plan(self, *args))
         return chosen[-1]
 
     samples = LoopCropSamples()
-    loop_crops.planned_view = recording
+    sim_loop.SimulatedLoop.planned_view = recording
     try:
         collect_scene(config.first_seed, config, shipped_perception_config(), backend, samples, planner)
     finally:
-        loop_crops.planned_view = plan
+        sim_loop.SimulatedLoop.planned_view = plan
     assert len(chosen) == 2 and all(T is not None for T in chosen)
     obj = make_tabletop_scene("pybullet", num_objects=1, split="val", seed=3).objects[0]
     for T in chosen:  # the shipped planner's band: 15-45 deg above the object, 0.6 m away

@@ -11,7 +11,7 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset
 
-from vtr_perception.data.procedural import make_object
+from vtr_perception.data.sources.procedural import make_object
 from vtr_perception.geometry import voxels
 from vtr_perception.geometry.renderer import render_object_views
 from vtr_perception.geometry.view_sets import sample_views

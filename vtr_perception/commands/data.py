@@ -92,25 +92,10 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def shipped_perception_config():
-    """The reconstruction node's perception parameters as config/reconstruction.yaml ships them."""
-    from vtr_perception.perception.config import PerceptionConfig
-    from vtr_perception.resources import shipped_parameters
-
-    return PerceptionConfig(**shipped_parameters("reconstruction").get("perception", {}))
-
-
-def shipped_planner_config():
-    """nbv_node's planner parameters as config/nbv.yaml ships them, never stopping early (as the demo runs it)."""
-    from vtr_perception.nbv.config import PlannerConfig
-    from vtr_perception.resources import shipped_parameters
-
-    return PlannerConfig(**{**shipped_parameters("nbv").get("planner", {}), "stop_gain": 0.0})
-
-
 def _loop_crops(args: argparse.Namespace) -> int:
     from vtr_perception import config as cfg
     from vtr_perception.infer import load_backend
+    from vtr_perception.sim.loop import demo_planner_config, shipped_perception_config
     from vtr_perception.train.loop_crops import LoopCropConfig, build_loop_crops
 
     config = cfg.from_args(LoopCropConfig, args)
@@ -121,7 +106,7 @@ def _loop_crops(args: argparse.Namespace) -> int:
     if config.views == "nbv":
         from vtr_perception.nbv.planner import NextBestViewPlanner
 
-        planner = NextBestViewPlanner(shipped_planner_config())
+        planner = NextBestViewPlanner(demo_planner_config())
     samples = build_loop_crops(args.out, config, shipped_perception_config(), backend, planner=planner,
                                progress=not args.no_progress)  # fmt: skip
     views = sum(samples.num_views)

@@ -105,7 +105,7 @@ def criteria(objects: list[dict]) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
-    from vtr_perception.data.scenes import make_tabletop_scene
+    from vtr_perception.sim.scenes import make_tabletop_scene
 
     if args.objects < 1 or args.steps < 1:
         raise ValueError("--objects and --steps must be at least 1")

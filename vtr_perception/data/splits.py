@@ -24,7 +24,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from vtr_perception.data.sources import ObjectRecord, stable_hash
+from vtr_perception.data.sources.base import ObjectRecord, stable_hash
 
 SPLITS: tuple[str, ...] = ("train", "val", "test", "synth")
 DEFAULT_FRACTIONS: tuple[float, ...] = (0.8, 0.1, 0.1)

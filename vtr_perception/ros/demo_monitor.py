@@ -25,21 +25,18 @@ from sensor_msgs.msg import PointCloud2
 from std_msgs.msg import Int32
 from std_srvs.srv import Trigger
 
-from vtr_perception.data.scenes import SceneObject, TableTopScene
 from vtr_perception.geometry import cameras
 from vtr_perception.geometry.metrics import grid_metrics
-from vtr_perception.geometry.voxels import Normalization, voxelize
-from vtr_perception.nbv.object_views import initial_view, random_view, track_of
+from vtr_perception.nbv.object_grid import ObjectGrid, grids_from_cloud
 from vtr_perception.nbv.taken_views import TakenViews
 from vtr_perception.ros import conversions as conv
-from vtr_perception.ros.nbv_node import ObjectGrid, grids_from_cloud
 from vtr_perception.ros.qos import reliable_qos
+from vtr_perception.sim.loop import FRAMES_PER_VIEW
+from vtr_perception.sim.object_views import initial_view, random_view, track_of
+from vtr_perception.sim.scenes import SceneObject, TableTopScene
+from vtr_perception.sim.truth import true_grid
 
 ARRIVED_M = 0.01  # the camera is at its goal when it reports a position this close to it
-# Camera frames at a new pose after which a view the reconstruction has not used counts as unusable
-# (not segmented from there, or too like a view it has); a usable one is taken within ~5. The
-# tracker sees all of them: a track missed in 8 of them is retired (PerceptionConfig.retire_misses).
-FRAMES_PER_VIEW = 15
 
 
 class DemoError(RuntimeError):
@@ -66,13 +63,6 @@ class ObjectRun:
     occupancy_last: np.ndarray | None = None
     grid_last: ObjectGrid | None = None
     position_last: list[float] | None = None
-
-
-def true_grid(obj: SceneObject, grid: ObjectGrid) -> np.ndarray:
-    """The true object voxelised into the reconstruction's world-aligned grid."""
-    norm = Normalization(center=np.asarray(grid.center, dtype=np.float64), scale=1.0 / grid.extent)
-    occ, _ = voxelize(obj.mesh, resolution=grid.occupancy.shape[0], normalization=norm)
-    return occ
 
 
 def looks_at(T_world_camera: np.ndarray, point: np.ndarray, tolerance_m: float) -> bool:

@@ -3,7 +3,7 @@
 The shipped model trained on clean renders of whole objects (vtr_perception/data/cache.py). In the loop its inputs
 are crops of segmented camera frames, made with the track's measured centre, size and axes, with
 views through neighbours dropped, from one to ``max_views`` views. To train on that distribution,
-each object of a table-top scene gets its first view (``nbv.object_views.initial_view``) and then
+each object of a table-top scene gets its first view (``sim.object_views.initial_view``) and then
 random views in the planner's band, as the demo's random run, or (``views`` "nbv") the views the
 shipped planner chooses from the model's own error estimate, as the demo's NBV run (the inputs the
 deployed loop gives the model, which random views alone do not cover); after each view the object's track
@@ -32,19 +32,16 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, Sampler
 
-from vtr_perception.data.scenes import SceneObject, make_tabletop_scene
-from vtr_perception.geometry import cameras
-from vtr_perception.geometry.mesh import MeshData
-from vtr_perception.geometry.renderer import Renderer
-from vtr_perception.geometry.voxels import Normalization, voxelize
 from vtr_perception.io_utils import atomic_write
-from vtr_perception.nbv.object_views import initial_view, random_view, track_of
-from vtr_perception.nbv.occlusion import occupied_box
 from vtr_perception.nbv.planner import NextBestViewPlanner
-from vtr_perception.nbv.taken_views import TakenViews
 from vtr_perception.perception.config import PerceptionConfig
 from vtr_perception.perception.pipeline import PerceptionPipeline
 from vtr_perception.perception.reference_frame import Cube, resample_cube, yaw_matrix
+from vtr_perception.sim.camera import SimCameraConfig
+from vtr_perception.sim.loop import SimulatedLoop
+from vtr_perception.sim.object_views import initial_view, random_view
+from vtr_perception.sim.scenes import SceneObject, make_tabletop_scene
+from vtr_perception.sim.truth import truth_in_cube
 
 
 @dataclass
@@ -94,39 +91,6 @@ class LoopCropSamples:
         return len(self.num_views)
 
 
-def truth_in_cube(obj: SceneObject, cube: Cube, resolution: int) -> np.ndarray:
-    """The true object voxelised in ``cube`` (its axes, centre and side), bool (R, R, R)."""
-    local = (obj.mesh.vertices - cube.center) @ cube.rotation / cube.side
-    occupancy, _ = voxelize(MeshData(local, obj.mesh.triangles, parts=obj.mesh.parts), resolution,
-                            Normalization(np.zeros(3), 1.0))  # fmt: skip
-    return occupancy
-
-
-def _track_of(pipeline: PerceptionPipeline, obj: SceneObject):
-    """The confirmed track that is the object's (nbv.object_views.track_of), or None."""
-    tracks = {t.id: t for t in pipeline.tracker.confirmed()}
-    tid = track_of(obj, {i: t.center for i, t in tracks.items()})
-    return None if tid is None else tracks[tid]
-
-
-def planned_view(pipeline: PerceptionPipeline, planner: NextBestViewPlanner, track_id: int, taken: TakenViews,
-                 poses: list[np.ndarray]) -> np.ndarray | None:  # fmt: skip
-    """The planner's next view of track ``track_id`` as nbv_node plans it (the other objects as occluders; the
-    views its reconstruction used, the moves and the current pose as taken), or None when it has none."""
-    estimates = pipeline.estimates()
-    est = estimates.get(track_id)
-    if est is None:
-        return None
-    threshold = planner.config.occupancy_threshold
-    boxes = (occupied_box(e.occupancy, e.grid_center, e.grid_extent, threshold) for i, e in estimates.items()
-             if i != track_id)  # fmt: skip
-    result = planner.plan_from_outputs({"occupancy": est.occupancy, "error": est.error}, center=est.grid_center,
-                                       extent=est.grid_extent, current_pose=poses[-1],
-                                       taken_poses=[*taken.poses(track_id), *poses[1:], poses[-1]],
-                                       obstacles=[b for b in boxes if b is not None], views=est.num_views)  # fmt: skip
-    return result.best_pose
-
-
 def collect_scene(seed: int, config: LoopCropConfig, perception: PerceptionConfig, backend,
                   samples: LoopCropSamples, planner: NextBestViewPlanner | None = None) -> None:  # fmt: skip
     """Add the samples of one scene (every object: first view, then random or planned views) to ``samples``.
@@ -135,46 +99,39 @@ def collect_scene(seed: int, config: LoopCropConfig, perception: PerceptionConfi
     if config.views == "nbv" and planner is None:
         raise ValueError("loop crops with planned views (views=nbv) need a planner")
     scene = make_tabletop_scene(config.source, num_objects=config.objects_per_scene, split=config.split, seed=seed)
-    renderer = Renderer(scene.meshes())
-    intrinsics = cameras.Intrinsics.from_fov(config.width, config.height, config.fov_deg)
-    pipeline = PerceptionPipeline(perception, backend)
+    camera = SimCameraConfig(width=config.width, height=config.height, fov_deg=config.fov_deg)
+    loop = SimulatedLoop(scene, backend, planner, perception, camera=camera, look_at_start=False)
     resolution = backend.info.resolution
     rng = np.random.default_rng([seed, 1])
-    taken = TakenViews()
-    stamp = 0.0
     for obj in scene.objects:
-        pipeline.reset()  # as the demo: each object is reconstructed from its own first view
+        loop.pipeline.reset()  # as the demo: each object is reconstructed from its own first view
         poses = [initial_view(obj, seed, config.initial_distance)]
         for step in range(config.views_per_object):
-            track = _track_of(pipeline, obj)
-            before = 0 if track is None else len(track.buffer)
-            for _ in range(config.frames_per_view):
-                frame = renderer.render(intrinsics, poses[-1])
-                stamp += 0.25
-                pipeline.process(frame.rgb, frame.depth, intrinsics, poses[-1], stamp)
-                taken.update({i: e.num_views for i, e in pipeline.estimates().items()}, poses[-1])
-                track = _track_of(pipeline, obj)
-                if track is not None and len(track.buffer) > before:
-                    break
+            loop.look(poses[-1], obj, frames=config.frames_per_view)
+            track = loop.track(obj)
             if track is not None and len(track.buffer):
-                inputs = pipeline.model_inputs(track)
-                cube = inputs.cubes[0]
-                samples.images.append(np.round(inputs.images * 255).astype(np.uint8))
-                samples.rotations.append((cube.rotation.T @ inputs.rotations).astype(np.float32))
-                views = track.buffer.views[-len(inputs.images) :]
-                samples.directions.append(
-                    (np.stack([v.T_world_camera[:3, 3] for v in views]) - cube.center) @ cube.rotation
-                )
-                samples.voxels.append(np.packbits(truth_in_cube(obj, cube, resolution).reshape(-1)))
-                samples.num_views.append(len(inputs.images))
-                samples.objects.append(obj.key)
+                _add_sample(samples, loop.pipeline, track, obj, resolution)
             if step + 1 < config.views_per_object:
                 planned = None
                 if config.views == "nbv" and track is not None:
-                    planned = planned_view(pipeline, planner, track.id, taken, poses)
+                    planned = loop.planned_view(track.id, poses)
                 poses.append(planned if planned is not None else random_view(
                     obj, rng, float(rng.choice(config.distances)), config.elevation_deg, taken=poses,
                     min_angle_deg=config.min_angle_deg))  # fmt: skip
+
+
+def _add_sample(samples: LoopCropSamples, pipeline: PerceptionPipeline, track, obj: SceneObject, resolution: int):
+    """The track's model inputs now, with the truth in the same cube."""
+    inputs = pipeline.model_inputs(track)
+    cube = inputs.cubes[0]
+    samples.images.append(np.round(inputs.images * 255).astype(np.uint8))
+    samples.rotations.append((cube.rotation.T @ inputs.rotations).astype(np.float32))
+    views = track.buffer.views[-len(inputs.images) :]
+    samples.directions.append((np.stack([v.T_world_camera[:3, 3] for v in views]) - cube.center) @ cube.rotation)
+    truth = truth_in_cube(obj, cube.center, cube.side, resolution, rotation=cube.rotation)
+    samples.voxels.append(np.packbits(truth.reshape(-1)))
+    samples.num_views.append(len(inputs.images))
+    samples.objects.append(obj.key)
 
 
 def write_loop_crops(path: str | Path, samples: LoopCropSamples, config: LoopCropConfig) -> Path:

@@ -11,9 +11,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from vtr_perception.data.scenes import SceneObject
 from vtr_perception.geometry import cameras
 from vtr_perception.nbv.candidates import view_directions
+from vtr_perception.sim.scenes import SceneObject
 
 
 def initial_view(obj: SceneObject, seed: int, distance: float) -> np.ndarray:

@@ -15,7 +15,7 @@ from collections.abc import Callable
 import numpy as np
 
 from vtr_perception.data import primitives as P
-from vtr_perception.data.sources import ObjectRecord, color_for, stable_hash
+from vtr_perception.data.sources.base import ObjectRecord, color_for, stable_hash
 from vtr_perception.geometry.mesh import MeshData
 
 Builder = Callable[[np.random.Generator], tuple[list[P.Solid], dict]]

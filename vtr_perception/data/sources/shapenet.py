@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from vtr_perception.data.binvox import read_binvox
-from vtr_perception.data.sources import ObjectRecord, color_for
+from vtr_perception.data.sources.base import ObjectRecord, color_for
 from vtr_perception.geometry.mesh import MeshData
 from vtr_perception.geometry.mesh_files import read_obj
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from vtr_perception.data.sources import ObjectRecord, color_for
+from vtr_perception.data.sources.base import ObjectRecord, color_for
 from vtr_perception.geometry.mesh import MeshData
 from vtr_perception.geometry.mesh_files import MESH_SUFFIXES, read_mesh_file
 
