@@ -281,7 +281,7 @@ def _relative(path: Path) -> str:
     return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cache", type=Path, default=ROOT / ".cache" / "data" / "pybullet64", help="dataset cache")
     parser.add_argument("--checkpoint", type=Path, default=ROOT / "models" / "reconstructor.pt")
@@ -317,32 +317,29 @@ def main(argv: list[str] | None = None) -> int:
         "--num-candidates", type=int, default=None, help="Fibonacci directions on the whole sphere, before limits"
     )
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
-    args = parser.parse_args(argv)
-    torch.set_num_threads(2)
+    return parser
 
-    from vtr_perception.data.cache import read_object
-    from vtr_perception.data.dataset import load_cached_mesh
-    from vtr_perception.geometry.renderer import render_object_views
 
-    if args.random_init and args.out == DEFAULT_OUT:
-        raise ValueError("--random-init results must not replace benchmarks/results/nbv.json; pass --out")
-    reconstruct, image_size = load_reconstructor(None if args.random_init else args.checkpoint)
+def planner_overrides(args: argparse.Namespace) -> dict:
+    """The PlannerConfig fields the command line sets (candidate limits always, weights when given)."""
     overrides: dict = {
         "elevation_min_deg": args.elevation_min_deg,
         "elevation_max_deg": args.elevation_max_deg,
         "candidates": args.candidates,
     }
-    if args.num_candidates is not None:
-        overrides["num_candidates"] = args.num_candidates
-    if args.free_space_weight is not None:
-        overrides["free_space_weight"] = args.free_space_weight
-    if args.spread_weight is not None:
-        overrides["spread_weight"] = args.spread_weight
-    if args.seen_surface_angle_deg is not None:
-        overrides["seen_surface_angle_deg"] = args.seen_surface_angle_deg
-    config = benchmark_planner_config(**overrides)
-    candidates = make_candidates(config)
-    planners = make_planners(config)
+    for name in ("num_candidates", "free_space_weight", "spread_weight", "seen_surface_angle_deg"):
+        if getattr(args, name) is not None:
+            overrides[name] = getattr(args, name)
+    return overrides
+
+
+def run_objects(args: argparse.Namespace, reconstruct, image_size: int, config, candidates, planners) -> tuple:
+    """Every test object through every planner: IoU per step, planning times, the candidates each chose, and a
+    3-view reconstruction (with 5 views taken) of the first object to time the planner alone on."""
+    from vtr_perception.data.cache import read_object
+    from vtr_perception.data.dataset import load_cached_mesh
+    from vtr_perception.geometry.renderer import render_object_views
+
     records = test_objects(args.cache, args.split, args.objects)
     all_ious: dict[str, list[list[float]]] = {n: [] for n in PLANNERS}
     all_times: dict[str, list[float]] = {n: [] for n in PLANNERS}
@@ -376,6 +373,21 @@ def main(argv: list[str] | None = None) -> int:
             all_ious[name].append(ious[name])
             all_times[name].extend(times[name])
 
+    return records, all_ious, all_times, chosen, (last_outputs, last_taken)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    torch.set_num_threads(2)
+    if args.random_init and args.out == DEFAULT_OUT:
+        raise ValueError("--random-init results must not replace benchmarks/results/nbv.json; pass --out")
+    reconstruct, image_size = load_reconstructor(None if args.random_init else args.checkpoint)
+    overrides = planner_overrides(args)
+    config = benchmark_planner_config(**overrides)
+    candidates = make_candidates(config)
+    records, all_ious, all_times, chosen, (last_outputs, last_taken) = run_objects(
+        args, reconstruct, image_size, config, candidates, make_planners(config)
+    )
     planners = summarise(all_ious, all_times, args.target_iou)
     for name, picks in chosen.items():
         elevations = candidates.elevation_deg[picks]

@@ -216,6 +216,64 @@ def read_index(cache_dir: str | Path) -> dict:
         raise ValueError(f"cannot read {path}: {exc}") from exc
 
 
+def _check_existing(out_dir: Path, source_spec: str, config: dict) -> None:
+    """A cache already in ``out_dir`` must have been built from the same source and config (it is resumed)."""
+    if (out_dir / INDEX_NAME).is_file():
+        old = read_index(out_dir)
+        if old.get("source") != source_spec or old.get("config") != config:
+            raise ValueError(
+                f"{out_dir} already holds a cache built with source {old.get('source')!r} and config "
+                f"{old.get('config')}; use another --out or delete it"
+            )
+
+
+class CacheIndex:
+    """The cache's ``index.json`` while it is built: every object's entry, which are done, which were skipped."""
+
+    def __init__(self, out_dir: Path, source_spec: str, config: dict, records: list[ObjectRecord], seed: int,
+                 fractions: tuple[float, ...]) -> None:  # fmt: skip
+        self.path, self.source_spec, self.config, self.records = out_dir / INDEX_NAME, source_spec, config, records
+        self.entries = {
+            r.key: {**r.to_dict(), "key": r.key, "split": split_of_record(r, fractions, seed),
+                    "file": f"objects/{r.key}.npz"}
+            for r in records
+        }  # fmt: skip
+        self.done: set[str] = set()
+        self.skipped: dict[str, dict] = {}
+        self.times: list[float] = []
+
+    def record(self, key: str, reason: str | None, seconds: float) -> None:
+        """One object's build result: done, or skipped with ``reason``."""
+        if reason is None:
+            self.done.add(key)
+            self.times.append(seconds)
+            return
+        entry = self.entries[key]
+        self.skipped[key] = {k: entry[k] for k in ("key", "source", "object_id", "category")} | {"reason": reason}
+        log.warning("skipped %s: %s", key, reason)
+
+    def write(self, final: bool) -> dict:
+        index = {
+            "version": CACHE_VERSION,
+            "source": self.source_spec,
+            "config": self.config,
+            "complete": final,
+            "objects": [self.entries[r.key] for r in self.records if r.key in self.done],
+            "skipped": [self.skipped[k] for k in sorted(self.skipped)],
+            "build_seconds_per_object": round(float(np.mean(self.times)), 4) if self.times else None,
+        }
+        atomic_write_json(self.path, index)
+        return index
+
+
+def _build_results(todo: list[ObjectJob], workers: int):
+    """(key, reason, seconds) per job as they finish, and the pool to close (None when built in this process)."""
+    if workers > 1 and len(todo) > 1:
+        pool = mp.get_context("spawn").Pool(min(workers, len(todo)))  # Open3D and fork do not mix safely
+        return pool.imap_unordered(build_object, todo), pool
+    return map(build_object, todo), None
+
+
 def build_cache(
     source_spec: str,
     out_dir: str | Path,
@@ -243,89 +301,40 @@ def build_cache(
     out_dir = Path(out_dir)
     source = open_source(source_spec)
     records = select_records(source.list_objects(), categories=categories, limit=limit, object_ids=object_ids)
-    config = {
-        "size": size,
-        "views": views,
-        "resolution": resolution,
-        "seed": seed,
-        "fractions": list(fractions),
-        "min_occupied": min_occupied,
-    }
-    index_path = out_dir / INDEX_NAME
-    if index_path.is_file():
-        old = read_index(out_dir)
-        if old.get("source") != source.spec or old.get("config") != config:
-            raise ValueError(
-                f"{out_dir} already holds a cache built with source {old.get('source')!r} and config "
-                f"{old.get('config')}; use another --out or delete it"
-            )
-    objects_dir = out_dir / "objects"
-    objects_dir.mkdir(parents=True, exist_ok=True)
+    config = {"size": size, "views": views, "resolution": resolution, "seed": seed, "fractions": list(fractions),
+              "min_occupied": min_occupied}  # fmt: skip
+    _check_existing(out_dir, source.spec, config)
+    (out_dir / "objects").mkdir(parents=True, exist_ok=True)
 
-    entries: dict[str, dict] = {}
-    skipped: dict[str, dict] = {}
-    done: set[str] = set()
+    index = CacheIndex(out_dir, source.spec, config, records, seed, fractions)
     todo: list[ObjectJob] = []
-    job_views = tuple(views.items())
     for r in records:
-        file = f"objects/{r.key}.npz"
-        entries[r.key] = {**r.to_dict(), "key": r.key, "split": split_of_record(r, fractions, seed), "file": file}
-        if object_is_valid(out_dir / file, views, size, resolution):
-            done.add(r.key)
+        file = out_dir / index.entries[r.key]["file"]
+        if object_is_valid(file, views, size, resolution):
+            index.done.add(r.key)
         else:
-            job = ObjectJob(
-                source.spec, r.to_dict(), str(out_dir / file), size, job_views, resolution, seed, min_occupied
-            )
-            todo.append(job)
-    log.info("cache %s: %d objects, %d already built, %d to build", out_dir, len(records), len(done), len(todo))
-
-    def write_index(final: bool) -> dict:
-        ordered = [entries[r.key] for r in records if r.key in done]
-        index = {
-            "version": CACHE_VERSION,
-            "source": source.spec,
-            "config": config,
-            "complete": final,
-            "objects": ordered,
-            "skipped": [skipped[k] for k in sorted(skipped)],
-            "build_seconds_per_object": round(float(np.mean(times)), 4) if times else None,
-        }
-        atomic_write_json(index_path, index)
-        return index
-
-    times: list[float] = []
+            todo.append(ObjectJob(source.spec, r.to_dict(), str(file), size, tuple(views.items()), resolution, seed,
+                                  min_occupied))  # fmt: skip
+    log.info("cache %s: %d objects, %d already built, %d to build", out_dir, len(records), len(index.done), len(todo))
+    index.write(final=not todo)
+    if not todo:
+        return index.write(final=True)
     last_write = time.monotonic()
-    write_index(final=not todo)
-    if todo:
-        bar = tqdm(total=len(todo), desc=f"cache {source.name}", unit="obj", disable=not progress)
-        if workers > 1 and len(todo) > 1:
-            ctx = mp.get_context("spawn")  # Open3D and fork do not mix safely
-            pool = ctx.Pool(min(workers, len(todo)))
-            results = pool.imap_unordered(build_object, todo)
-        else:
-            pool = None
-            results = map(build_object, todo)
-        try:
-            for key, reason, seconds in results:
-                bar.update(1)
-                if reason is None:
-                    done.add(key)
-                    times.append(seconds)
-                else:
-                    entry = entries[key]
-                    skipped[key] = {k: entry[k] for k in ("key", "source", "object_id", "category")} | {
-                        "reason": reason
-                    }
-                    log.warning("skipped %s: %s", key, reason)
-                if time.monotonic() - last_write > 10.0:
-                    write_index(final=False)
-                    last_write = time.monotonic()
-        finally:
-            bar.close()
-            if pool is not None:
-                pool.terminate()
-                pool.join()
-    return write_index(final=True)
+    bar = tqdm(total=len(todo), desc=f"cache {source.name}", unit="obj", disable=not progress)
+    results, pool = _build_results(todo, workers)
+    try:
+        for key, reason, seconds in results:
+            bar.update(1)
+            index.record(key, reason, seconds)
+            if time.monotonic() - last_write > 10.0:
+                index.write(final=False)
+                last_write = time.monotonic()
+    finally:
+        bar.close()
+        if pool is not None:
+            pool.terminate()
+            pool.join()
+    return index.write(final=True)
 
 
 def cache_summary(index: dict) -> dict:

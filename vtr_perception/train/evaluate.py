@@ -19,6 +19,7 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -117,6 +118,65 @@ def recorded_train_caches(metadata: dict) -> list[str]:
     return []
 
 
+@dataclass
+class SettingScores:
+    """Per-object scores of every method for one view set and view count, and the error head's agreement."""
+
+    records: dict[str, list[dict]] = field(default_factory=lambda: defaultdict(list))
+    pred_err: list[np.ndarray] = field(default_factory=list)
+    true_err: list[np.ndarray] = field(default_factory=list)
+    per_object_rho: list[float] = field(default_factory=list)
+
+
+def score_batch(model, items: list[dict], cache: str, *, pose_aware: bool, baselines: RetrievalBaselines, mean_shape,
+                fixed_scores: dict[str, dict], scores: SettingScores, n_points: int) -> None:  # fmt: skip
+    """Run the model on one batch of objects and add every method's scores to ``scores``.
+
+    ``fixed_scores`` caches per object what does not depend on the views (Oracle NN, mean shape)."""
+    images = torch.stack([it["images"] for it in items])
+    rotations = torch.stack([it["rotations"] for it in items]) if pose_aware else None
+    with torch.no_grad():
+        out = model(images, rotations)
+    azimuth = torch.stack([it["azimuth"] for it in items])
+    pose_deg = pose_error_deg(out["view_pose"], azimuth, torch.stack([it["elevation"] for it in items])).mean(dim=1)
+    for j, item in enumerate(items):
+        gt = item["voxels"].numpy() > 0.5
+        key = f"{cache}:{item['object_id']}"
+        common = {"category": item["category"], "elevation_bin": int(elevation_bin(float(item["elevation"][0])))}
+        if key not in fixed_scores:
+            fixed_scores[key] = {
+                "oracle_nn": grid_metrics(baselines.oracle_nn(gt), gt, n_points=n_points),
+                "mean_shape": grid_metrics(mean_shape, gt, n_points=n_points),
+            }
+        occupancy = out["occupancy"][j].numpy()
+        views = item["images"].numpy()
+        model_row = {**grid_metrics(occupancy, gt, n_points=n_points), **common, "pose_deg": float(pose_deg[j])}
+        scores.records["model"].append(model_row)
+        for method, pred in (("clustering", baselines.clustering(views)), ("retrieval", baselines.retrieval(views))):
+            scores.records[method].append({**grid_metrics(pred, gt, n_points=n_points), **common})
+        for method in ("oracle_nn", "mean_shape"):
+            scores.records[method].append({**fixed_scores[key][method], **common})
+        err = out["error"][j].numpy().ravel()
+        true = np.abs(gt.astype(np.float32) - occupancy).ravel()
+        scores.pred_err.append(err)
+        scores.true_err.append(true)
+        scores.per_object_rho.append(spearman(err, true))
+
+
+def setting_rows(scores: SettingScores, view_set: str, num_views: int) -> list[dict]:
+    """One result row per method; the model's carries the error head's Spearman rho."""
+    records = scores.records
+    reference = {m: float(np.mean([r["iou"] for r in records[m]])) for m in ("oracle_nn", "mean_shape")}
+    rows = []
+    for method in METHODS:
+        row = summarise(records[method], method, view_set, num_views, reference)
+        if method == "model":
+            row["error_spearman"] = spearman(np.concatenate(scores.pred_err), np.concatenate(scores.true_err))
+            row["error_spearman_per_object"] = float(np.nanmean(scores.per_object_rho))
+        rows.append(row)
+    return rows
+
+
 def evaluate(
     model_path: str | Path,
     source: str,
@@ -146,67 +206,23 @@ def evaluate(
     with tempfile.TemporaryDirectory(prefix="vtr_eval_") as tmp:
         caches = resolve_caches(source, Path(tmp), view_sets=view_sets, image_size=config.image_size)
         fixed_scores: dict[str, dict] = {}  # per object: oracle NN and mean shape (independent of the views)
-        rows, error_stats = [], []
+        rows = []
         for view_set in view_sets:
             for n in num_views:
-                records: dict[str, list[dict]] = defaultdict(list)
-                pred_err, true_err, per_object_rho = [], [], []
+                scores = SettingScores()
                 for cache in caches:
                     data = ViewDataset(cache, split=split, view_set=view_set, num_views=n, fixed=True, seed=seed)
                     count = len(data) if max_objects is None else min(len(data), max_objects)
                     desc = f"{view_set} x{n} {Path(cache).name}"
                     for start in tqdm(range(0, count, batch_size), desc=desc, disable=not progress):
                         items = [data[i] for i in range(start, min(count, start + batch_size))]
-                        images = torch.stack([it["images"] for it in items])
-                        rotations = torch.stack([it["rotations"] for it in items]) if pose_aware else None
-                        with torch.no_grad():
-                            out = model(images, rotations)
-                        pose_deg = pose_error_deg(
-                            out["view_pose"],
-                            torch.stack([it["azimuth"] for it in items]),
-                            torch.stack([it["elevation"] for it in items]),
-                        ).mean(dim=1)
-                        for j, item in enumerate(items):
-                            gt = item["voxels"].numpy() > 0.5
-                            key = f"{cache}:{item['object_id']}"
-                            common = {
-                                "category": item["category"],
-                                "elevation_bin": int(elevation_bin(float(item["elevation"][0]))),
-                            }
-                            if key not in fixed_scores:
-                                fixed_scores[key] = {
-                                    "oracle_nn": grid_metrics(baselines.oracle_nn(gt), gt, n_points=n_points),
-                                    "mean_shape": grid_metrics(mean_shape, gt, n_points=n_points),
-                                }
-                            occupancy = out["occupancy"][j].numpy()
-                            views = item["images"].numpy()
-                            preds = {"clustering": baselines.clustering(views), "retrieval": baselines.retrieval(views)}
-                            records["model"].append(
-                                {
-                                    **grid_metrics(occupancy, gt, n_points=n_points),
-                                    **common,
-                                    "pose_deg": float(pose_deg[j]),
-                                }
-                            )
-                            for method, pred in preds.items():
-                                records[method].append({**grid_metrics(pred, gt, n_points=n_points), **common})
-                            for method in ("oracle_nn", "mean_shape"):
-                                records[method].append({**fixed_scores[key][method], **common})
-                            err = out["error"][j].numpy().ravel()
-                            true = np.abs(gt.astype(np.float32) - occupancy).ravel()
-                            pred_err.append(err)
-                            true_err.append(true)
-                            per_object_rho.append(spearman(err, true))
-                if not records["model"]:
+                        score_batch(model, items, str(cache), pose_aware=pose_aware, baselines=baselines,
+                                    mean_shape=mean_shape, fixed_scores=fixed_scores, scores=scores,
+                                    n_points=n_points)  # fmt: skip
+                if not scores.records["model"]:
                     raise ValueError(f"no {split} objects in {caches}")
-                reference = {m: float(np.mean([r["iou"] for r in records[m]])) for m in ("oracle_nn", "mean_shape")}
-                for method in METHODS:
-                    row = summarise(records[method], method, view_set, n, reference)
-                    if method == "model":
-                        row["error_spearman"] = spearman(np.concatenate(pred_err), np.concatenate(true_err))
-                        row["error_spearman_per_object"] = float(np.nanmean(per_object_rho))
-                        error_stats.append(row["error_spearman"])
-                    rows.append(row)
+                rows.extend(setting_rows(scores, view_set, n))
+    error_stats = [r["error_spearman"] for r in rows if r["method"] == "model"]
     return {
         "model": str(model_path),
         "source": source,

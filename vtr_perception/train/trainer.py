@@ -107,8 +107,84 @@ def learning_rate(config: TrainConfig, epochs_done: float, seconds: float) -> fl
     return config.lr * (0.05 + 0.95 * 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress))))
 
 
+LOG_COLUMNS = ["epoch", "step", "views", "loss", "occupancy", "view", "pose", "error", "lr", "seconds", "val_iou"]
+
+
+def make_loaders(config: TrainConfig) -> tuple[DataLoader, DataLoader | None]:
+    """The shuffled training loader (``max_views`` views an object) and the fixed validation loader, if any."""
+    train_set = make_dataset(config, "train", num_views=config.max_views, fixed=False, seed=config.seed)
+    if len(train_set) == 0:
+        raise ValueError(f"no training objects in {config.caches}")
+    loader = DataLoader(
+        train_set,
+        batch_size=config.batch_size,
+        shuffle=True,
+        drop_last=len(train_set) > config.batch_size,
+        num_workers=config.num_workers,
+        generator=torch.Generator().manual_seed(config.seed),
+    )
+    if config.val_objects <= 0:
+        return loader, None
+    val_set = make_dataset(config, "val", num_views=min(3, config.max_views), fixed=True, seed=config.seed + 1)
+    return loader, (DataLoader(val_set, batch_size=config.batch_size, shuffle=False) if len(val_set) else None)
+
+
+@dataclass
+class TrainState:
+    """Where training stands: what ``last.pt`` records and ``--resume`` restores."""
+
+    epoch: int = 0  # the next epoch to run
+    step: int = 0
+    best_iou: float = -1.0
+    seconds_before: float = 0.0  # training time of the runs this one resumes
+
+
+def restore(model: Reconstructor, optimizer, path: Path) -> TrainState:
+    """Load model and optimizer from a ``last.pt`` and say where to go on."""
+    state = read_checkpoint(path)
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    log.info("resumed from %s at epoch %d (step %d)", path, int(state["epoch"]) + 1, int(state["step"]))
+    return TrainState(
+        epoch=int(state["epoch"]) + 1,
+        step=int(state["step"]),
+        best_iou=float(state["metrics"].get("best_val_iou", -1.0)),
+        seconds_before=float(state["metadata"].get("train_seconds", 0.0)),
+    )
+
+
+def train_step(model, optimizer, accelerator, batch: dict, views: int, config: TrainConfig, pose_aware: bool):
+    """One optimisation step on the first ``views`` views of each object; the loss and its terms as floats."""
+    images, rotations = batch["images"][:, :views], batch["rotations"][:, :views]
+    outputs = model(images, rotations if pose_aware else None)
+    terms = reconstruction_losses(
+        outputs, batch["voxels"], batch["azimuth"][:, :views], batch["elevation"][:, :views], kind=config.occupancy_loss
+    )
+    loss = (
+        terms["occupancy"]
+        + config.view_weight * terms["view"]
+        + config.pose_weight * terms["pose"]
+        + config.error_weight * terms["error"]
+    )
+    optimizer.zero_grad(set_to_none=True)
+    accelerator.backward(loss)
+    optimizer.step()
+    return float(loss.detach()), {k: float(t.detach()) for k, t in terms.items()}
+
+
+def save_epoch(accelerator, model, optimizer, out_dir: Path, state: TrainState, metrics: dict, metadata: dict) -> None:
+    """``last.pt`` after every epoch (with the optimizer, for --resume), ``best.pt`` when validation improved."""
+    if not accelerator.is_main_process:
+        return
+    unwrapped = accelerator.unwrap_model(model)
+    extra = {"optimizer": optimizer.state_dict(), "epoch": state.epoch, "step": state.step}
+    save_checkpoint(out_dir / "last.pt", unwrapped, metadata=metadata, metrics=metrics, extra=extra)
+    if math.isfinite(metrics["val_iou"]) and metrics["val_iou"] > state.best_iou:
+        save_checkpoint(out_dir / "best.pt", unwrapped, metadata=metadata, metrics=metrics)
+
+
 def train(model_config: ReconstructorConfig, config: TrainConfig, *, resume: bool = False) -> dict:
-    """Train and return the final metrics; checkpoints in ``config.out_dir``."""
+    """Train and return the final metrics; checkpoints and ``log.csv`` in ``config.out_dir``."""
     from accelerate import Accelerator
     from accelerate.utils import set_seed
     from tqdm import tqdm
@@ -120,98 +196,45 @@ def train(model_config: ReconstructorConfig, config: TrainConfig, *, resume: boo
     accelerator = Accelerator()
     out_dir = Path(config.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-
-    train_set = make_dataset(config, "train", num_views=config.max_views, fixed=False, seed=config.seed)
-    if len(train_set) == 0:
-        raise ValueError(f"no training objects in {config.caches}")
-    generator = torch.Generator().manual_seed(config.seed)
-    loader = DataLoader(
-        train_set,
-        batch_size=config.batch_size,
-        shuffle=True,
-        drop_last=len(train_set) > config.batch_size,
-        num_workers=config.num_workers,
-        generator=generator,
-    )
-    val_loader = None
-    if config.val_objects > 0:
-        val_set = make_dataset(config, "val", num_views=min(3, config.max_views), fixed=True, seed=config.seed + 1)
-        if len(val_set):
-            val_loader = DataLoader(val_set, batch_size=config.batch_size, shuffle=False)
+    loader, val_loader = make_loaders(config)
 
     model = Reconstructor(model_config)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    start_epoch, step, best_iou, elapsed_before = 0, 0, -1.0, 0.0
     resuming = resume and (out_dir / "last.pt").is_file()
     if config.init_from and not resuming:
         init_weights(model, model_config, config.init_from)
-    if resuming:
-        state = read_checkpoint(out_dir / "last.pt")
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        start_epoch, step = int(state["epoch"]) + 1, int(state["step"])
-        best_iou = float(state["metrics"].get("best_val_iou", -1.0))
-        elapsed_before = float(state["metadata"].get("train_seconds", 0.0))
-        log.info("resumed from %s at epoch %d (step %d)", out_dir / "last.pt", start_epoch, step)
+    state = restore(model, optimizer, out_dir / "last.pt") if resuming else TrainState()
     model, optimizer, loader = accelerator.prepare(model, optimizer, loader)
     if val_loader is not None:
         val_loader = accelerator.prepare(val_loader)
     pose_aware = model_config.mode == "pose_aware"
-    view_counts = np.random.default_rng([config.seed, start_epoch])
+    view_counts = np.random.default_rng([config.seed, state.epoch])
 
     log_path = out_dir / "log.csv"
     new_log = not log_path.exists() or not resume
     log_file = log_path.open("w" if new_log else "a", newline="")
     writer = csv.writer(log_file)
     if new_log:
-        writer.writerow(
-            ["epoch", "step", "views", "loss", "occupancy", "view", "pose", "error", "lr", "seconds", "val_iou"]
-        )
-    t0 = time.monotonic() - elapsed_before
-    metrics: dict = {"best_val_iou": best_iou}
-    out_of_time = False
-    for epoch in range(start_epoch, config.epochs):
-        bar = tqdm(
-            loader,
-            desc=f"epoch {epoch + 1}/{config.epochs}",
-            disable=not (config.progress and accelerator.is_main_process),
-        )
+        writer.writerow(LOG_COLUMNS)
+    t0 = time.monotonic() - state.seconds_before
+    metrics: dict = {"best_val_iou": state.best_iou}
+    for epoch in range(state.epoch, config.epochs):
+        state.epoch = epoch
+        show = config.progress and accelerator.is_main_process
+        bar = tqdm(loader, desc=f"epoch {epoch + 1}/{config.epochs}", disable=not show)
+        out_of_time = False
         for batch in bar:
             lr = learning_rate(config, epoch + bar.n / max(1, len(loader)), time.monotonic() - t0)
             for group in optimizer.param_groups:
                 group["lr"] = lr
             v = int(view_counts.integers(1, config.max_views + 1))
-            images, rotations = batch["images"][:, :v], batch["rotations"][:, :v]
-            outputs = model(images, rotations if pose_aware else None)
-            terms = reconstruction_losses(
-                outputs, batch["voxels"], batch["azimuth"][:, :v], batch["elevation"][:, :v], kind=config.occupancy_loss
-            )
-            loss = (
-                terms["occupancy"]
-                + config.view_weight * terms["view"]
-                + config.pose_weight * terms["pose"]
-                + config.error_weight * terms["error"]
-            )
-            optimizer.zero_grad(set_to_none=True)
-            accelerator.backward(loss)
-            optimizer.step()
-            step += 1
+            loss, values = train_step(model, optimizer, accelerator, batch, v, config, pose_aware)
+            state.step += 1
             seconds = time.monotonic() - t0
-            values = {k: float(t.detach()) for k, t in terms.items()}
-            writer.writerow(
-                [
-                    epoch,
-                    step,
-                    v,
-                    f"{float(loss.detach()):.5f}",
-                    *(f"{values[k]:.5f}" for k in ("occupancy", "view", "pose", "error")),
-                    f"{lr:.2e}",
-                    f"{seconds:.1f}",
-                    "",
-                ]
-            )
+            terms = (f"{values[k]:.5f}" for k in ("occupancy", "view", "pose", "error"))
+            writer.writerow([epoch, state.step, v, f"{loss:.5f}", *terms, f"{lr:.2e}", f"{seconds:.1f}", ""])
             log_file.flush()
-            bar.set_postfix(loss=f"{float(loss.detach()):.3f}", occ=f"{values['occupancy']:.3f}", v=v)
+            bar.set_postfix(loss=f"{loss:.3f}", occ=f"{values['occupancy']:.3f}", v=v)
             if config.max_minutes is not None and seconds > 60.0 * config.max_minutes:
                 out_of_time = True
                 break
@@ -220,30 +243,21 @@ def train(model_config: ReconstructorConfig, config: TrainConfig, *, resume: boo
             val_iou = validate(
                 model, val_loader, pose_aware=pose_aware, limit=config.val_objects, device=accelerator.device
             )
-            writer.writerow([epoch, step, "", "", "", "", "", "", "", f"{time.monotonic() - t0:.1f}", f"{val_iou:.4f}"])
+            writer.writerow([epoch, state.step, *[""] * 7, f"{time.monotonic() - t0:.1f}", f"{val_iou:.4f}"])
             log.info("epoch %d: val IoU@0.4 %.4f", epoch + 1, val_iou)
         log_file.flush()
-        metrics = {
-            "val_iou": val_iou,
-            "best_val_iou": max(best_iou, val_iou) if math.isfinite(val_iou) else best_iou,
-            "epoch": epoch + 1,
-            "steps": step,
-        }
+        best = max(state.best_iou, val_iou) if math.isfinite(val_iou) else state.best_iou
+        metrics = {"val_iou": val_iou, "best_val_iou": best, "epoch": epoch + 1, "steps": state.step}
         metadata = {
             "train_config": to_dict(config),
             "train_seconds": round(time.monotonic() - t0, 1),
             "machine": {"platform": platform.platform(), "device": str(accelerator.device)},
             "torch": str(torch.__version__),
         }
-        if accelerator.is_main_process:
-            unwrapped = accelerator.unwrap_model(model)
-            extra = {"optimizer": optimizer.state_dict(), "epoch": epoch, "step": step}
-            save_checkpoint(out_dir / "last.pt", unwrapped, metadata=metadata, metrics=metrics, extra=extra)
-            if math.isfinite(val_iou) and val_iou > best_iou:
-                save_checkpoint(out_dir / "best.pt", unwrapped, metadata=metadata, metrics=metrics)
-        best_iou = metrics["best_val_iou"]
+        save_epoch(accelerator, model, optimizer, out_dir, state, metrics, metadata)
+        state.best_iou = best
         if out_of_time:
-            log.info("stopping: max_minutes=%s reached after %d steps", config.max_minutes, step)
+            log.info("stopping: max_minutes=%s reached after %d steps", config.max_minutes, state.step)
             break
     log_file.close()
     return metrics
