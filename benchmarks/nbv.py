@@ -52,9 +52,16 @@ Reconstruct = Callable[[np.ndarray, np.ndarray], dict[str, np.ndarray]]
 
 
 def benchmark_planner_config(**overrides) -> PlannerConfig:
-    """The 72-bin grid at the render distance, whole sphere, no motion cost (views are free here)."""
+    """The 72-bin grid at the render distance, whole sphere, no motion cost (views are free here).
+
+    No preferred elevation band: the benchmark compares planners on the candidates alone.
+    """
     options = dict(
         candidates="grid",
+        num_candidates=72,
+        elevation_min_deg=-90.0,
+        elevation_max_deg=90.0,
+        outside_preferred_factor=1.0,
         distance_min=RENDER_DISTANCE,
         distance_max=RENDER_DISTANCE,
         num_distances=1,

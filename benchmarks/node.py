@@ -10,7 +10,7 @@ ONNX Runtime backend when a reconstructor.onnx is there (else torch), and this p
 listens like rviz does. The frames are rendered once and replayed (see ReplayCamera). Every
 ``--reset-every`` seconds it calls ``reconstruction/reset``, so the objects are rebuilt from their
 first views again and markers keep changing: one orbit gives an object all the views its buffer
-keeps, after which a reconstruction, and so a latency sample, is rare (0 in a 5-minute soak at stop 22).
+keeps, after which a reconstruction, and so a latency sample, is rare.
 
     latency_ms_*   wall time of a marker's arrival here minus its image stamp (the camera's
                    capture time): queueing + sync + perception + network + publish + DDS
@@ -118,8 +118,8 @@ class ReplayCamera:
         from vtr_perception.sim.camera import SimCamera
 
         self.conv, self.rate, self.spacing_s = conv, rate, spacing_s
-        sim = SimCamera(SimCameraConfig(num_objects=objects, seed=seed, mode="orbit", distance=0.4,
-                                        orbit_speed_deg=step_deg))  # fmt: skip
+        sim = SimCamera(SimCameraConfig(source="procedural", num_objects=objects, seed=seed, mode="orbit",
+                                        distance=0.4, orbit_speed_deg=step_deg))  # fmt: skip
         self.frames = []
         frames = max(2, round(360.0 / step_deg))  # one full circle, so the replay loops without a jump
         for _ in tqdm(range(frames), desc=f"rendering {frames} frames", unit="frame"):

@@ -22,7 +22,7 @@ PACKAGE = "vtr_perception"
 
 # launch argument -> (default, description); each overrides the sim_camera parameter of the same name.
 SIM_CAMERA_ARGUMENTS = {
-    "source": ("procedural", "mesh source of the held-out objects (procedural, pybullet, shapenet:<dir>, ...)"),
+    "source": ("pybullet", "mesh source of the held-out objects (pybullet, procedural, shapenet:<dir>, ...)"),
     "num_objects": ("3", "objects on the table (1-8)"),
     "seed": ("0", "scene seed: object choice, sizes and placement"),
     "rate_hz": ("5.0", "camera frames per second"),

@@ -37,7 +37,7 @@ def test_invalid_configs_name_the_parameter(options, match):
 
 
 def test_candidates_grid_and_fibonacci_shells():
-    cfg = PlannerConfig(distance_min=1.0, distance_max=2.0, num_distances=3)
+    cfg = PlannerConfig(candidates="grid", distance_min=1.0, distance_max=2.0, num_distances=3)
     cands = make_candidates(cfg, center=(0.5, 0.0, 0.0))
     assert len(cands) == 3 * 72
     assert sorted(set(cands.distance.round(6))) == [1.0, 1.5, 2.0]

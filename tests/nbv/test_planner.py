@@ -15,7 +15,9 @@ def _cube():
 
 
 def _planner(**overrides):
-    options = dict(distance_min=2.0, distance_max=2.0, rays=16, min_angle_from_taken_deg=0.0)
+    """The 72-bin grid over the whole sphere, no elevation preference: each test narrows what it needs."""
+    options = dict(distance_min=2.0, distance_max=2.0, rays=16, min_angle_from_taken_deg=0.0, candidates="grid",
+                   elevation_min_deg=-90.0, elevation_max_deg=90.0, outside_preferred_factor=1.0)  # fmt: skip
     options.update(overrides)
     return NextBestViewPlanner(PlannerConfig(**options))
 

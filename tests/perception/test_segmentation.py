@@ -140,7 +140,7 @@ def test_masks_do_not_spill_across_occlusion_edges():
 
 def test_thin_object_far_away_is_segmented_whole_with_the_shipped_stride():
     # A 2 cm pole with a cross-bar at 0.6 m (the planner's views are 0.4-0.8 m away): strided points
-    # there have few neighbours, and a high DBSCAN core count (10, before stop 21) dropped it as noise.
+    # there have few neighbours, and a high DBSCAN core count (such as 10) drops it as noise.
     boxes = [Box((0.0, 0.0), (0.02, 0.02, 0.16), 30), Box((0.0, 0.0), (0.12, 0.02, 0.02), 30)]
     K_sim = Intrinsics.from_fov(320, 240, 60)
     T = camera_on_circle(40, radius=0.6, height=0.36, target=(0.0, 0.0, 0.08))

@@ -41,7 +41,8 @@ class Camera:
     def __init__(self, node, executor) -> None:
         from vtr_perception.sim.camera import SimCamera, SimCameraConfig
 
-        self.sim = SimCamera(SimCameraConfig(num_objects=1, object_keys=["procedural_bottle_0001"]))
+        config = SimCameraConfig(source="procedural", num_objects=1, object_keys=["procedural_bottle_0001"])
+        self.sim = SimCamera(config)
         self.node, self.executor = node, executor
         qos = reliable_qos(depth=30)
         self.pub = {

@@ -1,9 +1,10 @@
 """The shipped parameter files (config/*.yaml) match the nodes' dataclasses and load into real nodes.
 
 Statically: each file has one node section named like the node, every key is a field of the
-node's config dataclass (nested mappings: ``perception.`` / ``planner.``) and each value has
-the field's type. Dynamically: a node started with ``--params-file`` (in its own rclpy
-context here) holds the file's values as parameters and in the config it built from them.
+node's config dataclass (nested mappings: ``perception.`` / ``planner.``), each value has
+the field's type and equals the field's default. Dynamically: a node started with
+``--params-file`` (in its own rclpy context here) holds the file's values as parameters and
+in the config it built from them.
 The running reconstruction node is checked through its parameter services in
 test_nodes_reconstruction.py.
 """
@@ -84,6 +85,17 @@ def test_every_key_is_a_dataclass_field_of_the_right_type(name):
     cls(**flat)  # the values pass the dataclass's own checks
     for section, sub in nested.items():
         sub(**params.get(section, {}))
+
+
+@pytest.mark.parametrize("name", sorted(NODES))
+def test_every_node_level_value_is_the_dataclass_default(name):
+    """A default-constructed node config is the shipped one (nested sections: tests/test_config_files.py)."""
+    node_name, cls, _ = NODES[name]
+    params = load(name)[node_name]["ros__parameters"]
+    default = cls()
+    flat = {k: v for k, v in params.items() if not isinstance(v, dict)}
+    differ = {k: (v, getattr(default, k)) for k, v in flat.items() if v != getattr(default, k)}
+    assert differ == {}, f"{name}: (file, default)"
 
 
 def test_nbv_node_loads_its_params_file():

@@ -151,13 +151,14 @@ def test_next_best_view_is_the_planners_choice(nbv):
     np.testing.assert_allclose(conv.pose_to_matrix(goal), expected.best_pose, atol=1e-6)
     np.testing.assert_allclose(conv.pose_array_to_matrices(candidates), expected.poses, atol=1e-6)
 
-    # the YAML limits are in force: the default config (elevation -90..90) ranks other candidates
-    default = NextBestViewPlanner(PlannerConfig()).plan(
+    # the YAML limits are in force: a planner free to look from any elevation ranks other candidates
+    wide = PlannerConfig(elevation_min_deg=-90.0, elevation_max_deg=90.0)
+    unlimited = NextBestViewPlanner(wide).plan(
         grids_from_cloud(points)[3].error, grids_from_cloud(points)[3].occupancy,
         center=grids_from_cloud(points)[3].center, extent=grids_from_cloud(points)[3].extent,
         current_pose=CAMERA, taken_poses=[CAMERA],
     )  # fmt: skip
-    assert len(default.poses) != len(candidates.poses)
+    assert len(unlimited.poses) != len(candidates.poses)
 
     assert client.wait(lambda: bool(client.markers))
     arrows = [m for m in client.markers[-1].markers if m.type == Marker.ARROW and m.action == Marker.ADD]

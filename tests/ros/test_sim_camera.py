@@ -26,7 +26,8 @@ from vtr_perception.sim.camera import SimCamera, SimCameraConfig  # noqa: E402
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
 
-CONFIG = {"num_objects": 2, "seed": 1, "width": 160, "height": 120, "rate_hz": 5.0, "mode": "follow"}
+CONFIG = {"source": "procedural", "num_objects": 2, "seed": 1, "width": 160, "height": 120, "rate_hz": 5.0,
+          "mode": "follow"}  # fmt: skip
 TIMEOUT_S = 30.0
 
 

@@ -1,10 +1,9 @@
 """ONNX Runtime backend: TensorRT EP, CUDA EP, OpenVINO EP, CPU, in that order, whichever this build offers.
 
 The OpenVINO EP comes with the ``onnxruntime-openvino`` package (x86_64, requirements/openvino.txt),
-which replaces ``onnxruntime``: on this project's 2-core x86 machine it ran the reconstructor
-1.39-1.92x as fast as torch eager, where ONNX Runtime's own CPU kernels gave 0.80-1.42x the same
-day (benchmarks/results/inference_openvino.json, inference.json). It compiles the model once per input shape (30-50 ms
-at batch 1, up to 1.7 s for batch 4 x 8 views), so each new view count costs that once.
+which replaces ``onnxruntime``; on x86 CPUs it runs the reconstructor faster than ONNX Runtime's own
+CPU kernels (benchmarks/results/inference_openvino.json, inference.json). It compiles the model once
+per input shape, so the first call with each new batch size or view count is slow.
 """
 
 from __future__ import annotations

@@ -9,8 +9,8 @@ outside the camera cube read zeros (empty space).
 The trilinear sampling is written as 2-D bilinear sampling (``F.grid_sample`` on 4-D
 tensors) of the two x-slices around each point, blended along x. One form serves training,
 eager inference and export: 4-D GridSample is in ONNX from opset 16 and in TensorRT from
-8.6, while 5-D GridSample is not in opset 17 and is slow in ONNX Runtime (25 ms for 3 views
-here, against 7 ms for this form and 16 ms for the chain of 8 gathers it replaced).
+8.6, while 5-D GridSample is not in opset 17 and is several times slower in ONNX Runtime
+than this form (docs/experiments.md has the timings).
 ``sample_grid_sample`` (5-D) stays as the reference the tests compare against.
 """
 

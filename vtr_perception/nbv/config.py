@@ -19,11 +19,18 @@ class PlannerConfig:
         metadata={"help": "error estimate to score views with: error_head, entropy, disagreement or oracle"},
     )
     candidates: Literal["grid", "fibonacci"] = field(
-        default="grid",
-        metadata={"help": "candidate directions: the 72-bin azimuth/elevation grid or a Fibonacci sphere"},
+        default="fibonacci",
+        metadata={
+            "help": "candidate directions: a Fibonacci sphere (even spacing, num_candidates of them) or the 72-bin "
+            "azimuth/elevation grid (12 azimuths x 6 elevations); the grid is coarser and cheaper"
+        },
     )
     num_candidates: int = field(
-        default=72, metadata={"help": "directions on the Fibonacci sphere (ignored for the 72-bin grid)"}
+        default=400,
+        metadata={
+            "help": "directions on the whole Fibonacci sphere, before the elevation and workspace limits "
+            "(ignored for the grid); more gives finer choices and longer plans"
+        },
     )
     distance_min: float = field(default=0.4, metadata={"help": "closest camera distance from the object centre (m)"})
     distance_max: float = field(default=0.8, metadata={"help": "farthest camera distance from the object centre (m)"})
@@ -32,9 +39,15 @@ class PlannerConfig:
         metadata={"help": "shells of candidates from distance_min to distance_max (1: one shell at their midpoint)"},
     )
     elevation_min_deg: float = field(
-        default=-90.0, metadata={"help": "lowest camera elevation above the object centre's horizontal plane (deg)"}
+        default=15.0,
+        metadata={
+            "help": "lowest camera elevation above the object centre's horizontal plane (deg); lower it where the "
+            "robot can look from the side or below"
+        },
     )
-    elevation_max_deg: float = field(default=90.0, metadata={"help": "highest camera elevation (deg)"})
+    elevation_max_deg: float = field(
+        default=45.0, metadata={"help": "highest camera elevation (deg); raise it where the robot can look from above"}
+    )
     workspace_min: tuple[float, float, float] = field(
         default=(-100.0, -100.0, -100.0),
         metadata={"help": "minimum x y z of the box the camera must stay in (world frame, m)"},
@@ -44,8 +57,11 @@ class PlannerConfig:
         metadata={"help": "maximum x y z of the box the camera must stay in (world frame, m)"},
     )
     min_angle_from_taken_deg: float = field(
-        default=15.0,
-        metadata={"help": "a candidate's direction from the object must differ this much from every view taken (deg)"},
+        default=20.0,
+        metadata={
+            "help": "a candidate's direction from the object must differ this much from every view taken (deg); "
+            "lower it when a narrow elevation band leaves too few candidates after many views"
+        },
     )
     max_occluded_fraction: float = field(
         default=0.1,
@@ -59,10 +75,18 @@ class PlannerConfig:
         default=0.01, metadata={"help": "other objects' boxes are grown by this much for the occlusion limit (m)"}
     )
     motion_weight: float = field(
-        default=0.0, metadata={"help": "score penalty per metre of camera travel from the current pose"}
+        default=0.0,
+        metadata={
+            "help": "score penalty per metre of camera travel from the current pose; raise it when moving the "
+            "camera is slow or costly (0: travel is free)"
+        },
     )
     stop_gain: float = field(
-        default=0.005, metadata={"help": "stop when the best visible-error gain falls below this (mean per ray)"}
+        default=0.005,
+        metadata={
+            "help": "stop when the best visible-error gain falls below this (mean error per ray); 0 never stops "
+            "before max_views"
+        },
     )
     max_views: int = field(default=8, metadata={"help": "stop once this many views have been taken"})
     occupancy_threshold: float = field(
@@ -73,7 +97,7 @@ class PlannerConfig:
         default=0.0,
         metadata={
             "help": "weight of the error in predicted-free voxels a ray crosses before its first hit (0: first hit "
-            "only, as in VTR; summed free-space error favoured long chords of low error in closed-loop trials)"
+            "only, as in VTR); above 0 it favours long chords through low-error space"
         },
     )
 
@@ -81,8 +105,8 @@ class PlannerConfig:
         default=0.0,
         metadata={
             "help": "scores are gain * (1 + spread_weight * s), s in [0, 1] the candidate's angle to the nearest view "
-            "taken over 180 deg: favours unseen sides where the error estimate is flat (0: gain alone). 0.5 led on "
-            "the validation split and did not carry over to the test split (README, nbv row), so it is off"
+            "taken over 180 deg: favours unseen sides where the error estimate is flat (0: gain alone; large "
+            "values approach farthest-point selection)"
         },
     )
     seen_surface_angle_deg: float = field(
@@ -90,20 +114,20 @@ class PlannerConfig:
         metadata={
             "help": "discount the error on surface the views taken already see: a first hit seen from a taken view "
             "counts by the candidate's angle to that view over this angle, at most fully (0: off, every first hit "
-            "counts fully). 90 took the error head above random and farthest-point at every step on the test split "
-            "(README, nbv row)"
+            "counts fully); lower values discount seen surface more"
         },
     )
 
     preferred_elevation_deg: tuple[float, float] = field(
-        default=(-90.0, 90.0),
+        default=(20.0, 35.0),
         metadata={
-            "help": "elevations (lo hi, deg) the reconstructor reconstructs best from, its training views' band: "
-            "a candidate outside it scores outside_preferred_factor times its gain"
+            "help": "elevations (lo hi, deg) the reconstructor reconstructs best from, its training views' band "
+            "(20-35 for the shipped models): a candidate outside it scores outside_preferred_factor times its "
+            "gain; change it with a model trained on other views"
         },
     )
     outside_preferred_factor: float = field(
-        default=1.0,
+        default=0.5,
         metadata={"help": "score factor of candidates outside preferred_elevation_deg (1: no preference; 0: only "
                           "when no candidate inside is allowed)", "range": (0.0, 1.0)},
     )  # fmt: skip

@@ -1,8 +1,8 @@
 """Next-best-view planner: candidates -> visible-error gain - motion cost -> ranked poses.
 
 The ranking discounts the error on surface the views taken already see, by the candidate's angle
-from them (``seen_surface_angle_deg``): the error head alone kept choosing views next to the ones
-taken at 4-6 views, and fell behind evenly spread views there (README, nbv row).
+from them (``seen_surface_angle_deg``): without it the error head's estimate keeps pointing next to
+the views taken once it is flat, and evenly spread views do better there.
 
 Fallbacks (always a defined answer, never NaN):
 - no candidate inside the limits (other objects in the line of sight count as one):

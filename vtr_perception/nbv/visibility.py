@@ -101,8 +101,8 @@ def ray_bundle(
     samples = int(math.ceil(2.0 * r / step)) + 1
     t_near = np.maximum(distance - r, 0.0)  # (N,)
     t = t_near[:, None] + step * np.arange(samples)[None]  # (N, S)
-    # In voxel units, float32 and a few cameras at a time: (N, P, S, 3) float64 at once was ~300 MB
-    # for 400 candidates and took seconds, which nbv_node paid for every new object size.
+    # In voxel units, float32 and a few cameras at a time: (N, P, S, 3) float64 at once would be ~300 MB
+    # for 400 candidates and take seconds, which nbv_node would pay for every new object size.
     origin_v = ((origin + 0.5) * resolution).astype(np.float32)
     dirs_v = (dirs * resolution).astype(np.float32)
     t32 = t.astype(np.float32)

@@ -16,9 +16,9 @@ class PerceptionConfig:
     pixel_stride: int = field(
         default=3,
         metadata={
-            "help": "segment every n-th pixel in x and y (speed); masks are upsampled back. At 4 "
-            "the points of a surface seen low from 0.6 m lie farther apart than "
-            "cluster_eps_m and the object falls apart"
+            "help": "segment every n-th pixel in x and y; masks are upsampled back. Larger is faster, but the "
+            "strided points of a surface seen at a grazing angle must stay closer than cluster_eps_m or the "
+            "object falls apart: raise it only with higher-resolution images or closer views"
         },
     )
     plane_distance_m: float = field(default=0.006, metadata={"help": "RANSAC inlier distance (m) of the support plane"})
@@ -35,9 +35,9 @@ class PerceptionConfig:
     cluster_min_points: int = field(
         default=4,
         metadata={
-            "help": "DBSCAN core-point neighbour count. Strided depth points thin out with range: a thin "
-            "part (1-2 cm) seen from 0.6 m has fewer than 10 neighbours within 2 cm, and with 10 it "
-            "fell out as noise, holing the mask or losing the object"
+            "help": "DBSCAN core-point neighbour count. Strided depth points thin out with range, so a thin "
+            "part (1-2 cm) seen from 0.6 m has few neighbours within cluster_eps_m; too high a count drops "
+            "such parts as noise, holing the mask or losing the object. Raise it for noisy depth"
         },
     )
     min_object_points: int = field(
@@ -175,8 +175,8 @@ class PerceptionConfig:
         default=1,
         metadata={
             "help": "pose-aware mode: run the model in this many reference frames a quarter (4) or half (2) "
-            "turn apart about world z, in one batch, and average the predictions: +.015 IoU in the "
-            "validation table-top loop with 4, at four times the network time (README)",
+            "turn apart about world z, in one batch, and average the predictions; network time grows "
+            "with the count, so raise it only where the network is cheap",
             "range": (1, 4),
         },
     )
@@ -184,9 +184,8 @@ class PerceptionConfig:
         default=False,
         metadata={
             "help": "scale the reconstruction so its extent equals the object size measured from depth and "
-            "centre its bounding box on the measured centre; false (the default: +.03 to +.04 IoU at "
-            "every step of the validation table-top loop, README) keeps the network's grid in the "
-            "cube the crops were made for (measured centre and size)"
+            "centre its bounding box on the measured centre (trust depth over the network's extent); false "
+            "keeps the network's grid in the cube the crops were made for (measured centre and size)"
         },
     )
     icp_mode: Literal["off", "rotation", "full"] = field(

@@ -12,13 +12,11 @@ other way round). Corrections larger than the configured limits are rejected.
 The object frame sits at the reconstruction's bounding-box centre, z up (world z), x along the
 principal horizontal axis (its sign is arbitrary: x . world x >= 0) of the fused depth points
 (``axis_source`` "observed", the default when the track has depth), of the reconstruction's
-occupied voxels ("reconstruction", used without depth) or of both. Measured on the benchmark
-scenes with the shipped model (IoU ~0.3), the depth points' axis was far closer to the true
-object's axis after 3 views (median 4.9 deg vs 16.4 deg from the reconstruction).
+occupied voxels ("reconstruction", used without depth) or of both; the depth points follow
+the true object more closely than an imperfect reconstruction does.
 By default (``icp_mode`` "rotation") ICP corrects only the orientation, about the observed
-centre: measured on the benchmark scenes, ICP's translation made a trained-but-imperfect
-reconstruction's position worse (median 0.2 -> 1.1 cm after 3 views) while its rotation
-helped a little.
+centre: the measured centre is more reliable than what ICP's translation makes of an
+imperfect reconstruction ("full" for an accurate model).
 
 Canonical mode: each view's pose head gives the camera's azimuth/elevation in the object's
 canonical frame, so R_world_object = R_world_virtualcamera @ R_canonical_camera^T per view;

@@ -10,9 +10,8 @@ cropped by its world-axis extent (larger than its own longest side, so it looks 
 of the fused depth points, modulo quarter turns, and sizes the crop by the points' extent in
 that frame, which brings the model's input back to its training distribution. The prediction is
 then resampled into the world-aligned cube of the track (``resample_cube``), so that every
-consumer downstream (mesh, object cloud, planner) keeps its world-aligned grid. On the
-validation table-top scenes, objects placed at yaw 0 (the training alignment) had a first-view
-IoU of .456 against .374 at their random yaw, and .423 at the nearest quarter turn (README).
+consumer downstream (mesh, object cloud, planner) keeps its world-aligned grid. Use the world's
+axes (``reference_frame: world``) only with a model trained on objects at any yaw.
 """
 
 from __future__ import annotations

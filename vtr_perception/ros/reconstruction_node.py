@@ -90,7 +90,8 @@ class ReconstructionNodeConfig:
     marker_max_triangles: int = field(
         default=2000,
         metadata={"help": "mesh markers are decimated to at most this many triangles (0: as reconstructed); "
-                          "building and serialising a Python TRIANGLE_LIST costs about 7 ms per 1000 triangles",
+                          "building and serialising a TRIANGLE_LIST in Python grows with the triangle count, so "
+                          "lower it when marker publishing slows the node",
                   "range": (0, 100000)},
     )  # fmt: skip
     marker_keyframe_every: int = field(

@@ -20,7 +20,13 @@ from vtr_perception.sim.scenes import TableTopScene, make_tabletop_scene
 class SimCameraConfig:
     """The simulated scene and camera."""
 
-    source: str = field(default="procedural", metadata={"help": "mesh source spec of the objects (data layer)"})
+    source: str = field(
+        default="pybullet",
+        metadata={
+            "help": "mesh source spec of the objects: pybullet (pybullet_data random objects), procedural, "
+            "meshdir:PATH, ... (data layer)"
+        },
+    )
     num_objects: int = field(default=3, metadata={"help": "objects on the table", "range": (1, 8)})
     split: str = field(default="test", metadata={"help": "split the objects are drawn from (held out from training)"})
     seed: int = field(default=0, metadata={"help": "scene seed: object choice, sizes, placement"})
@@ -49,8 +55,9 @@ class SimCameraConfig:
     publish_mask: bool = field(default=False, metadata={"help": "also publish the true instance mask (32SC1)"})
     publish_spacing_s: float = field(
         default=0.005,
-        metadata={"help": "pause between a frame's messages: Fast DDS over UDP lost most depth, camera_info and "
-                          "pose samples published in one ~0.5 MB burst with the image (benchmarks/node.py)",
+        metadata={"help": "pause between a frame's pose, camera_info, depth and image (s): sent as one ~0.5 MB "
+                          "burst, the small messages can be lost on Fast DDS over UDP; raise it if subscribers "
+                          "see fewer depth or pose samples than images (0: one burst)",
                   "range": (0.0, 0.05)},
     )  # fmt: skip
 

@@ -38,8 +38,8 @@ log = logging.getLogger(__name__)
 
 VIEW_SET_NAMES = ("aligned", "hemisphere", "sphere")
 # A pixel with any channel below this is object. Renders have a pure white background and objects at
-# most 0.48 in their darkest channel; sampled backgrounds come out around 0.93, which 0.95 had counted
-# as object everywhere (the silhouette IoU of any sampler was then the object's area fraction).
+# most 0.48 in their darkest channel; sampled backgrounds come out around 0.93, which a threshold near
+# white (0.95) counts as object everywhere (the silhouette IoU of any sampler is then the object's area).
 WHITE_THRESHOLD = 0.75
 
 
