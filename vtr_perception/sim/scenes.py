@@ -47,6 +47,10 @@ class TableTopScene:
     def meshes(self) -> list[MeshData]:
         return [self.table, *(o.mesh for o in self.objects), *self.clutter]
 
+    def object_ids(self, mask: np.ndarray) -> np.ndarray:
+        """A rendered instance mask with the objects as 1..n and everything else (table, room) 0."""
+        return np.where((mask >= 2) & (mask < 2 + len(self.objects)), mask - 1, 0).astype(np.int32)
+
     def object_for_instance(self, instance_id: int) -> SceneObject | None:
         """Renderer instance ids: 1 = table, 2.. = objects in order, then the clutter (None here)."""
         i = instance_id - 2
