@@ -136,7 +136,8 @@ def run_loop(args: argparse.Namespace, planner: str, scene, env: dict[str, str],
         executor.shutdown()
         if recorder is not None:
             recorder.close()
-            print(f"recorded {recorder.count} messages to {args.record}")
+            per_topic = ", ".join(f"{name} {n}" for name, n in recorder.counts.items())
+            print(f"recorded {recorder.count} messages to {args.record} ({per_topic})")
         monitor.destroy_node()
         rclpy.shutdown(context=context)
         stop_nodes(procs)
