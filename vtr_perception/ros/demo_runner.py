@@ -144,6 +144,11 @@ def run_loop(args: argparse.Namespace, planner: str, scene, env: dict[str, str],
     return runs
 
 
+def bag_node_parameters(args: argparse.Namespace) -> dict:
+    """reconstruction_node parameters for `demo --bag`: the backend and the image QoS (reliable by default)."""
+    return {"backend": args.backend, "image_qos": getattr(args, "image_qos", "reliable")}
+
+
 def run_bag(args: argparse.Namespace) -> int:
     """Play a recorded camera run into the reconstruction and nbv nodes; write the final meshes and poses."""
     from vtr_perception.geometry.meshing import grid_to_mesh, save_mesh
@@ -155,7 +160,7 @@ def run_bag(args: argparse.Namespace) -> int:
     log_dir.mkdir(parents=True, exist_ok=True)
     env = demo_environment()
     procs = [
-        start_node("reconstruction", {"backend": args.backend}, {}, env, log_dir),
+        start_node("reconstruction", bag_node_parameters(args), {}, env, log_dir),
         start_node("nbv", {}, {}, env, log_dir),
     ]
     context = rclpy.Context()
