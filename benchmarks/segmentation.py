@@ -25,6 +25,8 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+# Idle OpenMP threads (Open3D's DBSCAN) sleep instead of spinning on the shared cores (set before Open3D loads).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from benchmarks._common import write_result  # noqa: E402
 from vtr_perception.geometry.cameras import Intrinsics, look_at  # noqa: E402
