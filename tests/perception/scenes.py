@@ -18,13 +18,14 @@ TABLE_HALF = 0.5  # the table is the square |x|, |y| <= TABLE_HALF at z = 0
 @dataclass
 class Box:
     center_xy: tuple[float, float]
-    size: tuple[float, float, float]  # x, y, z before yaw; stands on z = 0
+    size: tuple[float, float, float]  # x, y, z before yaw; stands on z = base_z
     yaw_deg: float = 0.0
     color: tuple[int, int, int] = (200, 60, 40)
+    base_z: float = 0.0  # the table top is 0; clutter (walls, counters, chair rails) stands elsewhere
 
     @property
     def center(self) -> np.ndarray:
-        return np.array([self.center_xy[0], self.center_xy[1], self.size[2] / 2.0])
+        return np.array([self.center_xy[0], self.center_xy[1], self.base_z + self.size[2] / 2.0])
 
     @property
     def R(self) -> np.ndarray:

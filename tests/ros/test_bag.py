@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 
@@ -47,3 +49,45 @@ def test_recorded_camera_messages_read_back_identical(tmp_path):
 def test_reading_a_missing_bag_or_one_without_images_fails_clearly(tmp_path):
     with pytest.raises(FileNotFoundError, match="does not exist"):
         list(read_bag(tmp_path / "nope"))
+
+
+def test_recording_from_an_executor_thread_writes_every_message_of_each_topic(tmp_path):
+    """As in `demo --record`: the executor spins in another thread than the one that made the recorder."""
+    import threading
+    from collections import Counter
+
+    from sensor_msgs.msg import CameraInfo
+
+    from vtr_perception.geometry.cameras import Intrinsics
+
+    path = tmp_path / "run"
+    frames = 8
+    K = Intrinsics.from_fov(640, 480, 60)
+    rgb = np.random.default_rng(1).integers(0, 255, (480, 640, 3), dtype=np.uint8)  # VGA: large messages
+    depth = np.full((480, 640), 0.8, dtype=np.float32)
+    with isolated_node("bag_thread_test") as (node, executor):
+        recorder = BagRecorder(node, path)
+        types = {"image": Image, "depth": Image, "camera_info": CameraInfo, "camera_pose": PoseStamped}
+        pubs = {name: node.create_publisher(t, name, 20) for name, t in types.items()}
+        spinner = threading.Thread(target=executor.spin, daemon=True)
+        spinner.start()
+        deadline = time.monotonic() + 10.0
+        while node.count_subscribers("image") < 1 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.3)  # every topic's subscription matched
+        for k in range(frames):
+            stamp = 1.0 + k / 15.0
+            pubs["image"].publish(conv.numpy_to_image(rgb, "rgb8", stamp=stamp, frame_id="cam"))
+            pubs["depth"].publish(conv.numpy_to_image(depth, "32FC1", stamp=stamp, frame_id="cam"))
+            pubs["camera_info"].publish(conv.intrinsics_to_camera_info(K, stamp=stamp, frame_id="cam"))
+            pubs["camera_pose"].publish(conv.matrix_to_pose_stamped(np.eye(4), stamp=stamp, frame_id="world"))
+            time.sleep(1.0 / 15.0)
+        deadline = time.monotonic() + 10.0
+        while recorder.count < 4 * frames and time.monotonic() < deadline:
+            time.sleep(0.05)
+        recorder.close()
+        executor.shutdown()
+        spinner.join(timeout=5.0)
+    assert recorder.counts == {"image": frames, "depth": frames, "camera_info": frames, "camera_pose": frames}
+    read = Counter(name for name, _, _ in read_bag(path))
+    assert read == Counter(recorder.counts)

@@ -44,6 +44,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rviz", action="store_true", help="also start rviz2 with the shipped config (if installed)")
     parser.add_argument("--record", metavar="PATH", help="write the simulated camera streams of the NBV run as a bag")
     parser.add_argument("--bag", metavar="PATH", help="play this ROS 2 bag into the nodes instead of the simulator")
+    parser.add_argument(
+        "--image-qos",
+        choices=("reliable", "sensor_data"),
+        default="reliable",
+        help="--bag: QoS the reconstruction node subscribes to images with (default reliable: best effort lost "
+        "most VGA frames of a played bag over UDP)",
+    )
 
 
 def step_entry(step) -> dict:

@@ -16,19 +16,77 @@ class PerceptionConfig:
     pixel_stride: int = field(
         default=3,
         metadata={
-            "help": "segment every n-th pixel in x and y; masks are upsampled back. Larger is faster, but the "
-            "strided points of a surface seen at a grazing angle must stay closer than cluster_eps_m or the "
-            "object falls apart: raise it only with higher-resolution images or closer views"
+            "help": "segment every n-th pixel in x and y (speed); masks are upsampled back. This is the stride "
+            "of a camera with focal length stride_focal_px; sharper cameras are strided in proportion, so a "
+            "surface gives the same points per metre at any resolution. At 4 (x 277 px) the points of a "
+            "surface seen low from 0.6 m lie farther apart than cluster_eps_m and the object falls apart"
         },
     )
-    plane_distance_m: float = field(default=0.006, metadata={"help": "RANSAC inlier distance (m) of the support plane"})
+    stride_focal_px: float = field(
+        default=277.0,
+        metadata={
+            "help": "focal length (px) at which pixel_stride applies (277: 320x240 at 60 deg); at 640x480 "
+            "and 65 deg (502 px) the stride is 5, at 1280x720 (1005 px) 11; 0 = pixel_stride at any focal length"
+        },
+    )
+    plane_distance_m: float = field(
+        default=0.006,
+        metadata={"help": "least inlier distance (m) of the support plane; farther points get the sensor's "
+                          "noise threshold (plane_noise_sigmas x the depth sigma at their range)"},
+    )  # fmt: skip
+    depth_sigma_base_m: float = field(
+        default=0.0015,
+        metadata={"help": "depth sensor noise model sigma(z) = base + quadratic * z^2 (m): the base. The "
+                          "defaults bound a Kinect v1 (1.5 mm + 1.9 mm/m^2) and a RealSense D435 "
+                          "(0.5 mm + 4.2 mm/m^2): 3 mm at 0.6 m, 6 mm at 1 m"},
+    )  # fmt: skip
+    depth_sigma_quadratic: float = field(
+        default=0.0042, metadata={"help": "depth sensor noise model: sigma growth per metre^2 of depth (1/m)"}
+    )
+    plane_noise_sigmas: float = field(
+        default=2.5,
+        metadata={"help": "a point within this many depth sigmas of the support plane is on it (and not part "
+                          "of an object): 2.5 keeps 99% of a table's points under Gaussian noise"},
+    )  # fmt: skip
     plane_iterations: int = field(default=200, metadata={"help": "RANSAC iterations for the support plane"})
     plane_min_fraction: float = field(
-        default=0.15, metadata={"help": "the support plane must hold at least this fraction of valid points"}
+        default=0.1, metadata={"help": "the support plane must hold at least this fraction of valid points"}
     )
+    support_max_tilt_deg: float = field(
+        default=25.0,
+        metadata={"help": "the support plane's normal is within this angle (deg) of world z (z up, REP 103): "
+                          "walls and shelf fronts never win; 180 accepts any plane (a world frame not "
+                          "gravity-aligned)"},
+    )  # fmt: skip
     max_object_height_m: float = field(
         default=0.5, metadata={"help": "points higher than this above the support plane are ignored (m)"}
     )
+    region_margin_m: float = field(
+        default=0.02,
+        metadata={"help": "objects stand inside the support surface's seen extent (the convex hull of the "
+                          "largest connected patch of plane points) grown by this (m); a cluster with more "
+                          "than region_max_outside_fraction of its points beyond it (a counter, shelf, "
+                          "chair back, wall, something across the table edge) is not an object. Widen it "
+                          "(e.g. 10) to admit everything above the plane"},
+    )  # fmt: skip
+    region_search_m: float = field(
+        default=0.15,
+        metadata={"help": "points this far (m) beyond the grown extent are still clustered, so that something "
+                          "crossing the table edge is seen whole and rejected, not cut at the edge"},
+    )  # fmt: skip
+    region_max_outside_fraction: float = field(
+        default=0.05, metadata={"help": "share of a cluster's points allowed beyond the grown extent (noise)"}
+    )
+    support_contact_m: float = field(
+        default=0.04,
+        metadata={"help": "an object stands on the support: its lowest point is at most this (m) above the "
+                          "plane's noise band; shelves and chair rails floating above the table are not objects"},
+    )  # fmt: skip
+    max_object_size_m: float = field(
+        default=0.4,
+        metadata={"help": "clusters whose world bounding box is longer than this (m) are not objects "
+                          "(merged furniture, a table edge seen as a rail)"},
+    )  # fmt: skip
     cluster_eps_m: float = field(
         default=0.02, metadata={"help": "DBSCAN neighbourhood radius (m); objects closer than this merge"}
     )
@@ -213,6 +271,8 @@ class PerceptionConfig:
         positive = (
             "max_depth_m",
             "plane_distance_m",
+            "plane_noise_sigmas",
+            "max_object_size_m",
             "cluster_eps_m",
             "gate_distance_m",
             "fused_voxel_m",
@@ -228,6 +288,19 @@ class PerceptionConfig:
         for name in ("occluded_below_fraction", "view_min_visible_fraction"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"PerceptionConfig.{name} must be in [0, 1], got {getattr(self, name)}")
+        for name in ("depth_sigma_base_m", "depth_sigma_quadratic", "region_search_m", "support_contact_m",
+                     "stride_focal_px"):  # fmt: skip
+            if getattr(self, name) < 0:
+                raise ValueError(f"PerceptionConfig.{name} must be >= 0, got {getattr(self, name)}")
+        if not 0.0 < self.support_max_tilt_deg <= 180.0:
+            raise ValueError(
+                f"PerceptionConfig.support_max_tilt_deg must be in (0, 180], got {self.support_max_tilt_deg}"
+            )
+        if not 0.0 <= self.region_max_outside_fraction < 1.0:
+            raise ValueError(
+                f"PerceptionConfig.region_max_outside_fraction must be in [0, 1), "
+                f"got {self.region_max_outside_fraction}"
+            )
         if self.size_ratio_gate <= 1.0:
             raise ValueError(f"PerceptionConfig.size_ratio_gate must be > 1, got {self.size_ratio_gate}")
         if self.known_object_size_m < 0:

@@ -32,7 +32,13 @@ from vtr_perception.infer.base import Backend
 from vtr_perception.perception.config import PerceptionConfig
 from vtr_perception.perception.object_pose import ObjectEstimate, estimate_object
 from vtr_perception.perception.reference_frame import Cube, object_axes_cube, resample_cube, yaw_matrix
-from vtr_perception.perception.segmentation import Detection, Segmentation, segment_depth, segment_mask
+from vtr_perception.perception.segmentation import (
+    Detection,
+    Segmentation,
+    segment_depth,
+    segment_mask,
+    segmentation_stride,
+)
 from vtr_perception.perception.tracking import Track, Tracker, visible_footprint
 from vtr_perception.perception.view_buffer import View
 
@@ -194,7 +200,7 @@ class PerceptionPipeline:
         if depth is None or cfg.view_min_visible_fraction <= 0 or len(track.points) == 0:
             return False
         visible, _ = visible_footprint(track.points, depth, intrinsics, T_camera_world, cfg.occlusion_margin_m,
-                                       cfg.pixel_stride)  # fmt: skip
+                                       segmentation_stride(cfg, intrinsics))  # fmt: skip
         return visible < cfg.view_min_visible_fraction
 
     def _due_for_reconstruction(self) -> list[Track]:

@@ -1,4 +1,4 @@
-"""Per-object segmentation of one frame: depth table-top (plane + DBSCAN) or an instance-mask image.
+"""Per-object segmentation of one frame: depth table-top (support surface + DBSCAN) or an instance-mask image.
 
 Both paths return ``Detection`` values: a full-resolution pixel mask, the object's 3D points
 in the world frame (empty without depth), its world-axis bounding box and whether the image
@@ -15,6 +15,7 @@ from scipy import ndimage
 
 from vtr_perception.geometry.cameras import Intrinsics
 from vtr_perception.perception.config import PerceptionConfig
+from vtr_perception.perception.support import fit_support, noise_threshold
 
 
 @dataclass
@@ -112,77 +113,148 @@ def _check_inputs(image: np.ndarray, name: str, intrinsics: Intrinsics) -> None:
         )
 
 
+def segmentation_stride(config: PerceptionConfig, intrinsics: Intrinsics) -> int:
+    """The pixel stride segmentation uses for this camera: ``pixel_stride`` scaled by fx / ``stride_focal_px``."""
+    if config.stride_focal_px <= 0:
+        return int(config.pixel_stride)
+    return max(1, int(round(config.pixel_stride * intrinsics.fx / config.stride_focal_px)))
+
+
 def segment_depth(
     depth: np.ndarray, intrinsics: Intrinsics, T_world_camera: np.ndarray, config: PerceptionConfig
 ) -> Segmentation:
-    """Table-top segmentation: remove the dominant plane (RANSAC), cluster the rest (DBSCAN)."""
+    """Table-top segmentation: find the support surface, cluster what stands on it (DBSCAN), keep objects.
+
+    A cluster is an object when it stands on the support (its lowest point near the plane), lies within
+    the support's seen extent (perception/support.py) and is no longer than ``max_object_size_m``.
+    """
     depth = np.asarray(depth)
     _check_inputs(depth, "depth", intrinsics)
-    s = int(config.pixel_stride)
+    s = segmentation_stride(config, intrinsics)
     pts_grid, d_grid = backproject(depth, intrinsics, T_world_camera, s)
     valid = valid_depth(d_grid, config)
     n_valid = int(valid.sum())
     if n_valid < max(3 * config.min_object_points, 30):
         return Segmentation([], None, "no_valid_depth")
-    pts = pts_grid[valid]
-    plane, inliers = fit_support_plane(pts, config)
-    if inliers < config.plane_min_fraction * n_valid:
+    thr_grid = noise_threshold(np.nan_to_num(d_grid), config)
+    camera = np.asarray(T_world_camera, dtype=np.float64)[:3, 3]
+    support = fit_support(pts_grid, valid, thr_grid, camera, config)
+    if support is None or support.inliers < config.plane_min_fraction * n_valid:
         return Segmentation([], None, "no_support_plane")
-    cam = np.asarray(T_world_camera, dtype=np.float64)[:3, 3]
-    if plane[:3] @ cam + plane[3] < 0:  # normal towards the camera: objects are on the positive side
-        plane = -plane
-    height = pts @ plane[:3] + plane[3]
-    above = (height > config.plane_distance_m) & (height < config.max_object_height_m)
-    obj_pts = pts[above]
-    if len(obj_pts) < config.min_object_points:
+    plane = support.plane
+    pts, thr = pts_grid[valid], thr_grid[valid]
+    height = support.height(pts)
+    candidate = np.flatnonzero((height > thr) & (height < config.max_object_height_m))
+    outside = support.outside_m(pts[candidate])
+    near = outside <= config.region_margin_m + config.region_search_m  # clustered: inside, or crossing the edge
+    candidate, outside = candidate[near], outside[near]
+    if len(candidate) < config.min_object_points:
         return Segmentation([], plane, None)
-    labels_obj = cluster_points(obj_pts, config)
+    obj_pts = pts[candidate]
+    labels = cluster_points(obj_pts, config)
+    labels = reject_non_objects(obj_pts, labels, height[candidate] - thr[candidate], outside, config)
     label_grid = np.full(valid.shape, -1, dtype=np.int32)
-    flat = np.flatnonzero(valid.reshape(-1))[above]
-    label_grid.reshape(-1)[flat] = labels_obj
-    # Full-resolution masks: each labelled sub-grid cell covers its stride block (grown by one
-    # block so edges are kept); a full-res pixel belongs to the object if its own depth is an
-    # object point (valid, above the plane, below the height limit).
-    object_px = _object_pixels(depth, intrinsics, T_world_camera, plane, config)
-    # Grow labels into unlabelled neighbour blocks only (never over another object's block).
+    label_grid.reshape(-1)[np.flatnonzero(valid.reshape(-1))[candidate]] = labels
+    # Grow labels into unlabelled neighbour blocks only (never over another object's block), so mask edges are kept.
     grown = np.where(label_grid >= 0, label_grid, ndimage.grey_dilation(label_grid + 1, size=(3, 3)) - 1)
-    up = np.repeat(np.repeat(grown, s, axis=0), s, axis=1)[: depth.shape[0], : depth.shape[1]]
     detections = []
-    for k in range(int(labels_obj.max()) + 1 if len(labels_obj) else 0):
-        sel = labels_obj == k
+    for k in range(int(labels.max()) + 1 if len(labels) else 0):
+        sel = labels == k
         if sel.sum() < config.min_object_points:
             continue
         points = obj_pts[sel]
-        mask = (up == k) & object_px
-        # A full-resolution pixel must lie in the cluster's 3D box: no spill across occlusion edges.
-        ys, xs = np.nonzero(mask)
-        p = _pixel_points(depth, intrinsics, T_world_camera, ys, xs)
-        margin = config.cluster_eps_m / 2.0
-        inside = np.all((p >= points.min(axis=0) - margin) & (p <= points.max(axis=0) + margin), axis=1)
-        mask[ys[~inside], xs[~inside]] = False
-        if not mask.any():
-            continue
-        detections.append(_detection(mask, points, plane, config))
+        mask = _full_resolution_mask(grown == k, s, points, depth, intrinsics, T_world_camera, plane, config)
+        if mask is not None:
+            detections.append(_detection(mask, points, plane, config))
     return Segmentation(detections, plane, None)
 
 
-def fit_support_plane(points: np.ndarray, config: PerceptionConfig) -> tuple[np.ndarray, int]:
-    """(plane a, b, c, d with unit normal, inlier count): RANSAC on a subsample, least squares on its inliers."""
-    step = max(1, len(points) // 5000)  # RANSAC cost grows with points x iterations; 5000 find the plane as well
-    cloud = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(points[::step]))
-    o3d.utility.random.seed(0)  # the same frame always gives the same plane
-    plane, _ = cloud.segment_plane(config.plane_distance_m, 3, config.plane_iterations)
-    plane = np.asarray(plane, dtype=np.float64)
-    plane /= np.linalg.norm(plane[:3])
-    inlier = np.abs(points @ plane[:3] + plane[3]) < config.plane_distance_m
-    fit = points[inlier][:: max(1, int(inlier.sum()) // 20000)]
-    if len(fit) >= 3:
-        centroid = fit.mean(axis=0)
-        normal = np.linalg.svd(fit - centroid, full_matrices=False)[2][2]
-        normal = normal if normal @ plane[:3] >= 0 else -normal
-        plane = np.append(normal, -normal @ centroid)
-        inlier = np.abs(points @ plane[:3] + plane[3]) < config.plane_distance_m
-    return plane, int(inlier.sum())
+def _cluster_stats(labels: np.ndarray, n: int, points: np.ndarray, values: dict[str, np.ndarray]):
+    """Per cluster 0..n-1 of ``labels`` (>= 0 only): point count, box corners and the minimum of each of ``values``.
+
+    One sort by label and a ``reduceat`` per quantity; empty clusters get +inf / -inf."""
+    member = np.flatnonzero(labels >= 0)
+    order = member[np.argsort(labels[member], kind="stable")]
+    lab = labels[order]
+    count = np.bincount(lab, minlength=n)
+    present = np.flatnonzero(count)
+    starts = np.searchsorted(lab, present)
+    lo, hi = np.full((n, 3), np.inf), np.full((n, 3), -np.inf)
+    minima = {key: np.full(n, np.inf) for key in values}
+    if len(order):
+        lo[present] = np.minimum.reduceat(points[order], starts, axis=0)
+        hi[present] = np.maximum.reduceat(points[order], starts, axis=0)
+        for key, v in values.items():
+            minima[key][present] = np.minimum.reduceat(v[order], starts)
+    return count, lo, hi, minima
+
+
+def reject_non_objects(
+    points: np.ndarray, labels: np.ndarray, clearance: np.ndarray, outside: np.ndarray, config: PerceptionConfig
+) -> np.ndarray:
+    """``labels`` with clusters that are not table objects set to -1 (noise), floating pieces joined to their object.
+
+    ``clearance`` is each point's height above the plane's noise band, ``outside`` its distance beyond the
+    support's extent. A cluster whose lowest point is more than ``support_contact_m`` above the band does
+    not stand on the support: it joins a standing cluster whose footprint (grown by ``cluster_eps_m``)
+    overlaps its own (a lamp's shade over its stem, split by noise or self-occlusion), else it is dropped
+    (a shelf, a chair's rail). Then rejected: clusters with more than ``region_max_outside_fraction`` of
+    their points beyond the extent grown by ``region_margin_m``, or longer than ``max_object_size_m``.
+    """
+    if not (labels >= 0).any():
+        return labels
+    n = int(labels.max()) + 1
+    beyond = (outside > config.region_margin_m).astype(np.float64)
+    _, lo, hi, minima = _cluster_stats(labels, n, points, {"clearance": clearance})
+    standing = minima["clearance"] <= config.support_contact_m
+    target = np.where(standing, np.arange(n), -1)
+    eps = config.cluster_eps_m
+    for f in np.flatnonzero(~standing & np.isfinite(minima["clearance"])):
+        overlap = np.all((lo[:, :2] <= hi[f, :2] + eps) & (hi[:, :2] >= lo[f, :2] - eps), axis=1) & standing
+        if overlap.any():
+            target[f] = int(np.flatnonzero(overlap)[0])
+    labels = np.where(labels >= 0, target[np.maximum(labels, 0)], -1)
+    count, lo, hi, _ = _cluster_stats(labels, n, points, {})
+    beyond_count = np.bincount(labels[labels >= 0], weights=beyond[labels >= 0], minlength=n)
+    with np.errstate(invalid="ignore"):
+        ok = (count > 0) & (beyond_count <= config.region_max_outside_fraction * count)
+        ok &= np.max(hi - lo, axis=1) <= config.max_object_size_m
+    labels = np.where(labels >= 0, np.where(ok, np.arange(n), -1)[np.maximum(labels, 0)], -1)
+    _, compact = np.unique(labels, return_inverse=True)  # renumber 0..m-1, noise stays -1
+    return np.where(labels >= 0, compact.reshape(labels.shape) - int(labels.min() < 0), -1)
+
+
+def _full_resolution_mask(
+    cells: np.ndarray,
+    s: int,
+    points: np.ndarray,
+    depth: np.ndarray,
+    intrinsics: Intrinsics,
+    T_world_camera: np.ndarray,
+    plane: np.ndarray,
+    config: PerceptionConfig,
+) -> np.ndarray | None:
+    """(H, W) mask of one cluster from its sub-grid ``cells``, worked out only in the cells' pixel window.
+
+    A full-resolution pixel belongs to the object if its cell (grown by one) is the object's, its own depth
+    is an object point (above the plane's noise band, below the height limit) and its point lies in the
+    cluster's 3D box (no spill across occlusion edges). None when no pixel is left.
+    """
+    rows, cols = np.flatnonzero(cells.any(axis=1)), np.flatnonzero(cells.any(axis=0))
+    y0, y1 = rows[0] * s, min((rows[-1] + 1) * s, depth.shape[0])
+    x0, x1 = cols[0] * s, min((cols[-1] + 1) * s, depth.shape[1])
+    block = cells[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    up = np.repeat(np.repeat(block, s, axis=0), s, axis=1)[: y1 - y0, : x1 - x0]
+    window = up & _object_pixels(depth[y0:y1, x0:x1], intrinsics, T_world_camera, plane, config, (y0, x0))
+    ys, xs = np.nonzero(window)
+    p = _pixel_points(depth, intrinsics, T_world_camera, ys + y0, xs + x0)
+    margin = config.cluster_eps_m / 2.0
+    inside = np.all((p >= points.min(axis=0) - margin) & (p <= points.max(axis=0) + margin), axis=1)
+    if not inside.any():
+        return None
+    mask = np.zeros(depth.shape, dtype=bool)
+    mask[ys[inside] + y0, xs[inside] + x0] = True
+    return mask
 
 
 def cluster_points(points: np.ndarray, config: PerceptionConfig) -> np.ndarray:
@@ -238,18 +310,25 @@ def _pixel_points(
 
 
 def _object_pixels(
-    depth: np.ndarray, intrinsics: Intrinsics, T_world_camera: np.ndarray, plane: np.ndarray, config: PerceptionConfig
+    depth: np.ndarray,
+    intrinsics: Intrinsics,
+    T_world_camera: np.ndarray,
+    plane: np.ndarray,
+    config: PerceptionConfig,
+    origin: tuple[int, int] = (0, 0),
 ) -> np.ndarray:
-    """(H, W) pixels whose point lies between the plane margin and the height limit (full resolution)."""
+    """Pixels of a depth window (its top-left pixel at ``origin`` (row, col)) whose point lies above the plane's
+    noise band and below the height limit."""
     T = np.asarray(T_world_camera, dtype=np.float64)
     n_cam = T[:3, :3].T @ plane[:3]  # plane normal in the camera frame
     offset = plane[:3] @ T[:3, 3] + plane[3]
-    u = (np.arange(intrinsics.width) + 0.5 - intrinsics.cx) / intrinsics.fx
-    v = (np.arange(intrinsics.height) + 0.5 - intrinsics.cy) / intrinsics.fy
+    u = (origin[1] + np.arange(depth.shape[1]) + 0.5 - intrinsics.cx) / intrinsics.fx
+    v = (origin[0] + np.arange(depth.shape[0]) + 0.5 - intrinsics.cy) / intrinsics.fy
     ray_dot = n_cam[0] * u[None, :] + n_cam[1] * v[:, None] + n_cam[2]
     with np.errstate(invalid="ignore"):
         height = depth * ray_dot + offset
-        return valid_depth(depth, config) & (height > config.plane_distance_m) & (height < config.max_object_height_m)
+        band = noise_threshold(depth, config)  # NaN where depth is: never above it
+        return valid_depth(depth, config) & (height > band) & (height < config.max_object_height_m)
 
 
 def segment_mask(

@@ -22,7 +22,7 @@ from scipy.optimize import linear_sum_assignment
 
 from vtr_perception.geometry.cameras import Intrinsics, invert, rotation_angle_deg, transform_points
 from vtr_perception.perception.config import PerceptionConfig
-from vtr_perception.perception.segmentation import Detection
+from vtr_perception.perception.segmentation import Detection, segmentation_stride
 from vtr_perception.perception.view_buffer import ViewBuffer
 
 _GATED = 1e6
@@ -231,7 +231,7 @@ class Tracker:
             return True
         cfg = self.config
         visible, cells = visible_footprint(track.points, depth, intrinsics, T_camera_world, cfg.occlusion_margin_m,
-                                           cfg.pixel_stride)  # fmt: skip
+                                           segmentation_stride(cfg, intrinsics))  # fmt: skip
         # Too few points here for segmentation to keep for sure (a flat object seen from far and low): not expected.
         return visible >= cfg.occluded_below_fraction and cells >= cfg.expected_cells_factor * cfg.min_object_points
 

@@ -6,6 +6,7 @@ written here plays in `ros2 bag play` and a bag recorded on a robot plays here.
 
 from __future__ import annotations
 
+import queue
 import threading
 import time
 from pathlib import Path
@@ -32,36 +33,70 @@ def _type_name(msg_type: type) -> str:
 
 
 class BagRecorder:
-    """Subscribes to topics on ``node`` and writes every message into a new rosbag2 directory."""
+    """Subscribes to topics on ``node`` and writes every message into a new rosbag2 directory.
+
+    The rosbags Writer keeps an SQLite connection that may only be used from the thread that opened it,
+    while subscription callbacks run on whichever thread spins the executor (the demo spins in a
+    thread of its own). So one writer thread owns the Writer from open to close; callbacks only
+    serialise and queue. ``count`` and ``counts`` (per relative topic) are the messages written.
+    """
 
     def __init__(self, node: Node, path: str | Path, topics: dict[str, type] | None = None) -> None:
-        from rosbags.rosbag2 import Writer
-        from rosbags.typesys import Stores, get_typestore
-
         self.path = Path(path)
         if self.path.exists():
             raise ValueError(f"bag {self.path} already exists; choose a new path")
-        self._writer = Writer(self.path, version=9)
-        self._writer.open()
-        self._lock = threading.Lock()
+        topics = topics or CAMERA_TOPICS
         self.count = 0
-        store = get_typestore(Stores.ROS2_HUMBLE)
-        for topic, msg_type in (topics or CAMERA_TOPICS).items():
-            full = node.resolve_topic_name(topic)
-            conn = self._writer.add_connection(full, _type_name(msg_type), typestore=store)
-            node.create_subscription(msg_type, topic, lambda m, c=conn: self._write(c, m), reliable_qos(depth=20))
+        self.counts: dict[str, int] = dict.fromkeys(topics, 0)
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._opened = threading.Event()
+        self._error: BaseException | None = None
+        self._closed = False
+        wanted = {name: (node.resolve_topic_name(name), _type_name(t)) for name, t in topics.items()}
+        self._thread = threading.Thread(target=self._run, args=(wanted,), name="bag-writer", daemon=True)
+        self._thread.start()
+        self._opened.wait()
+        if self._error is not None:
+            raise ValueError(f"cannot write bag {self.path}: {self._error}") from self._error
+        for name, msg_type in topics.items():
+            node.create_subscription(msg_type, name, lambda m, n=name: self._enqueue(n, m), reliable_qos(depth=20))
 
-    def _write(self, connection, msg) -> None:
-        with self._lock:
-            if self._writer is not None:
-                self._writer.write(connection, time.time_ns(), serialize_message(msg))
+    def _enqueue(self, name: str, msg) -> None:
+        if not self._closed:
+            self._queue.put((name, time.time_ns(), serialize_message(msg)))
+
+    def _run(self, wanted: dict[str, tuple[str, str]]) -> None:
+        """The writer thread: open, write what is queued until the None sentinel, close."""
+        from rosbags.rosbag2 import Writer
+        from rosbags.typesys import Stores, get_typestore
+
+        try:
+            writer = Writer(self.path, version=9)
+            writer.open()
+            store = get_typestore(Stores.ROS2_HUMBLE)
+            conns = {name: writer.add_connection(full, type_name, typestore=store)
+                     for name, (full, type_name) in wanted.items()}  # fmt: skip
+        except Exception as exc:  # reported to the constructor
+            self._error = exc
+            self._opened.set()
+            return
+        self._opened.set()
+        try:
+            while (item := self._queue.get()) is not None:
+                name, stamp, raw = item
+                writer.write(conns[name], stamp, raw)
+                self.counts[name] += 1
                 self.count += 1
+        finally:
+            writer.close()
 
-    def close(self) -> None:
-        with self._lock:
-            if self._writer is not None:
-                self._writer.close()
-                self._writer = None
+    def close(self, timeout_s: float = 30.0) -> None:
+        """Stop taking messages, write what is queued and close the bag (idempotent)."""
+        if self._closed:
+            return
+        self._closed = True
+        self._queue.put(None)
+        self._thread.join(timeout_s)
 
 
 def read_bag(path: str | Path, topics: dict[str, type] | None = None):

@@ -136,11 +136,17 @@ def run_loop(args: argparse.Namespace, planner: str, scene, env: dict[str, str],
         executor.shutdown()
         if recorder is not None:
             recorder.close()
-            print(f"recorded {recorder.count} messages to {args.record}")
+            per_topic = ", ".join(f"{name} {n}" for name, n in recorder.counts.items())
+            print(f"recorded {recorder.count} messages to {args.record} ({per_topic})")
         monitor.destroy_node()
         rclpy.shutdown(context=context)
         stop_nodes(procs)
     return runs
+
+
+def bag_node_parameters(args: argparse.Namespace) -> dict:
+    """reconstruction_node parameters for `demo --bag`: the backend and the image QoS (reliable by default)."""
+    return {"backend": args.backend, "image_qos": getattr(args, "image_qos", "reliable")}
 
 
 def run_bag(args: argparse.Namespace) -> int:
@@ -154,7 +160,7 @@ def run_bag(args: argparse.Namespace) -> int:
     log_dir.mkdir(parents=True, exist_ok=True)
     env = demo_environment()
     procs = [
-        start_node("reconstruction", {"backend": args.backend}, {}, env, log_dir),
+        start_node("reconstruction", bag_node_parameters(args), {}, env, log_dir),
         start_node("nbv", {}, {}, env, log_dir),
     ]
     context = rclpy.Context()

@@ -79,7 +79,7 @@ class SimCameraNode(Node):
             (self.pub_depth, conv.numpy_to_image(depth, "32FC1", stamp=stamp, frame_id=cam_frame)),
         ]
         if self.pub_mask is not None:
-            objects_only = np.where(frame.mask >= 2, frame.mask - 1, 0).astype(np.int32)
+            objects_only = self.camera.scene.object_ids(frame.mask)
             mask = conv.numpy_to_image(objects_only, "32SC1", stamp=stamp, frame_id=cam_frame)
             messages.append((self.pub_mask, mask))
         messages.append((self.pub_image, conv.numpy_to_image(frame.rgb, "rgb8", stamp=stamp, frame_id=cam_frame)))

@@ -31,6 +31,11 @@ class SimCameraConfig:
     split: str = field(default="test", metadata={"help": "split the objects are drawn from (held out from training)"})
     seed: int = field(default=0, metadata={"help": "scene seed: object choice, sizes, placement"})
     object_keys: list[str] = field(default_factory=list, metadata={"help": "explicit object keys (overrides split)"})
+    room: bool = field(
+        default=False,
+        metadata={"help": "put the table in a room (sim/room.py): walls, a counter and shelves with items, chairs; "
+                          "clutter a real camera sees, never one of the objects"},
+    )  # fmt: skip
     width: int = field(default=320, metadata={"help": "image width, pixels", "range": (16, 4096)})
     height: int = field(default=240, metadata={"help": "image height, pixels", "range": (16, 4096)})
     fov_deg: float = field(default=60.0, metadata={"help": "horizontal field of view, degrees", "range": (10.0, 170.0)})
@@ -75,6 +80,7 @@ class SimCamera:
             split=config.split,
             seed=config.seed,
             object_keys=list(config.object_keys) or None,
+            room=config.room,
         )
         self.renderer = Renderer(self.scene.meshes())
         self.intrinsics = cameras.Intrinsics.from_fov(config.width, config.height, config.fov_deg)

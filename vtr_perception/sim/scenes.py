@@ -37,17 +37,22 @@ class SceneObject:
 
 @dataclass
 class TableTopScene:
-    """A table and objects; ``meshes()`` gives the renderer's input (table first)."""
+    """A table and objects; ``meshes()`` gives the renderer's input (table first, room clutter last)."""
 
     objects: list[SceneObject]
     table: MeshData
     metadata: dict = field(default_factory=dict)
+    clutter: list[MeshData] = field(default_factory=list)  # the room around the table (sim/room.py): not objects
 
     def meshes(self) -> list[MeshData]:
-        return [self.table, *(o.mesh for o in self.objects)]
+        return [self.table, *(o.mesh for o in self.objects), *self.clutter]
+
+    def object_ids(self, mask: np.ndarray) -> np.ndarray:
+        """A rendered instance mask with the objects as 1..n and everything else (table, room) 0."""
+        return np.where((mask >= 2) & (mask < 2 + len(self.objects)), mask - 1, 0).astype(np.int32)
 
     def object_for_instance(self, instance_id: int) -> SceneObject | None:
-        """Renderer instance ids: 1 = table, 2.. = objects in order."""
+        """Renderer instance ids: 1 = table, 2.. = objects in order, then the clutter (None here)."""
         i = instance_id - 2
         return self.objects[i] if 0 <= i < len(self.objects) else None
 
@@ -93,12 +98,15 @@ def make_tabletop_scene(
     object_keys: list[str] | None = None,
     size_range: tuple[float, float] = (0.12, 0.18),
     spacing: float = 0.24,
+    room: bool = False,
 ) -> TableTopScene:
     """Pick held-out objects from a mesh source and place them apart on a table.
 
     Objects are drawn from ``split`` (never from training objects) unless ``object_keys``
     names them. Each is normalised into its canonical cube, scaled so its longest side is
-    in ``size_range`` metres, given a random yaw, and placed on a line along x.
+    in ``size_range`` metres, given a random yaw, and placed on a line along x. ``room`` adds
+    the room around the table (sim/room.py: floor, walls, counter and shelves with items,
+    chairs); it is clutter, never one of ``objects``.
     """
     from vtr_perception.data.sources import open_source
     from vtr_perception.data.splits import split_of
@@ -147,4 +155,9 @@ def make_tabletop_scene(
     table = box_mesh(
         (TABLE_SIZE[0], TABLE_SIZE[1], TABLE_SIZE[2]), (0.0, 0.0, -TABLE_SIZE[2] / 2), "table", TABLE_COLOR
     )
-    return TableTopScene(objects, table, {"source": source, "split": split, "seed": seed})
+    clutter = []
+    if room:
+        from vtr_perception.sim.room import room_clutter
+
+        clutter = room_clutter(np.random.default_rng([seed, 31]))
+    return TableTopScene(objects, table, {"source": source, "split": split, "seed": seed, "room": room}, clutter)
