@@ -103,7 +103,7 @@ def test_empty_mask_cannot_make_a_view():
 def test_crop_of_a_project_renderer_frame_matches_the_renderer_from_the_virtual_camera():
     # The same check with the Open3D renderer the benchmarks and the simulated camera use.
     from vtr_perception.geometry.renderer import Renderer
-    from vtr_perception.sim.scenes import box_mesh
+    from vtr_perception.sim.boxes import box_mesh
 
     mesh = box_mesh((0.10, 0.06, 0.12), (0.05, -0.03, 0.06), "box", (0.8, 0.3, 0.2))
     renderer = Renderer([mesh])

@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from vtr_perception.geometry.mesh import MeshData
-from vtr_perception.sim.scenes import TABLE_SIZE, box_mesh
+from vtr_perception.sim.boxes import TABLE_SIZE, box_mesh
 
 TABLE_HEIGHT_M = 0.75  # floor to table top
 FLOOR_Z = -TABLE_HEIGHT_M

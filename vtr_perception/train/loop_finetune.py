@@ -30,6 +30,7 @@ class LoopFineTuneConfig:
     val_crops: tuple[str, ...] = field(default=(), metadata={"help": "validation loop-crop files (val split)"})
     out: str = field(default="runs/loop_finetune.pt", metadata={"help": "the best checkpoint goes here"})
     max_minutes: float = field(default=25.0, metadata={"help": "wall-time budget"})
+    max_steps: int = field(default=0, metadata={"help": "stop after this many steps as well (0: the budget alone)"})
     lr: float = field(default=5e-4, metadata={"help": "peak AdamW learning rate (cosine to 5% over the budget)"})
     weight_decay: float = field(default=1e-4, metadata={"help": "AdamW weight decay"})
     batch_size: int = field(default=12, metadata={"help": "samples per batch"})
@@ -82,7 +83,7 @@ def fine_tune(config: LoopFineTuneConfig) -> dict:
     while not done:
         for batch in loader:
             elapsed = time.monotonic() - start
-            if elapsed >= budget:
+            if elapsed >= budget or (config.max_steps and step >= config.max_steps):
                 done = True
                 break
             lr = config.lr * (0.05 + 0.95 * 0.5 * (1.0 + math.cos(math.pi * elapsed / budget)))
