@@ -6,6 +6,9 @@ from setuptools import find_packages, setup
 
 PACKAGE = "vtr_perception"
 HERE = Path(__file__).resolve().parent
+# What the nodes and the CLI load from share/vtr_perception/models (vtr_perception/infer/paths.py) and its
+# card; the other checkpoints in models/ are experiments that stay in the source checkout.
+SHIPPED_MODELS = ["models/reconstructor.onnx", "models/reconstructor.pt", "models/MODEL_CARD.md"]
 
 
 def share_files(folder: str) -> list[tuple[str, list[str]]]:
@@ -20,23 +23,24 @@ def share_files(folder: str) -> list[tuple[str, list[str]]]:
 
 def requirements(name: str) -> list[str]:
     lines = (HERE / "requirements" / f"{name}.txt").read_text().splitlines()
-    return [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+    return [req for req in (line.split("#")[0].strip() for line in lines) if req]
 
 
 setup(
     name=PACKAGE,
     version="0.1.0",
-    packages=find_packages(include=[PACKAGE, f"{PACKAGE}.*"]),
+    packages=find_packages(include=[PACKAGE, f"{PACKAGE}.*", "onnx_export"]),
     data_files=[
         ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
         (f"share/{PACKAGE}", ["package.xml"]),
         *share_files("launch"),
         *share_files("config"),
         *share_files("rviz"),
-        *share_files("models"),
+        (f"share/{PACKAGE}/models", SHIPPED_MODELS),
     ],
-    install_requires=requirements("core"),
-    extras_require={"ros": requirements("ros"), "dev": requirements("dev")},
+    # What the nodes need; the training, simulation and pip-ROS sets are extras (requirements/README.md).
+    install_requires=requirements("runtime"),
+    extras_require={name: requirements(name) for name in ("train", "sim", "ros", "dev")},
     python_requires=">=3.10,<3.13",
     zip_safe=False,
     maintainer="vtr_perception maintainers",

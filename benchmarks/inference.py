@@ -21,19 +21,15 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from _common import ROOT, write_result  # the script's own folder is sys.path[0]
+from tqdm import tqdm
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from _common import ROOT, write_result  # noqa: E402
-from tqdm import tqdm  # noqa: E402
-
-from onnx_export.export import export_model  # noqa: E402
-from onnx_export.parity import random_rotations  # noqa: E402
-from vtr_perception.infer.engine_cache import file_sha256  # noqa: E402
-from vtr_perception.infer.metadata import PREFIX, read_onnx_props  # noqa: E402
-from vtr_perception.infer.onnxruntime_backend import OnnxRuntimeBackend  # noqa: E402
-from vtr_perception.infer.torch_backend import TorchBackend  # noqa: E402
+from onnx_export.export import export_model
+from onnx_export.parity import random_rotations
+from vtr_perception.infer.engine_cache import file_sha256
+from vtr_perception.infer.metadata import PREFIX, read_onnx_props
+from vtr_perception.infer.onnxruntime_backend import OnnxRuntimeBackend
+from vtr_perception.infer.torch_backend import TorchBackend
 
 
 def measured_peak_gflops(n: int = 2048, repeats: int = 5) -> float:

@@ -1,6 +1,6 @@
 """Build (once) the TensorRT engine of the exported reconstructor for this GPU and TensorRT version.
 
-    python onnx_export/build_engine.py --onnx models/reconstructor.onnx --precision fp16
+    python -m onnx_export.build_engine --onnx models/reconstructor.onnx --precision fp16
     vtr-perception build-engine --onnx models/reconstructor.onnx --precision int8 \\
         --calibration-cache models/calib.cache --calibration-data .cache/data/pybullet64
 
@@ -18,9 +18,6 @@ import logging
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-
-if __package__ in (None, ""):  # run as a script: make the repo importable
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np
 

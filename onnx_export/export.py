@@ -1,6 +1,6 @@
 """Export the reconstructor (with its pose and error heads) to ONNX and prove it matches PyTorch.
 
-    python onnx_export/export.py --checkpoint models/reconstructor.pt --out models/reconstructor.onnx
+    python -m onnx_export.export --checkpoint models/reconstructor.pt --out models/reconstructor.onnx
     vtr-perception export --checkpoint models/reconstructor.pt --out models/reconstructor.onnx
 
 Steps: torch.onnx.export (TorchScript exporter, opset 17, dynamic batch and view axes) ->
@@ -19,9 +19,6 @@ import sys
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-
-if __package__ in (None, ""):  # run as a script: make the repo importable
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import onnx
 import torch

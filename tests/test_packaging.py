@@ -1,20 +1,25 @@
-"""The package as ROS and pip see it: package.xml, the rclpy-free core, a real colcon build."""
+"""The package as ROS and pip see it: package.xml, the requirement sets, the rclpy-free core, a real colcon build."""
 
 from __future__ import annotations
 
 import ast
 import os
+import runpy
 import shutil
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from unittest import mock
 
 import pytest
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 REPO = Path(__file__).resolve().parents[1]
 PACKAGE_DIR = REPO / "vtr_perception"
-SHARE_DIRS = ("launch", "config", "rviz", "models")
+SHARE_DIRS = ("launch", "config", "rviz")  # installed whole; models/ only in part (SHIPPED_MODELS)
+SHIPPED_MODELS = {"reconstructor.onnx", "reconstructor.pt", "MODEL_CARD.md"}
 REQUIRED_EXEC_DEPENDS = {
     "rclpy",
     "sensor_msgs",
@@ -22,11 +27,28 @@ REQUIRED_EXEC_DEPENDS = {
     "visualization_msgs",
     "std_msgs",
     "diagnostic_msgs",
-    "tf2_ros",
+    "tf2_ros_py",
     "python3-numpy",
     "python3-yaml",
 }
 ROS_ONLY_MODULES = ("rclpy", "tf2_ros", "rosidl_runtime_py", "message_filters", "launch", "launch_ros", "cv_bridge")
+# ROS packages whose Python module has another name
+ROS_PACKAGE_OF_MODULE = {"tf2_ros": "tf2_ros_py"}
+# Training, simulation and report packages: never a run-time dependency (DESIGN.md, "Run time and training time")
+TRAINING_PACKAGES = {"torch", "diffusers", "accelerate", "transformers", "pybullet", "matplotlib"}
+# runtime.txt's packages: the rosdep key that installs each one from apt, or None where it comes from pip only
+ROSDEP_KEY_OF = {
+    "numpy": "python3-numpy",
+    "scipy": "python3-scipy",
+    "pyyaml": "python3-yaml",
+    "scikit-image": "python3-skimage",
+    "filelock": "python3-filelock",
+    "onnx": None,
+    "onnxruntime": None,
+    "open3d": None,
+    "open3d-cpu": None,
+    "rosbags": None,
+}
 
 
 def is_ros_module(name: str) -> bool:
@@ -34,12 +56,42 @@ def is_ros_module(name: str) -> bool:
     return top in ROS_ONLY_MODULES or top.endswith(("_msgs", "_interfaces"))
 
 
+def imported_modules(path: Path) -> list[str]:
+    """Every absolute import in a file, nested ones (inside functions or try blocks) included."""
+    names = []
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Import):
+            names += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.append(node.module)
+    return names
+
+
+def requirements_of(name: str) -> list[Requirement]:
+    lines = (REPO / "requirements" / f"{name}.txt").read_text().splitlines()
+    return [Requirement(req) for req in (line.split("#")[0].strip() for line in lines) if req]
+
+
+def parsed_package():
+    parse_package = pytest.importorskip("catkin_pkg.package", reason="catkin_pkg not installed").parse_package
+    return parse_package(str(REPO / "package.xml"))
+
+
+@pytest.fixture(scope="module")
+def setup_kwargs() -> dict:
+    """The keyword arguments setup.py passes to setup(), from the repository root as pip and colcon run it."""
+    captured: dict = {}
+    with pytest.MonkeyPatch.context() as patch, mock.patch("setuptools.setup", lambda **kw: captured.update(kw)):
+        patch.chdir(REPO)
+        runpy.run_path(str(REPO / "setup.py"), run_name="__main__")
+    return captured
+
+
 # ---------------------------------------------------------------- (a) package.xml
 
 
 def test_package_xml_is_a_valid_ament_python_manifest():
-    parse_package = pytest.importorskip("catkin_pkg.package", reason="catkin_pkg not installed").parse_package
-    package = parse_package(str(REPO / "package.xml"))
+    package = parsed_package()
     package.validate()  # raises InvalidPackage with the reasons
     assert package.name == "vtr_perception" and package.package_format == 3
     assert package.get_build_type() == "ament_python"
@@ -49,7 +101,143 @@ def test_package_xml_is_a_valid_ament_python_manifest():
     assert (REPO / "resource" / "vtr_perception").is_file(), "ament index marker missing"
 
 
-# ---------------------------------------------------------------- (b) the core runs without ROS
+def test_package_xml_declares_every_ros_package_the_code_imports():
+    exec_depends = {d.name for d in parsed_package().exec_depends}
+    files = sorted(PACKAGE_DIR.rglob("*.py")) + sorted((REPO / "launch").glob("*.py"))
+    needed = {}
+    for path in files:
+        for name in imported_modules(path):
+            top = name.split(".")[0]
+            if is_ros_module(top) or top == "ament_index_python":
+                needed.setdefault(ROS_PACKAGE_OF_MODULE.get(top, top), path.relative_to(REPO))
+    assert "rclpy" in needed and "tf2_ros_py" in needed  # the scan sees the node modules
+    missing = {package: str(where) for package, where in needed.items() if package not in exec_depends}
+    assert not missing, f"imported but not an exec_depend of package.xml: {missing}"
+
+
+def test_package_xml_has_run_time_dependencies_only_with_apt_rosdep_keys():
+    exec_depends = {d.name for d in parsed_package().exec_depends}
+    training = {key for key in exec_depends if any(name in key for name in TRAINING_PACKAGES)}
+    assert not training, f"training packages are pip extras, not run-time dependencies: {training}"
+    pip_keys = {key for key in exec_depends if key.endswith("-pip")}
+    assert not pip_keys, f"pip-only packages go in requirements/runtime.txt (ros2_ws/README.md): {pip_keys}"
+    # Python dependencies are exactly runtime.txt's packages that Ubuntu (and rosdep) provide
+    runtime = {canonicalize_name(r.name) for r in requirements_of("runtime")}
+    assert runtime <= set(ROSDEP_KEY_OF), f"say how these reach a robot (ROSDEP_KEY_OF): {runtime - set(ROSDEP_KEY_OF)}"
+    python_keys = {key for key in exec_depends if key.startswith("python3-")}
+    assert python_keys == {ROSDEP_KEY_OF[name] for name in runtime} - {None}
+
+
+# ---------------------------------------------------------------- (b) requirement sets and setup.py
+
+
+def test_runtime_requirements_leave_out_training_packages_and_are_ranges():
+    for name in ("runtime", "train", "sim"):
+        for req in requirements_of(name):
+            operators = {spec.operator for spec in req.specifier}
+            assert {">=", "<"} <= operators, f"requirements/{name}.txt: {req} needs a range (>=, <), not a pin"
+    runtime = {canonicalize_name(r.name) for r in requirements_of("runtime")}
+    assert not runtime & TRAINING_PACKAGES, f"training packages in runtime.txt: {runtime & TRAINING_PACKAGES}"
+    extras = {canonicalize_name(r.name) for r in requirements_of("train") + requirements_of("sim")}
+    assert TRAINING_PACKAGES <= extras
+
+
+def test_development_pins_lie_inside_the_declared_ranges():
+    """core.txt (what `make test` installs) pins exactly runtime + train + sim, each pin inside its range."""
+    ranges = {}
+    for name in ("runtime", "train", "sim"):
+        for req in requirements_of(name):
+            ranges[(canonicalize_name(req.name), str(req.marker))] = (name, req)
+    pinned = {}
+    for pin in requirements_of("core"):
+        (spec,) = pin.specifier
+        assert spec.operator == "==", f"core.txt pins: {pin}"
+        pinned[(canonicalize_name(pin.name), str(pin.marker))] = spec.version
+    assert set(pinned) == set(ranges), (
+        f"only in core.txt: {set(pinned) - set(ranges)}; only in the ranges: {set(ranges) - set(pinned)}"
+    )
+    outside = [f"{key[0]}=={version} is outside {ranges[key][0]}.txt's {ranges[key][1]}"
+               for key, version in pinned.items() if not ranges[key][1].specifier.contains(version)]  # fmt: skip
+    assert not outside, outside
+
+
+def test_setup_py_installs_the_runtime_set_with_training_simulation_and_ros_as_extras(setup_kwargs):
+    install_requires = {canonicalize_name(Requirement(r).name) for r in setup_kwargs["install_requires"]}
+    assert install_requires == {canonicalize_name(r.name) for r in requirements_of("runtime")}
+    extras = setup_kwargs["extras_require"]
+    assert {"train", "sim", "ros", "dev"} <= set(extras)
+    assert "torch" in {canonicalize_name(Requirement(r).name) for r in extras["train"]}
+    assert "onnx_export" in setup_kwargs["packages"] and "vtr_perception.ros" in setup_kwargs["packages"]
+
+
+def test_setup_py_installs_only_the_shipped_models(setup_kwargs):
+    from vtr_perception.infer.paths import CHECKPOINT_NAME, ONNX_NAME
+
+    models = {Path(f).name for dest, files in setup_kwargs["data_files"] if dest.endswith("/models") for f in files}
+    assert models == SHIPPED_MODELS
+    assert {ONNX_NAME, CHECKPOINT_NAME} <= models  # what the nodes and the CLI load (infer/paths.py)
+    assert all((REPO / "models" / name).is_file() for name in SHIPPED_MODELS)
+
+
+def test_onnx_export_is_imported_as_a_package_not_through_sys_path():
+    files = [*sorted((REPO / "onnx_export").glob("*.py")), *sorted(PACKAGE_DIR.rglob("*.py")),
+             REPO / "benchmarks" / "inference.py"]  # fmt: skip
+    edits = [str(f.relative_to(REPO)) for f in files if "sys.path.insert" in f.read_text()]
+    assert not edits, f"sys.path edits (onnx_export is installed by setup.py): {edits}"
+
+
+NO_TRAINING_PACKAGES = textwrap.dedent(
+    """
+    import importlib.abc, sys
+
+    BLOCKED = {blocked!r}
+
+    class NoTraining(importlib.abc.MetaPathFinder):
+        def find_spec(self, name, path=None, target=None):
+            if name.split(".")[0] in BLOCKED:
+                raise ImportError(f"{{name}} is blocked: the run-time set has no training packages")
+            return None
+
+    sys.meta_path.insert(0, NoTraining())
+    import numpy as np
+
+    import vtr_perception.cli
+    import vtr_perception.perception.pipeline
+    from vtr_perception.infer import load_backend
+
+    backend = load_backend("auto", build_engine=False)
+    info = backend.info
+    rotations = np.eye(3, dtype=np.float32)[None, None] if info.needs_rotations else None
+    out = backend.run(np.zeros((1, 1, 3, info.image_size, info.image_size), np.float32), rotations)
+    print("backend", backend.name, sorted(out))
+    try:
+        import rclpy  # noqa: F401
+    except ImportError:
+        print("no rclpy: node modules not imported")
+    else:
+        import vtr_perception.ros.nbv_node
+        import vtr_perception.ros.reconstruction_node
+        import vtr_perception.ros.sim_camera_node  # noqa: F401
+        print("node modules imported")
+    """
+)
+
+
+@pytest.mark.slow
+def test_nodes_and_the_onnx_runtime_backend_need_no_training_packages():
+    pytest.importorskip("onnxruntime", reason="onnxruntime not installed")
+    if not (REPO / "models" / "reconstructor.onnx").is_file():
+        pytest.skip("needs models/reconstructor.onnx")
+    script = NO_TRAINING_PACKAGES.format(blocked=TRAINING_PACKAGES)
+    env = dict(os.environ, PYTHONPATH=str(REPO), OMP_NUM_THREADS="1", VTR_PERCEPTION_MODEL_DIR=str(REPO / "models"))
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=REPO, env=env, capture_output=True, text=True, timeout=180
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+    assert "backend onnxruntime" in result.stdout and "imported" in result.stdout, result.stdout
+
+
+# ---------------------------------------------------------------- (c) the core runs without ROS
 
 
 def test_no_module_outside_ros_imports_ros_packages():
@@ -58,14 +246,7 @@ def test_no_module_outside_ros_imports_ros_packages():
         rel = path.relative_to(REPO)
         if rel.parts[:2] == ("vtr_perception", "ros"):
             continue
-        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
-            if isinstance(node, ast.Import):
-                names = [alias.name for alias in node.names]
-            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-                names = [node.module]
-            else:
-                continue
-            offenders += [f"{rel}:{node.lineno} imports {n}" for n in names if is_ros_module(n)]
+        offenders += [f"{rel} imports {name}" for name in imported_modules(path) if is_ros_module(name)]
     assert not offenders, "only vtr_perception/ros may import ROS packages:\n" + "\n".join(offenders)
 
 
@@ -120,7 +301,7 @@ def test_every_core_module_imports_without_rclpy():
     assert "modules imported without ROS" in result.stdout
 
 
-# ---------------------------------------------------------------- (c) colcon build in the workspace
+# ---------------------------------------------------------------- (d) colcon build in the workspace
 
 
 def console_scripts() -> list[str]:
@@ -189,6 +370,9 @@ def test_colcon_build_installs_scripts_and_share_files(colcon_workspace):
             if path.is_file() and "__pycache__" not in path.parts:
                 rel = path.relative_to(REPO)
                 assert (prefix / "share/vtr_perception" / rel).is_file(), f"{rel} not installed into share/"
+    models = prefix / "share/vtr_perception/models"
+    installed = {str(p.relative_to(models)) for p in models.rglob("*") if not p.is_dir()}
+    assert installed == SHIPPED_MODELS, "only the shipped model, not the experiments, goes into share/"
 
 
 @pytest.mark.slow
@@ -196,21 +380,27 @@ def test_colcon_installed_cli_runs_from_the_install_space(colcon_workspace):
     site_packages = next((colcon_workspace / "lib").glob("python3*/site-packages"))
     env = dict(os.environ, PYTHONPATH=str(site_packages), AMENT_PREFIX_PATH=str(colcon_workspace))
     where = subprocess.run(
-        [sys.executable, "-c", "import vtr_perception; print(vtr_perception.__file__)"],
+        [
+            sys.executable,
+            "-c",
+            "import vtr_perception, onnx_export; print(vtr_perception.__file__, onnx_export.__file__)",
+        ],
         env=env,
         cwd=colcon_workspace,
         capture_output=True,
         text=True,
         timeout=60,
     )
-    assert where.returncode == 0 and where.stdout.startswith(str(site_packages)), where.stdout + where.stderr
-    cli = subprocess.run(
-        [str(colcon_workspace / "lib/vtr_perception/vtr-perception"), "--help"],
-        env=env,
-        cwd=colcon_workspace,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert cli.returncode == 0, cli.stderr[-3000:]
-    assert "usage" in cli.stdout.lower()
+    assert where.returncode == 0, where.stderr
+    assert all(f.startswith(str(site_packages)) for f in where.stdout.split()), where.stdout
+    for args, expected in ((["--help"], "usage"), (["export", "--help"], "--checkpoint")):
+        cli = subprocess.run(
+            [str(colcon_workspace / "lib/vtr_perception/vtr-perception"), *args],
+            env=env,
+            cwd=colcon_workspace,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert cli.returncode == 0, cli.stderr[-3000:]
+        assert expected in cli.stdout.lower()

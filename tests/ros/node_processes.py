@@ -8,6 +8,7 @@ randomly initialised reconstructor written as a real checkpoint (same loader, sa
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import signal
 import subprocess
@@ -15,6 +16,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from tests.ros.helpers import PYTHON, REPO, child_env
 
@@ -42,11 +44,24 @@ def write_tiny_model(model_dir: Path, *, seed: int = 0) -> Path:
 
 
 def trained_backend_params() -> dict[str, str] | None:
-    """Parameters that make the reconstruction node run the trained model, or None while it is missing."""
-    if not TRAINED_CHECKPOINT.is_file():
-        return None
-    backend = "onnxruntime" if TRAINED_ONNX.is_file() else "torch"
-    return {"model_dir": str(MODELS), "backend": backend}
+    """Parameters that make the reconstruction node run the trained model (ONNX Runtime when its ONNX file
+    is there, else torch), or None while it is missing."""
+    if TRAINED_ONNX.is_file():
+        return {"model_dir": str(MODELS), "backend": "onnxruntime"}
+    if TRAINED_CHECKPOINT.is_file():
+        return {"model_dir": str(MODELS), "backend": "torch"}
+    return None
+
+
+def any_model_params(model_dir: Path) -> dict[str, str]:
+    """For tests where the model does not matter: the tiny random model on torch (fastest); where torch is
+    not installed (the run-time set of `make robot-check`), the trained model on ONNX Runtime."""
+    if importlib.util.find_spec("torch") is not None:
+        return {"model_dir": str(write_tiny_model(model_dir)), "backend": "torch"}
+    trained = trained_backend_params()
+    if trained is None or trained["backend"] != "onnxruntime":
+        pytest.skip(f"needs torch or {TRAINED_ONNX.relative_to(REPO)}")
+    return trained
 
 
 def _param(value) -> str:

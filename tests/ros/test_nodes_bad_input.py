@@ -1,11 +1,11 @@
 """reconstruction_node under bad input over real DDS: it logs once per kind, publishes nothing wrong, keeps serving.
 
-The node runs in its own process (tiny random model; the model does not matter here). This
-process plays a camera: frames rendered from a simulated table-top scene, published as
-image / depth / camera_info / camera_pose, first broken in each way a driver or a bag can
-break them, then valid, then in a burst. Checked: nothing is published for bad frames, each
-kind of problem is logged once (throttled) and counted in diagnostics, and valid frames
-afterwards still produce meshes and poses.
+The node runs in its own process (a tiny random model, or the trained one where torch is not
+installed; the model does not matter here). This process plays a camera: frames rendered from a
+simulated table-top scene, published as image / depth / camera_info / camera_pose, first broken
+in each way a driver or a bag can break them, then valid, then in a burst. Checked: nothing is
+published for bad frames, each kind of problem is logged once (throttled) and counted in
+diagnostics, and valid frames afterwards still produce meshes and poses.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from sensor_msgs.msg import CameraInfo, Image, PointCloud2  # noqa: E402
 from visualization_msgs.msg import Marker, MarkerArray  # noqa: E402
 
 from tests.ros.helpers import REPO, isolated_node, spin_until  # noqa: E402
-from tests.ros.node_processes import NodeProcess, diagnostic_values, write_tiny_model  # noqa: E402
+from tests.ros.node_processes import NodeProcess, any_model_params, diagnostic_values  # noqa: E402
 from vtr_perception.geometry.cameras import camera_from_angles  # noqa: E402
 from vtr_perception.ros import conversions as conv  # noqa: E402
 from vtr_perception.ros.qos import latched_qos, reliable_qos  # noqa: E402
@@ -103,15 +103,14 @@ class Camera:
 
 @pytest.fixture(scope="module")
 def node_and_camera(tmp_path_factory):
-    model_dir = write_tiny_model(tmp_path_factory.mktemp("tiny_model"))
+    model = any_model_params(tmp_path_factory.mktemp("tiny_model"))
     log = tmp_path_factory.mktemp("bad_input_logs") / "reconstruction.log"
     proc = NodeProcess(
         "vtr_perception.ros.reconstruction_node",
         log,
         params_file=REPO / "config" / "reconstruction.yaml",
         params={
-            "model_dir": str(model_dir),
-            "backend": "torch",
+            **model,
             "image_qos": "reliable",
             "log_throttle_s": 60.0,
             "pose_wait_s": 0.3,

@@ -28,11 +28,10 @@ from visualization_msgs.msg import Marker, MarkerArray  # noqa: E402
 
 from tests.ros.helpers import REPO, isolated_node, spin_until  # noqa: E402
 from tests.ros.node_processes import (  # noqa: E402
-    TRAINED_CHECKPOINT,
     NodeProcess,
+    any_model_params,
     diagnostic_values,
     trained_backend_params,
-    write_tiny_model,
 )
 from vtr_perception.nbv.object_grid import grids_from_cloud  # noqa: E402
 from vtr_perception.ros import conversions as conv  # noqa: E402
@@ -105,10 +104,7 @@ def scene():
 
 @pytest.fixture(scope="module")
 def model_params(tmp_path_factory):
-    trained = trained_backend_params()
-    if trained is not None:
-        return trained
-    return {"model_dir": str(write_tiny_model(tmp_path_factory.mktemp("tiny_model"))), "backend": "torch"}
+    return trained_backend_params() or any_model_params(tmp_path_factory.mktemp("tiny_model"))
 
 
 @pytest.fixture(scope="module")
@@ -309,8 +305,8 @@ def test_running_node_holds_the_yaml_parameters(running, model_params):
 
 
 def test_trained_mesh_iou_above_floor(running, scene, model_params):
-    if not TRAINED_CHECKPOINT.is_file():
-        pytest.skip(f"needs the trained model: {TRAINED_CHECKPOINT.relative_to(REPO)} is missing")
+    if trained_backend_params() is None:
+        pytest.skip("needs the trained model: models/reconstructor.onnx and .pt are missing")
     from vtr_perception.geometry.metrics import grid_metrics
     from vtr_perception.sim.truth import true_grid
 

@@ -1,27 +1,19 @@
-"""`vtr-perception build-engine`: build the TensorRT engine for this GPU once (onnx_export/build_engine.py).
+"""`vtr-perception build-engine`: build the TensorRT engine for this GPU once (onnx_export.build_engine).
 
-onnx_export/ is a top-level folder of the source checkout, not part of the installed
-package; this command finds it beside the package (source checkout or editable install).
+onnx_export is installed beside vtr_perception (setup.py); it is imported only when the command
+runs, as the CLI imports every command lazily.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
-import sys
-from pathlib import Path
 from types import ModuleType
 
 
 def _script() -> ModuleType:
-    try:
-        return importlib.import_module("onnx_export.build_engine")
-    except ModuleNotFoundError:
-        root = Path(__file__).resolve().parents[2]
-        if not (root / "onnx_export" / "build_engine.py").is_file():
-            raise ValueError("this command needs the source checkout (onnx_export/ is not installed)") from None
-        sys.path.insert(0, str(root))
-        return importlib.import_module("onnx_export.build_engine")
+    from onnx_export import build_engine
+
+    return build_engine
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

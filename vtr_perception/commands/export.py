@@ -1,27 +1,19 @@
-"""`vtr-perception export`: export a checkpoint to ONNX with the parity check (onnx_export/export.py).
+"""`vtr-perception export`: export a checkpoint to ONNX with the parity check (onnx_export.export).
 
-onnx_export/ is a top-level folder of the source checkout, not part of the installed
-package; this command finds it beside the package (source checkout or editable install).
+onnx_export is installed beside vtr_perception (setup.py); it is imported only when the command
+runs, as it needs torch (the `train` extra) and the CLI's other commands do not.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
-import sys
-from pathlib import Path
 from types import ModuleType
 
 
 def _script() -> ModuleType:
-    try:
-        return importlib.import_module("onnx_export.export")
-    except ModuleNotFoundError:
-        root = Path(__file__).resolve().parents[2]
-        if not (root / "onnx_export" / "export.py").is_file():
-            raise ValueError("this command needs the source checkout (onnx_export/ is not installed)") from None
-        sys.path.insert(0, str(root))
-        return importlib.import_module("onnx_export.export")
+    from onnx_export import export
+
+    return export
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
