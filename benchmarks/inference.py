@@ -111,6 +111,54 @@ def stats(seconds: list[float], batch: int, views: int) -> dict[str, float]:
     }
 
 
+def make_backends(model, onnx_path: Path, threads: int) -> tuple[dict, str]:
+    """torch, ONNX Runtime and, where it loads, TensorRT over the same model; and what happened to TensorRT."""
+    backends = {
+        "torch": TorchBackend(model=model),
+        "onnxruntime": OnnxRuntimeBackend(onnx_path, intra_op_threads=threads),
+    }
+    try:
+        from vtr_perception.infer import load_backend
+
+        backends["tensorrt"] = load_backend("tensorrt", onnx_path=onnx_path)
+    except Exception as exc:  # TensorRT absent or unusable here: say so in the result
+        return backends, f"not run: {exc}"
+    return backends, "run"
+
+
+def time_cells(model, backends: dict, cells: list[tuple[int, int]], args: argparse.Namespace, rng, peak: float):
+    """One row per backend and (views, batch) cell: latency statistics, FLOPs and the share of peak reached."""
+    info = backends["torch"].info
+    runs = []
+    for views, batch in tqdm(cells, desc="inference benchmark"):
+        images = rng.random((batch, views, 3, info.image_size, info.image_size), dtype=np.float32)
+        rotations = random_rotations(rng, (batch, views)) if info.needs_rotations else None
+        flops = model_flops(
+            model, torch.from_numpy(images), torch.from_numpy(rotations) if rotations is not None else None
+        )
+        times = timed_in_blocks(backends, images, rotations, repeats=args.repeats, warmup=args.warmup)
+        for name in backends:
+            row = {"backend": name, "views": views, "batch": batch, **stats(times[name], batch, views)}
+            row["gflop"] = round(flops / 1e9, 4)
+            row["gflops_achieved"] = round(flops / 1e9 / (row["p50_ms"] / 1e3), 3)
+            row["fraction_of_peak"] = round(row["gflops_achieved"] / peak, 4)
+            runs.append(row)
+    return runs
+
+
+def time_graph_levels(onnx_path: Path, info, args: argparse.Namespace, rng) -> dict:
+    """ONNX Runtime at each graph optimisation level, one object from 3 views."""
+    images = rng.random((1, 3, 3, info.image_size, info.image_size), dtype=np.float32)
+    rotations = random_rotations(rng, (1, 3)) if info.needs_rotations else None
+    levels = {}
+    for level in ("disable", "basic", "extended", "all"):
+        backend = OnnxRuntimeBackend(onnx_path, intra_op_threads=args.threads, graph_optimization=level)
+        for _ in range(args.warmup):
+            backend.run(images, rotations)
+        levels[level] = stats([_timed(backend.run, images, rotations) for _ in range(args.repeats)], 1, 3)
+    return levels
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--checkpoint", default=str(ROOT / "models" / "reconstructor.pt"))
@@ -129,47 +177,13 @@ def main() -> int:
     model, source, sha = load_model(args)
     tmp = Path(tempfile.mkdtemp(prefix="vtr_bench_"))
     onnx_path = onnx_for(model, sha, args, tmp)
-    backends = {
-        "torch": TorchBackend(model=model),
-        "onnxruntime": OnnxRuntimeBackend(onnx_path, intra_op_threads=args.threads),
-    }
-    try:
-        from vtr_perception.infer import load_backend
-
-        backends["tensorrt"] = load_backend("tensorrt", onnx_path=onnx_path)
-    except Exception as exc:  # TensorRT absent or unusable here: say so in the result
-        tensorrt_note = f"not run: {exc}"
-    else:
-        tensorrt_note = "run"
+    backends, tensorrt_note = make_backends(model, onnx_path, args.threads)
     info = backends["torch"].info
     peak = measured_peak_gflops()
-
-    runs = []
     rng = np.random.default_rng(0)
     cells = [(v, b) for b in args.batch for v in args.views]
-    for views, batch in tqdm(cells, desc="inference benchmark"):
-        images = rng.random((batch, views, 3, info.image_size, info.image_size), dtype=np.float32)
-        rotations = random_rotations(rng, (batch, views)) if info.needs_rotations else None
-        flops = model_flops(
-            model, torch.from_numpy(images), torch.from_numpy(rotations) if rotations is not None else None
-        )
-        times = timed_in_blocks(backends, images, rotations, repeats=args.repeats, warmup=args.warmup)
-        for name in backends:
-            row = {"backend": name, "views": views, "batch": batch, **stats(times[name], batch, views)}
-            row["gflop"] = round(flops / 1e9, 4)
-            row["gflops_achieved"] = round(flops / 1e9 / (row["p50_ms"] / 1e3), 3)
-            row["fraction_of_peak"] = round(row["gflops_achieved"] / peak, 4)
-            runs.append(row)
-
-    # ONNX Runtime graph optimisation levels, one object from 3 views.
-    images = rng.random((1, 3, 3, info.image_size, info.image_size), dtype=np.float32)
-    rotations = random_rotations(rng, (1, 3)) if info.needs_rotations else None
-    levels = {}
-    for level in ("disable", "basic", "extended", "all"):
-        backend = OnnxRuntimeBackend(onnx_path, intra_op_threads=args.threads, graph_optimization=level)
-        for _ in range(args.warmup):
-            backend.run(images, rotations)
-        levels[level] = stats([_timed(backend.run, images, rotations) for _ in range(args.repeats)], 1, 3)
+    runs = time_cells(model, backends, cells, args, rng, peak)
+    levels = time_graph_levels(onnx_path, info, args, rng)
 
     def p50(backend: str, views: int, batch: int) -> float | None:
         match = [r["p50_ms"] for r in runs if (r["backend"], r["views"], r["batch"]) == (backend, views, batch)]
