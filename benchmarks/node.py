@@ -239,7 +239,8 @@ class Listener:
         self.node.destroy_node()
 
 
-def run_one(objects: int, args, model_dir: Path, backend: str, logs: Path) -> dict:
+def start_run(objects: int, args, model_dir: Path, backend: str, logs: Path):
+    """The reconstruction node (and the live simulated camera, or a replay of its frames) and a listener."""
     env = ros_env()
     for key in ("ROS_DOMAIN_ID", "ROS_AUTOMATIC_DISCOVERY_RANGE", "FASTDDS_BUILTIN_TRANSPORTS"):
         os.environ[key] = env[key]  # this process's listener joins the same graph
@@ -247,7 +248,6 @@ def run_one(objects: int, args, model_dir: Path, backend: str, logs: Path) -> di
                    {"backend": backend, "model_dir": str(model_dir), "diagnostics_period_s": 1.0,
                     "pose_qos": args.pose_qos},
                    logs / f"reconstruction_{objects}.log", env, ROOT / "config" / "reconstruction.yaml")]  # fmt: skip
-    node = procs[0]
     listener = Listener()
     replay = None
     if args.live_sim:
@@ -260,43 +260,51 @@ def run_one(objects: int, args, model_dir: Path, backend: str, logs: Path) -> di
         replay = ReplayCamera(listener.node, objects=objects, seed=args.seed, rate=args.rate,
                               step_deg=args.orbit_speed, spacing_s=args.publish_spacing_ms / 1e3)  # fmt: skip
         replay.start()
-    try:
-        deadline = time.monotonic() + args.startup_timeout
-        while not listener.updates and time.monotonic() < deadline:
-            if node.poll() is not None:
-                raise SystemExit(f"reconstruction_node exited:\n{(logs / f'reconstruction_{objects}.log').read_text()}")
-            time.sleep(0.2)
-        if not listener.updates:
-            raise SystemExit(f"no marker within {args.startup_timeout} s; logs in {logs}")
-        time.sleep(args.warmup)
-        proc = psutil.Process(node.pid)
-        rss, rss_t = [proc.memory_info().rss / 2**20], [0.0]
-        if args.reset_every > 0 and not listener.reset_client.wait_for_service(timeout_sec=10.0):
-            raise SystemExit("reconstruction_node offers no reconstruction/reset service")
-        before = listener.reset()
-        t0 = time.monotonic()
-        next_sample, next_reset, resets = t0 + 5.0, t0 + args.reset_every, 0
-        with tqdm(total=int(args.duration), desc=f"{objects} object(s)", unit="s") as bar:
-            while (now := time.monotonic()) < t0 + args.duration:
-                if args.reset_every > 0 and now >= next_reset:
-                    listener.reset_reconstruction()
-                    resets, next_reset = resets + 1, next_reset + args.reset_every
-                if now >= next_sample:
-                    rss.append(proc.memory_info().rss / 2**20)
-                    rss_t.append(now - t0)
-                    next_sample += 5.0
-                wake = min(next_sample, t0 + args.duration, next_reset if args.reset_every > 0 else np.inf)
-                time.sleep(max(0.0, wake - time.monotonic()))
-                bar.update(int(time.monotonic() - t0) - bar.n)
-        elapsed = time.monotonic() - t0
-        with listener.lock:
-            latencies, updates, after = np.array(listener.latencies_ms), listener.updates, dict(listener.diagnostics)
-            resets_answered = listener.resets_answered
-    finally:
-        if replay is not None:
-            replay.close()
-        listener.close()
-        stop(procs)
+    return procs, listener, replay
+
+
+def measure(objects: int, args, node, listener: Listener, logs: Path) -> dict:
+    """Wait for the first marker, warm up, then sample memory and request resets for ``args.duration`` seconds;
+    the listener's latencies and the node's diagnostics before and after."""
+    deadline = time.monotonic() + args.startup_timeout
+    while not listener.updates and time.monotonic() < deadline:
+        if node.poll() is not None:
+            raise SystemExit(f"reconstruction_node exited:\n{(logs / f'reconstruction_{objects}.log').read_text()}")
+        time.sleep(0.2)
+    if not listener.updates:
+        raise SystemExit(f"no marker within {args.startup_timeout} s; logs in {logs}")
+    time.sleep(args.warmup)
+    proc = psutil.Process(node.pid)
+    rss, rss_t = [proc.memory_info().rss / 2**20], [0.0]
+    if args.reset_every > 0 and not listener.reset_client.wait_for_service(timeout_sec=10.0):
+        raise SystemExit("reconstruction_node offers no reconstruction/reset service")
+    before = listener.reset()
+    t0 = time.monotonic()
+    next_sample, next_reset, resets = t0 + 5.0, t0 + args.reset_every, 0
+    with tqdm(total=int(args.duration), desc=f"{objects} object(s)", unit="s") as bar:
+        while (now := time.monotonic()) < t0 + args.duration:
+            if args.reset_every > 0 and now >= next_reset:
+                listener.reset_reconstruction()
+                resets, next_reset = resets + 1, next_reset + args.reset_every
+            if now >= next_sample:
+                rss.append(proc.memory_info().rss / 2**20)
+                rss_t.append(now - t0)
+                next_sample += 5.0
+            wake = min(next_sample, t0 + args.duration, next_reset if args.reset_every > 0 else np.inf)
+            time.sleep(max(0.0, wake - time.monotonic()))
+            bar.update(int(time.monotonic() - t0) - bar.n)
+    elapsed = time.monotonic() - t0
+    with listener.lock:
+        latencies, updates, after = np.array(listener.latencies_ms), listener.updates, dict(listener.diagnostics)
+        resets_answered = listener.resets_answered
+    return {"latencies": latencies, "updates": updates, "before": before, "after": after, "elapsed": elapsed,
+            "rss": rss, "rss_t": rss_t, "resets": resets, "resets_answered": resets_answered}  # fmt: skip
+
+
+def summarise_run(objects: int, m: dict) -> dict:
+    """The node benchmark's row for one object count."""
+    latencies, updates, before, after, elapsed = m["latencies"], m["updates"], m["before"], m["after"], m["elapsed"]
+    rss, rss_t, resets, resets_answered = m["rss"], m["rss_t"], m["resets"], m["resets_answered"]
 
     def delta(key: str) -> int:
         return int(after.get(key, 0)) - int(before.get(key, 0))
@@ -330,6 +338,18 @@ def run_one(objects: int, args, model_dir: Path, backend: str, logs: Path) -> di
         # the node's own mean per pipeline stage over its last 100 frames (diagnostics stage_ms.*)
         "stage_ms": {k.removeprefix("stage_ms."): float(v) for k, v in after.items() if k.startswith("stage_ms.")},
     }
+
+
+def run_one(objects: int, args, model_dir: Path, backend: str, logs: Path) -> dict:
+    procs, listener, replay = start_run(objects, args, model_dir, backend, logs)
+    try:
+        measured = measure(objects, args, procs[0], listener, logs)
+    finally:
+        if replay is not None:
+            replay.close()
+        listener.close()
+        stop(procs)
+    return summarise_run(objects, measured)
 
 
 def main() -> int:
