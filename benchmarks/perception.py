@@ -269,7 +269,7 @@ def summarize(rows: list[dict], timings: list[dict]) -> dict:
     }
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--backend", choices=("model", "oracle"), default="model")
     p.add_argument("--model-dir", default=None, help="model directory (default: the shipped models/)")
@@ -306,7 +306,11 @@ def main(argv: list[str] | None = None) -> int:
         help="also run the oracle shape on the same scenes (pipeline geometry without the network)",
     )
     p.add_argument("--out", default=None, help="result JSON (default benchmarks/results/perception.json)")
-    args = p.parse_args(argv)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
 
     def oracle_factory(scene, truths):
         return OracleBackend([t["grid"] for t in truths], [t["center"] for t in truths]), OraclePipeline
