@@ -99,6 +99,11 @@ class NodeProcess:
     def pid(self) -> int:
         return self.proc.pid
 
+    def signal(self, sig: int) -> None:
+        """Send ``sig`` to the node's process group (as ``ros2 launch`` does on Ctrl-C)."""
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, sig)
+
     def stop(self, timeout_s: float = 10.0) -> int:
         if self.proc.poll() is None:
             os.killpg(self.proc.pid, signal.SIGINT)

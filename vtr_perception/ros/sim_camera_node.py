@@ -11,6 +11,7 @@ from __future__ import annotations
 import sys
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -26,11 +27,15 @@ from vtr_perception.ros.tf import TfPublisher
 from vtr_perception.sim.camera import SimCamera, SimCameraConfig
 
 
-def publish_spaced(messages: list[tuple[Any, Any]], spacing_s: float) -> None:
-    """Publish (publisher, message) pairs in order, ``spacing_s`` apart (the image last, the pose first)."""
+def publish_spaced(messages: list[tuple[Any, Any]], spacing_s: float, ok: Callable[[], bool] = lambda: True) -> None:
+    """Publish (publisher, message) pairs in order, ``spacing_s`` apart (the image last, the pose first).
+
+    Stops early once ``ok()`` is false (the context shutting down between two messages)."""
     for k, (publisher, msg) in enumerate(messages):
         if k and spacing_s > 0.0:
             time.sleep(spacing_s)
+        if not ok():
+            return
         publisher.publish(msg)
 
 
@@ -83,7 +88,7 @@ class SimCameraNode(Node):
             mask = conv.numpy_to_image(objects_only, "32SC1", stamp=stamp, frame_id=cam_frame)
             messages.append((self.pub_mask, mask))
         messages.append((self.pub_image, conv.numpy_to_image(frame.rgb, "rgb8", stamp=stamp, frame_id=cam_frame)))
-        publish_spaced(messages, self.config.publish_spacing_s)
+        publish_spaced(messages, self.config.publish_spacing_s, self.context.ok)
         self.frames += 1
 
 
