@@ -1,6 +1,7 @@
 """The shipped parameter files (config/*.yaml) match the nodes' dataclasses and load into real nodes.
 
-Statically: each file has one node section named like the node, every key is a field of the
+Statically: each file has one section keyed ``/**`` (every node, in any namespace: a section
+keyed by the bare node name is silently ignored under ``namespace:=robot1``), every key is a field of the
 node's config dataclass (nested mappings: ``perception.`` / ``planner.``) and each value has
 the field's type. Dynamically: a node started with ``--params-file`` (in its own rclpy
 context here) holds the file's values as parameters and in the config it built from them.
@@ -24,6 +25,7 @@ from rclpy.context import Context  # noqa: E402
 from tests.ros.helpers import REPO  # noqa: E402
 from vtr_perception.nbv.config import PlannerConfig  # noqa: E402
 from vtr_perception.perception.config import PerceptionConfig  # noqa: E402
+from vtr_perception.resources import section_parameters, shipped_parameters  # noqa: E402
 from vtr_perception.ros.nbv_node import NbvNode, NbvNodeConfig  # noqa: E402
 from vtr_perception.ros.reconstruction_node import ReconstructionNodeConfig  # noqa: E402
 from vtr_perception.sim.camera import SimCameraConfig  # noqa: E402
@@ -73,8 +75,9 @@ def test_every_node_parameter_file_is_checked_here():
 def test_every_key_is_a_dataclass_field_of_the_right_type(name):
     node_name, cls, nested = NODES[name]
     data = load(name)
-    assert list(data) == [node_name], f"{name}: one section named after the node, got {list(data)}"
-    params = data[node_name]["ros__parameters"]
+    assert list(data) == ["/**"], f"{name}: one section keyed /** (any node name and namespace), got {list(data)}"
+    params = section_parameters(data, node_name)
+    assert params == data["/**"]["ros__parameters"]
     flat = {k: v for k, v in params.items() if not isinstance(v, dict)}
     check_section(flat, cls, name)
     for section, values in params.items():
@@ -91,7 +94,7 @@ def test_nbv_node_loads_its_params_file():
     rclpy.init(args=["--ros-args", "--params-file", str(REPO / "config" / "nbv.yaml")], context=context)
     try:
         node = NbvNode(context=context)
-        params = load("nbv.yaml")["nbv"]["ros__parameters"]
+        params = section_parameters(load("nbv.yaml"), "nbv")
         assert node.planner_config == PlannerConfig(**params["planner"])
         assert node.planner.config == node.planner_config
         assert node.config.target_id == params["target_id"]
@@ -113,3 +116,33 @@ def test_nbv_node_refuses_an_estimator_the_cloud_cannot_feed():
             NbvNode(context=context)
     finally:
         rclpy.shutdown(context=context)
+
+
+def test_shipped_files_apply_in_a_namespace(tmp_path):
+    """namespace:=robot1 (``-r __ns:=/robot1``): the shipped nbv.yaml, with two values changed, still applies."""
+    data = load("nbv.yaml")
+    data["/**"]["ros__parameters"]["target_id"] = 7
+    data["/**"]["ros__parameters"]["planner"]["max_views"] = 5
+    path = tmp_path / "nbv.yaml"
+    path.write_text(yaml.safe_dump(data))
+    context = Context()
+    rclpy.init(args=["--ros-args", "-r", "__ns:=/robot1", "--params-file", str(path)], context=context)
+    try:
+        node = NbvNode(context=context)
+        assert node.get_fully_qualified_name() == "/robot1/nbv"
+        assert (node.config.target_id, node.planner_config.max_views) == (7, 5)
+        node.destroy_node()
+    finally:
+        rclpy.shutdown(context=context)
+
+
+def test_section_parameters_reads_every_key_form_rcl_applies():
+    data = {
+        "/**": {"ros__parameters": {"a": 1, "planner": {"x": 1, "y": 1}}},
+        "other": {"ros__parameters": {"a": 9}},
+        "/**/nbv": {"ros__parameters": {"planner": {"y": 2}}},
+        "nbv": {"ros__parameters": {"b": 3}},
+    }
+    assert section_parameters(data, "nbv") == {"a": 1, "planner": {"x": 1, "y": 2}, "b": 3}
+    assert section_parameters(data, "reconstruction") == {"a": 1, "planner": {"x": 1, "y": 1}}
+    assert shipped_parameters("nbv") == load("nbv.yaml")["/**"]["ros__parameters"]
