@@ -101,7 +101,12 @@ class ReconstructionNodeConfig:
                   "range": (1, 50)},
     )  # fmt: skip
     publish_error_cloud: bool = field(default=True, metadata={"help": "publish objects/error (PointCloud2)"})
-    diagnostics_period_s: float = field(default=1.0, metadata={"help": "diagnostics publishing period, seconds"})
+    diagnostics_period_s: float = field(default=0.5, metadata={"help": "diagnostics publishing period, seconds"})
+    stale_input_s: float = field(
+        default=1.0,
+        metadata={"help": "an input topic (image, camera_info, depth, mask) silent this long is reported stale "
+                          "(diagnostics WARN, input_age_s.*), seconds", "range": (0.05, 3600.0)},
+    )  # fmt: skip
     log_throttle_s: float = field(default=5.0, metadata={"help": "minimum seconds between repeated warnings"})
 
 
@@ -209,7 +214,8 @@ class ReconstructionNode(Node):
         )
         self.pub_poses = self.create_publisher(PoseArray, "objects/poses", reliable_qos())
         self.pub_error = self.create_publisher(PointCloud2, "objects/error", reliable_qos(depth=2))
-        self.pub_diag = self.create_publisher(DiagnosticArray, "diagnostics", reliable_qos())
+        # absolute, as diagnostic_aggregator and rqt_robot_monitor expect it, also under a namespace
+        self.pub_diag = self.create_publisher(DiagnosticArray, "/diagnostics", reliable_qos())
 
         self.stats = collections.Counter()
         self.latencies_ms: collections.deque[float] = collections.deque(maxlen=200)
@@ -221,6 +227,7 @@ class ReconstructionNode(Node):
         self._arrivals: collections.defaultdict[str, collections.deque[float]] = collections.defaultdict(
             lambda: collections.deque(maxlen=100)
         )
+        self._started = time.monotonic()
         self._published_ids: set[int] = set()
         self._outputs_cache: dict[int, ObjectOutputs] = {}
         self._keyframes = MarkerKeyframes(cfg.marker_keyframe_every)
@@ -239,7 +246,12 @@ class ReconstructionNode(Node):
         self._arrivals[part].append(time.monotonic())
         frame = self.assembler.add(part, stamp, msg)
         if frame is not None:
+            frame.received = self.now_s()
             self.slot.put(frame)
+
+    def now_s(self) -> float:
+        """The node's clock in seconds: ROS time, which is sim time under use_sim_time (a bag's /clock)."""
+        return self.get_clock().now().nanoseconds * 1e-9
 
     def _on_pose(self, msg: PoseStamped) -> None:
         try:
@@ -314,7 +326,8 @@ class ReconstructionNode(Node):
                 return
         taken = time.time()
         T = self.camera_pose(frame)
-        lags = {"arrival": frame.completed - frame.stamp, "queue": taken - frame.completed,
+        received = frame.received if frame.received is not None else self.now_s()
+        lags = {"arrival": received - frame.stamp, "queue": taken - frame.completed,
                 "pose_wait": time.time() - taken}  # fmt: skip
         if T is None:
             self._skip("no_camera_pose", f"no camera pose near stamp {frame.stamp:.3f}")
@@ -342,7 +355,7 @@ class ReconstructionNode(Node):
             start = time.perf_counter()
             self.publish(result.estimates, frame.parts["image"].header.stamp)
             self.stage_ms["publish"].append(1e3 * (time.perf_counter() - start))
-            self.latencies_ms.append(1e3 * (time.time() - frame.stamp))
+            self.latencies_ms.append(1e3 * (self.now_s() - frame.stamp))  # the node's clock, as the stamp
             self.stats["updates"] += 1
 
     # ------------------------------------------------------------------ outputs
@@ -434,13 +447,28 @@ class ReconstructionNode(Node):
         values.update({f"input_hz.{part}": f"{r:.2f}" for part, r in rates.items()})
         values.update({k: str(v) for k, v in self.stats.items() if k.startswith("skipped.")})
         values.update({f"stage_ms.{k}": f"{np.mean(list(v)):.1f}" for k, v in list(self.stage_ms.items()) if v})
-        level = DiagnosticStatus.OK if self.stats["errors"] == 0 else DiagnosticStatus.WARN
+        stale = self.stale_inputs(values)
+        level = DiagnosticStatus.OK if self.stats["errors"] == 0 and not stale else DiagnosticStatus.WARN
+        message = f"{len(self._published_ids)} objects, {rate:.1f} Hz in"
+        if stale:
+            message = f"stale input: {', '.join(stale)}; " + message
         status = DiagnosticStatus(level=level, name="vtr_perception: reconstruction", hardware_id=self.backend.name,
-                                  message=f"{len(self._published_ids)} objects, {rate:.1f} Hz in")  # fmt: skip
+                                  message=message)  # fmt: skip
         status.values = [KeyValue(key=k, value=v) for k, v in values.items()]
         msg = DiagnosticArray(status=[status])
         msg.header.stamp = self.get_clock().now().to_msg()
         self.pub_diag.publish(msg)
+
+    def stale_inputs(self, values: dict[str, str]) -> list[str]:
+        """Required inputs silent for ``stale_input_s`` (never heard: since the start); ages go into ``values``."""
+        now, stale = time.monotonic(), []
+        for part in self.assembler.required:
+            times = self._arrivals.get(part)
+            age = now - (times[-1] if times else self._started)
+            values[f"input_age_s.{part}"] = f"{age:.2f}" if times else "never"
+            if age > self.config.stale_input_s:
+                stale.append(part)
+        return stale
 
     def destroy_node(self) -> None:
         if hasattr(self, "_worker"):  # absent when the constructor failed (e.g. no usable model)
