@@ -146,3 +146,54 @@ def test_section_parameters_reads_every_key_form_rcl_applies():
     assert section_parameters(data, "nbv") == {"a": 1, "planner": {"x": 1, "y": 2}, "b": 3}
     assert section_parameters(data, "reconstruction") == {"a": 1, "planner": {"x": 1, "y": 1}}
     assert shipped_parameters("nbv") == load("nbv.yaml")["/**"]["ros__parameters"]
+
+
+def _set(node, name: str, value):
+    from rclpy.parameter import Parameter
+
+    return node.set_parameters([Parameter(name, value=value)])[0]
+
+
+def test_run_time_changes_apply_or_are_refused():
+    """`ros2 param set`: a parameter that cannot change at run time is read-only (the set fails with a reason);
+    one that can is applied through the on-set callback, after the same checks as at start."""
+    import numpy as np
+
+    from tests.perception.doubles import FixedShapeBackend
+    from vtr_perception.ros.reconstruction_node import ReconstructionNode
+    from vtr_perception.ros.sim_camera_node import SimCameraNode
+
+    context = Context()
+    rclpy.init(args=["--ros-args", "--params-file", str(REPO / "config" / "nbv.yaml")], context=context)
+    nodes = []
+    try:
+        nbv = NbvNode(context=context)
+        nodes.append(nbv)
+        refused = _set(nbv, "world_frame", "map")
+        assert not refused.successful and "read-only" in refused.reason
+        assert nbv.config.world_frame == "world"
+        assert _set(nbv, "target_id", 4).successful and (nbv.target_id, nbv.config.target_id) == (4, 4)
+        assert _set(nbv, "planner.max_views", 5).successful
+        assert nbv.planner.config.max_views == 5 == nbv.planner_config.max_views
+        refused = _set(nbv, "planner.estimator", "disagreement")
+        assert not refused.successful and "supports error_head, entropy" in refused.reason
+        assert nbv.planner.config.estimator == "error_head" == nbv.get_parameter("planner.estimator").value
+        refused = _set(nbv, "planner.candidates", "cube")
+        assert not refused.successful and "must be one of" in refused.reason
+
+        camera = SimCameraNode(context=context, parameter_overrides=[])
+        nodes.append(camera)
+        assert not _set(camera, "num_objects", 2).successful
+        assert _set(camera, "mode", "orbit").successful and camera.config.mode == camera.camera.config.mode == "orbit"
+
+        reconstruction = ReconstructionNode(backend=FixedShapeBackend(np.zeros((16, 16, 16))), context=context)
+        nodes.append(reconstruction)
+        for name, value in (("perception.max_views", 3), ("backend", "torch"), ("image_qos", "reliable")):
+            assert not _set(reconstruction, name, value).successful, name
+        assert _set(reconstruction, "marker_max_triangles", 500).successful
+        assert reconstruction.config.marker_max_triangles == 500
+        assert not _set(reconstruction, "marker_max_triangles", -1).successful  # out of its range
+    finally:
+        for node in nodes:
+            node.destroy_node()
+        rclpy.shutdown(context=context)

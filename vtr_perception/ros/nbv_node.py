@@ -38,10 +38,20 @@ from vtr_perception.nbv.planner import NextBestViewPlanner, PlanResult
 from vtr_perception.nbv.taken_views import TakenViews
 from vtr_perception.ros import conversions as conv
 from vtr_perception.ros.node_main import run_node
-from vtr_perception.ros.parameters import declare_from_dataclass
+from vtr_perception.ros.parameters import declare_from_dataclass, watch_dataclass
 from vtr_perception.ros.qos import latched_qos, reliable_qos
 
 CLOUD_ESTIMATORS = ("error_head", "entropy")  # error estimates computable from the objects/error cloud
+# parameters `ros2 param set` changes at run time (and every planner.* one); the others are read-only
+MUTABLE_PARAMETERS = ("target_id", "max_arrows", "goal_reached_m", "goal_reached_deg", "log_throttle_s")
+
+
+def check_cloud_estimator(config: PlannerConfig) -> None:
+    if config.estimator not in CLOUD_ESTIMATORS:
+        raise ValueError(
+            f"planner.estimator {config.estimator!r} needs more than the objects/error cloud "
+            f"carries; nbv_node supports {', '.join(CLOUD_ESTIMATORS)}"
+        )
 
 
 @dataclass
@@ -66,13 +76,9 @@ class NbvNodeConfig:
 class NbvNode(Node):
     def __init__(self, **kwargs) -> None:
         super().__init__("nbv", **kwargs)
-        self.config = declare_from_dataclass(self, NbvNodeConfig)
+        self.config = declare_from_dataclass(self, NbvNodeConfig, mutable=MUTABLE_PARAMETERS)
         self.planner_config = declare_from_dataclass(self, PlannerConfig, prefix="planner.")
-        if self.planner_config.estimator not in CLOUD_ESTIMATORS:
-            raise ValueError(
-                f"planner.estimator {self.planner_config.estimator!r} needs more than the objects/error cloud "
-                f"carries; nbv_node supports {', '.join(CLOUD_ESTIMATORS)}"
-            )
+        check_cloud_estimator(self.planner_config)
         self.planner = NextBestViewPlanner(self.planner_config)
         self._lock = threading.Lock()
         self.current_pose: np.ndarray | None = None
@@ -91,6 +97,18 @@ class NbvNode(Node):
         self.pub_goal = self.create_publisher(PoseStamped, "next_best_view", reliable_qos())
         self.pub_candidates = self.create_publisher(PoseArray, "nbv/candidates", reliable_qos())
         self.pub_markers = self.create_publisher(MarkerArray, "nbv/markers", latched_qos())
+        watch_dataclass(self, NbvNodeConfig, self._on_config)
+        watch_dataclass(self, PlannerConfig, self._on_planner_config, prefix="planner.", check=check_cloud_estimator)
+
+    def _on_config(self, config: NbvNodeConfig) -> None:
+        with self._lock:
+            if config.target_id != self.config.target_id:
+                self.target_id = config.target_id
+            self.config = config
+
+    def _on_planner_config(self, config: PlannerConfig) -> None:
+        """A `ros2 param set planner.*`: the next plan uses the new planner."""
+        self.planner_config, self.planner = config, NextBestViewPlanner(config)
 
     def _on_pose(self, msg: PoseStamped) -> None:
         try:

@@ -38,7 +38,7 @@ from vtr_perception.perception.pipeline import PerceptionPipeline
 from vtr_perception.ros import conversions as conv
 from vtr_perception.ros.marker_scene import MarkerKeyframes
 from vtr_perception.ros.node_main import run_node
-from vtr_perception.ros.parameters import declare_from_dataclass
+from vtr_perception.ros.parameters import declare_from_dataclass, watch_dataclass
 from vtr_perception.ros.pose_history import PoseHistory
 from vtr_perception.ros.qos import image_qos, latched_qos, reliable_qos
 from vtr_perception.ros.sync import Frame, FrameAssembler
@@ -47,6 +47,11 @@ from vtr_perception.ros.tf import TfLookup, TfPublisher
 # objects/error: one point per voxel of every object's grid, in (i, j, k) order per object.
 # Fields: position (world), occupancy, predicted error, object id and the object's view count.
 OBJECT_CLOUD_DTYPE = np.dtype([(n, "<f4") for n in ("x", "y", "z", "occupancy", "error", "id", "views")])
+
+
+# parameters `ros2 param set` changes at run time; the others (topics, QoS, model, perception.*) are read-only
+MUTABLE_PARAMETERS = ("log_throttle_s", "marker_max_triangles", "pose_tolerance_s", "pose_wait_s", "stale_input_s",
+                      "sync_slop_s", "publish_error_cloud")  # fmt: skip
 
 
 @dataclass
@@ -179,8 +184,8 @@ class LatestFrameSlot:
 class ReconstructionNode(Node):
     def __init__(self, *, backend=None, **kwargs) -> None:
         super().__init__("reconstruction", **kwargs)
-        self.config = declare_from_dataclass(self, ReconstructionNodeConfig)
-        self.perception_config = declare_from_dataclass(self, PerceptionConfig, prefix="perception.")
+        self.config = declare_from_dataclass(self, ReconstructionNodeConfig, mutable=MUTABLE_PARAMETERS)
+        self.perception_config = declare_from_dataclass(self, PerceptionConfig, prefix="perception.", mutable=())
         self.backend = backend if backend is not None else load_node_backend(self.config)
         self.pipeline = PerceptionPipeline(self.perception_config, self.backend)
         providers = getattr(self.backend, "providers", None)  # ONNX Runtime: the execution providers in use
@@ -238,6 +243,14 @@ class ReconstructionNode(Node):
         self._worker = threading.Thread(target=self._work, name="reconstruction-worker", daemon=True)
         self._worker.start()
         self.create_timer(cfg.diagnostics_period_s, self._publish_diagnostics)
+        watch_dataclass(self, ReconstructionNodeConfig, self._on_config)
+
+    def _on_config(self, config: ReconstructionNodeConfig) -> None:
+        """A `ros2 param set` of a mutable parameter: used from the next frame on."""
+        with self._state_lock:
+            self.config = config
+            self.assembler.slop = config.sync_slop_s if config.sync == "approximate" else 0.0
+            self._outputs_cache.clear()  # markers and clouds are rebuilt with the new settings
 
     # ------------------------------------------------------------------ inputs (executor thread)
 

@@ -21,7 +21,7 @@ from sensor_msgs.msg import CameraInfo, Image
 
 from vtr_perception.ros import conversions as conv
 from vtr_perception.ros.node_main import run_node
-from vtr_perception.ros.parameters import declare_from_dataclass
+from vtr_perception.ros.parameters import declare_from_dataclass, watch_dataclass
 from vtr_perception.ros.qos import image_qos, reliable_qos
 from vtr_perception.ros.tf import TfPublisher
 from vtr_perception.sim.camera import SimCamera, SimCameraConfig
@@ -39,10 +39,14 @@ def publish_spaced(messages: list[tuple[Any, Any]], spacing_s: float, ok: Callab
         publisher.publish(msg)
 
 
+# parameters `ros2 param set` changes at run time; the others (scene, image size, rate, frames) are read-only
+MUTABLE_PARAMETERS = ("mode", "orbit_speed_deg", "publish_spacing_s")
+
+
 class SimCameraNode(Node):
     def __init__(self, **kwargs) -> None:
         super().__init__("sim_camera", **kwargs)
-        self.config = declare_from_dataclass(self, SimCameraConfig)
+        self.config = declare_from_dataclass(self, SimCameraConfig, mutable=MUTABLE_PARAMETERS)
         self.camera = SimCamera(self.config)
         self._lock = threading.Lock()
         qos = image_qos("reliable")
@@ -57,6 +61,11 @@ class SimCameraNode(Node):
         self.create_timer(1.0 / self.config.rate_hz, self._tick)
         names = ", ".join(f"{o.key} ({o.category})" for o in self.camera.scene.objects)
         self.get_logger().info(f"simulating {len(self.camera.scene.objects)} objects: {names}")
+        watch_dataclass(self, SimCameraConfig, self._on_config)
+
+    def _on_config(self, config: SimCameraConfig) -> None:
+        with self._lock:
+            self.config = self.camera.config = config
 
     def _on_goal(self, msg: PoseStamped) -> None:
         if self.config.mode != "follow":
