@@ -16,6 +16,10 @@ just created, or one forgotten by a reset) gets no answer until a cloud has it: 
 for another object instead would send the camera to look at that one. An empty cloud (the
 reconstruction node was reset) clears the grids. The error estimate is the planner's ``estimator`` over the cloud's
 fields: ``error_head`` (the cloud's error) or ``entropy`` (of its occupancy).
+
+The camera pose comes from the same source as the reconstruction node's (ros/camera_pose.py):
+tf2 (world_frame -> ``camera_frame``, read every ``tf_poll_s``) when tf2_ros is importable and
+``camera_frame`` is set, the ``camera_pose`` topic otherwise.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from __future__ import annotations
 import sys
 import threading
 from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy as np
 from geometry_msgs.msg import PoseArray, PoseStamped
@@ -37,6 +42,7 @@ from vtr_perception.nbv.object_grid import ObjectGrid, grids_from_cloud, obstacl
 from vtr_perception.nbv.planner import NextBestViewPlanner, PlanResult
 from vtr_perception.nbv.taken_views import TakenViews
 from vtr_perception.ros import conversions as conv
+from vtr_perception.ros.camera_pose import CameraPoseSource
 from vtr_perception.ros.node_main import run_node
 from vtr_perception.ros.parameters import declare_from_dataclass, watch_dataclass
 from vtr_perception.ros.qos import latched_qos, reliable_qos
@@ -59,6 +65,15 @@ class NbvNodeConfig:
     """ROS-side options of the next-best-view node (the planner's are under `planner.`)."""
 
     world_frame: str = field(default="world", metadata={"help": "frame of the published poses"})
+    pose_source: Literal["auto", "tf", "topic"] = field(
+        default="auto",
+        metadata={"help": "camera pose from tf2 (world_frame -> camera_frame, when importable), the camera_pose "
+                          "topic, or auto: as reconstruction_node takes it"},
+    )  # fmt: skip
+    camera_frame: str = field(
+        default="", metadata={"help": "the camera's optical frame for tf2 lookups; empty: the camera_pose topic only"}
+    )
+    tf_poll_s: float = field(default=0.1, metadata={"help": "how often the camera pose is read from tf2, seconds"})
     target_id: int = field(default=-1, metadata={"help": "object to plan for; -1 = the one with most estimated error"})
     max_arrows: int = field(default=24, metadata={"help": "candidate arrows shown in rviz (best first)"})
     taken_view_min_angle_deg: float = field(
@@ -77,6 +92,8 @@ class NbvNode(Node):
     def __init__(self, **kwargs) -> None:
         super().__init__("nbv", **kwargs)
         self.config = declare_from_dataclass(self, NbvNodeConfig, mutable=MUTABLE_PARAMETERS)
+        if self.config.pose_source == "tf" and not self.config.camera_frame:
+            raise ValueError("pose_source 'tf' needs camera_frame (the camera's optical frame) for the tf2 lookup")
         self.planner_config = declare_from_dataclass(self, PlannerConfig, prefix="planner.")
         check_cloud_estimator(self.planner_config)
         self.planner = NextBestViewPlanner(self.planner_config)
@@ -92,7 +109,11 @@ class NbvNode(Node):
         self.plans = 0
 
         self.create_subscription(PointCloud2, "objects/error", self._on_error, reliable_qos(depth=2))
-        self.create_subscription(PoseStamped, "camera_pose", self._on_pose, reliable_qos(depth=10))
+        self.camera_poses = CameraPoseSource(self, world_frame=self.config.world_frame, source=self.config.pose_source,
+                                             qos=reliable_qos(depth=10), on_pose=self._on_pose,
+                                             on_bad=self._on_bad_pose)  # fmt: skip
+        if self.camera_poses.tf_available and self.config.camera_frame:
+            self.create_timer(self.config.tf_poll_s, self.poll_tf)
         self.create_subscription(Int32, "nbv/target", self._on_target, reliable_qos())
         self.pub_goal = self.create_publisher(PoseStamped, "next_best_view", reliable_qos())
         self.pub_candidates = self.create_publisher(PoseArray, "nbv/candidates", reliable_qos())
@@ -110,12 +131,17 @@ class NbvNode(Node):
         """A `ros2 param set planner.*`: the next plan uses the new planner."""
         self.planner_config, self.planner = config, NextBestViewPlanner(config)
 
-    def _on_pose(self, msg: PoseStamped) -> None:
-        try:
-            T = conv.pose_to_matrix(msg)
-        except ValueError as exc:
-            self.get_logger().warning(f"ignoring camera_pose: {exc}", throttle_duration_sec=self.config.log_throttle_s)
-            return
+    def _on_bad_pose(self, reason: str) -> None:
+        self.get_logger().warning(f"ignoring camera_pose: {reason}", throttle_duration_sec=self.config.log_throttle_s)
+
+    def poll_tf(self) -> None:
+        """The camera pose from tf2 (world_frame -> camera_frame), when tf2 knows it."""
+        T = self.camera_poses.latest(self.config.camera_frame)
+        if T is not None:
+            self._on_pose(None, T)
+
+    def _on_pose(self, stamp: float | None, T: np.ndarray) -> None:
+        """The camera is at ``T`` (from the camera_pose topic or tf2)."""
         with self._lock:
             self.current_pose = T
             if self._goal is not None and self._reached(T, self._goal[1]):

@@ -23,7 +23,7 @@ from typing import Literal
 import numpy as np
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
-from geometry_msgs.msg import PoseArray, PoseStamped
+from geometry_msgs.msg import PoseArray
 from rclpy.node import Node
 from sensor_msgs.msg import CameraInfo, Image, PointCloud2
 from std_srvs.srv import Trigger
@@ -36,13 +36,13 @@ from vtr_perception.perception.config import PerceptionConfig
 from vtr_perception.perception.object_pose import ObjectEstimate
 from vtr_perception.perception.pipeline import PerceptionPipeline
 from vtr_perception.ros import conversions as conv
+from vtr_perception.ros.camera_pose import CameraPoseSource
 from vtr_perception.ros.marker_scene import MarkerKeyframes
 from vtr_perception.ros.node_main import run_node
 from vtr_perception.ros.parameters import declare_from_dataclass, watch_dataclass
-from vtr_perception.ros.pose_history import PoseHistory
 from vtr_perception.ros.qos import image_qos, latched_qos, reliable_qos
 from vtr_perception.ros.sync import Frame, FrameAssembler
-from vtr_perception.ros.tf import TfLookup, TfPublisher
+from vtr_perception.ros.tf import TfPublisher
 
 # objects/error: one point per voxel of every object's grid, in (i, j, k) order per object.
 # Fields: position (world), occupancy, predicted error, object id and the object's view count.
@@ -201,9 +201,7 @@ class ReconstructionNode(Node):
         self.assembler = FrameAssembler(tuple(required), mode=cfg.sync, slop=cfg.sync_slop_s)
         self.slot = LatestFrameSlot()
         self._last_warned: dict[str, float] = {}
-        self.tf_lookup = TfLookup(self) if cfg.pose_source in ("auto", "tf") else None
         self.tf_publisher = TfPublisher(self)
-        self.pose_history = PoseHistory(maxlen=200)
 
         qos = image_qos(cfg.image_qos)
         self.create_subscription(Image, "image", lambda m: self._on_part("image", m), qos)
@@ -212,7 +210,9 @@ class ReconstructionNode(Node):
             self.create_subscription(Image, "depth", lambda m: self._on_part("depth", m), qos)
         if cfg.use_mask:
             self.create_subscription(Image, "mask", lambda m: self._on_part("mask", m), qos)
-        self.create_subscription(PoseStamped, "camera_pose", self._on_pose, image_qos(cfg.pose_qos, depth=50))
+        self.camera_poses = CameraPoseSource(self, world_frame=cfg.world_frame, source=cfg.pose_source,
+                                             qos=image_qos(cfg.pose_qos, depth=50), on_pose=self._on_pose,
+                                             on_bad=lambda reason: self._skip("bad_camera_pose", reason))  # fmt: skip
 
         self.pub_markers = self.create_publisher(
             MarkerArray, "objects/markers", latched_qos(depth=cfg.marker_keyframe_every)
@@ -266,13 +266,7 @@ class ReconstructionNode(Node):
         """The node's clock in seconds: ROS time, which is sim time under use_sim_time (a bag's /clock)."""
         return self.get_clock().now().nanoseconds * 1e-9
 
-    def _on_pose(self, msg: PoseStamped) -> None:
-        try:
-            T = conv.pose_to_matrix(msg)
-        except ValueError as exc:
-            self._skip("bad_camera_pose", str(exc))
-            return
-        self.pose_history.add(conv.stamp_to_seconds(msg.header.stamp), T)
+    def _on_pose(self, stamp: float, T: np.ndarray) -> None:
         self._arrivals["camera_pose"].append(time.monotonic())
 
     def _on_reset(self, request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
@@ -297,16 +291,9 @@ class ReconstructionNode(Node):
             self.get_logger().warning(f"frame skipped ({reason}): {detail}")
 
     def camera_pose(self, frame: Frame) -> np.ndarray | None:
-        image = frame.parts["image"]
-        if self.tf_lookup is not None and self.tf_lookup.available:
-            T = self.tf_lookup.lookup(self.config.world_frame, image.header.frame_id, image.header.stamp)
-            if T is not None:
-                return T
-        # The pose of this frame may still be in flight or lost: interpolate between its neighbours,
-        # waiting for a later pose rather than taking an older one.
-        return self.pose_history.wait_for(
-            frame.stamp, max_gap_s=self.config.pose_tolerance_s, timeout_s=self.config.pose_wait_s
-        )
+        header = frame.parts["image"].header
+        return self.camera_poses.at(header.frame_id, header.stamp, max_gap_s=self.config.pose_tolerance_s,
+                                    wait_s=self.config.pose_wait_s)  # fmt: skip
 
     def _work(self) -> None:
         while rclpy.ok() and not self.slot.closed:
@@ -486,7 +473,7 @@ class ReconstructionNode(Node):
     def destroy_node(self) -> None:
         if hasattr(self, "_worker"):  # absent when the constructor failed (e.g. no usable model)
             self.slot.close()
-            self.pose_history.close()
+            self.camera_poses.close()
             if self._worker.is_alive():
                 self._worker.join(timeout=2.0)
         super().destroy_node()
