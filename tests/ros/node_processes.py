@@ -69,8 +69,9 @@ class NodeProcess:
         params_file: Path | None = None,
         remaps: dict[str, str] | None = None,
         env: dict[str, str] | None = None,
+        ros_args: list[str] | None = None,
     ) -> None:
-        args = [PYTHON, "-m", module, "--ros-args"]
+        args = [PYTHON, "-m", module, *(ros_args or ["--ros-args"])]
         if params_file is not None:
             args += ["--params-file", str(params_file)]
         for key, value in (params or {}).items():

@@ -105,6 +105,7 @@ class NbvNode(Node):
         # suggested views the camera reached, per target: never suggested again
         self.visited = TakenViews(same_pose_angle_deg=self.config.taken_view_min_angle_deg)
         self._goal: tuple[int, np.ndarray] | None = None  # the last suggestion (target, pose), until reached
+        self.finished: set[int] = set()  # objects the planner stopped on (max_views, stop_gain)
         self.last_result: PlanResult | None = None
         self.plans = 0
 
@@ -170,15 +171,21 @@ class NbvNode(Node):
             return
         with self._lock:
             self._last_grids = (grids, msg.header.stamp) if grids else None
+            if not grids:  # the reconstruction was reset: every object starts over
+                self.finished.clear()
             if grids:
                 self.taken.update({i: g.views for i, g in grids.items()}, self.current_pose)
         if grids:
             self._plan(grids, msg.header.stamp)
 
     def _target_in(self, grids: dict[int, ObjectGrid]) -> int | None:
-        """The object to plan for: the requested one (None while this cloud lacks it), else the worst."""
+        """The object to plan for: the requested one (None while this cloud lacks it), else the worst open one.
+
+        An object is open until the planner stopped on it (``max_views``, ``stop_gain``): without this the
+        worst object stayed the target after its last view, and the camera never went to the others."""
         if self.target_id < 0:
-            return max(grids, key=lambda i: float(grids[i].error.sum()))
+            open_ids = [i for i in grids if i not in self.finished and grids[i].views < self.planner.config.max_views]
+            return max(open_ids, key=lambda i: float(grids[i].error.sum())) if open_ids else None
         return self.target_id if self.target_id in grids else None
 
     def _plan(self, grids: dict[int, ObjectGrid], stamp) -> None:
@@ -190,8 +197,9 @@ class NbvNode(Node):
             taken = ([] if target is None else self.taken.poses(target) + self.visited.poses(target)
                      + ([] if current is None else [current]))  # fmt: skip
         if target is None:
-            self.get_logger().info(f"object {self.target_id} is not in objects/error (yet): no plan for it",
-                                   throttle_duration_sec=self.config.log_throttle_s)  # fmt: skip
+            what = (f"object {self.target_id} is not in objects/error (yet): no plan for it" if self.target_id >= 0
+                    else f"every object is done ({len(grids)} in objects/error): no plan")  # fmt: skip
+            self.get_logger().info(what, throttle_duration_sec=self.config.log_throttle_s)
             return
         grid = grids[target]
         obstacles = obstacles_besides(grids, target, self.planner.config.occupancy_threshold)
@@ -209,6 +217,8 @@ class NbvNode(Node):
             self.get_logger().warning(
                 f"object {target}: {result.reason}", throttle_duration_sec=self.config.log_throttle_s
             )
+            with self._lock:  # nothing allowed for it: the worst-object choice moves on to another
+                self.finished.add(target)
             return
         markers = MarkerArray(markers=[conv.delete_all_markers(ns="nbv", frame_id=frame_id)])
         n = min(self.config.max_arrows, len(result.poses))
@@ -225,9 +235,11 @@ class NbvNode(Node):
                 self._goal = (target, np.asarray(result.best_pose, dtype=np.float64).copy())
             self.pub_goal.publish(conv.matrix_to_pose_stamped(result.best_pose, stamp=stamp, frame_id=frame_id))
         else:
-            self.get_logger().info(
-                f"object {target}: stop ({result.reason})", throttle_duration_sec=self.config.log_throttle_s
-            )
+            with self._lock:
+                new = target not in self.finished
+                self.finished.add(target)
+            if new:
+                self.get_logger().info(f"object {target}: stop ({result.reason})")
 
 
 def main(args: list[str] | None = None) -> int:
