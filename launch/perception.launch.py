@@ -6,8 +6,9 @@
 
 Parameters come from share/vtr_perception/config/{reconstruction,nbv}.yaml (or the files
 given as reconstruction_params / nbv_params); the arguments below override single keys.
-The camera pose comes from tf2 (world_frame -> the image's frame_id) when tf2_ros is
-installed, else from the PoseStamped topic given as camera_pose.
+The camera pose comes from tf2 (world_frame -> the image's frame_id; for nbv_node, world_frame ->
+camera_frame) when tf2_ros is installed, else from the PoseStamped topic given as camera_pose.
+Parameter files are keyed ``/**``, so they apply under any namespace (namespace:=robot1).
 """
 
 from launch.actions import DeclareLaunchArgument
@@ -40,6 +41,14 @@ RECONSTRUCTION_ARGUMENTS = {
 }
 STRING_PARAMETERS = ("world_frame", "backend", "model_dir", "engine_cache", "image_qos")
 BOOL_PARAMETERS = ("use_depth", "use_mask")
+# launch argument -> (default, description); each overrides the nbv node parameter of the same name.
+NBV_ARGUMENTS = {
+    "camera_frame": ("", "camera optical frame for nbv_node's tf2 pose lookups; empty = the camera_pose topic"),
+}
+# launch argument -> (default, description); each sets the parameter of the same name of both nodes.
+COMMON_ARGUMENTS = {
+    "use_sim_time": ("false", "ROS time from /clock (a bag played with --clock, a simulator) in both nodes"),
+}
 PARAMS_FILES = {
     "reconstruction_params": ("reconstruction.yaml", "parameter file of reconstruction_node"),
     "nbv_params": ("nbv.yaml", "parameter file of nbv_node"),
@@ -53,7 +62,12 @@ def _config_file(name: str) -> PathJoinSubstitution:
 def generate_launch_description() -> LaunchDescription:
     arguments = [
         DeclareLaunchArgument(name, default_value=default, description=description)
-        for name, (default, description) in {**TOPIC_ARGUMENTS, **RECONSTRUCTION_ARGUMENTS}.items()
+        for name, (default, description) in {
+            **TOPIC_ARGUMENTS,
+            **RECONSTRUCTION_ARGUMENTS,
+            **NBV_ARGUMENTS,
+            **COMMON_ARGUMENTS,
+        }.items()
     ]
     arguments += [
         DeclareLaunchArgument(name, default_value=_config_file(file), description=description)
@@ -65,13 +79,14 @@ def generate_launch_description() -> LaunchDescription:
     # typed explicitly: an empty string would otherwise be read as YAML null
     overrides = {name: ParameterValue(LaunchConfiguration(name), value_type=str) for name in STRING_PARAMETERS}
     overrides.update({name: ParameterValue(LaunchConfiguration(name), value_type=bool) for name in BOOL_PARAMETERS})
+    common = {name: ParameterValue(LaunchConfiguration(name), value_type=bool) for name in COMMON_ARGUMENTS}
 
     reconstruction = Node(
         package=PACKAGE,
         executable="reconstruction_node",
         name="reconstruction",
         namespace=LaunchConfiguration("namespace"),
-        parameters=[LaunchConfiguration("reconstruction_params"), overrides],
+        parameters=[LaunchConfiguration("reconstruction_params"), overrides, common],
         remappings=remappings,
         output="screen",
         emulate_tty=True,
@@ -83,7 +98,11 @@ def generate_launch_description() -> LaunchDescription:
         namespace=LaunchConfiguration("namespace"),
         parameters=[
             LaunchConfiguration("nbv_params"),
-            {"world_frame": ParameterValue(LaunchConfiguration("world_frame"), value_type=str)},
+            {
+                "world_frame": ParameterValue(LaunchConfiguration("world_frame"), value_type=str),
+                **{name: ParameterValue(LaunchConfiguration(name), value_type=str) for name in NBV_ARGUMENTS},
+            },
+            common,
         ],
         remappings=[("camera_pose", LaunchConfiguration("camera_pose"))],
         output="screen",

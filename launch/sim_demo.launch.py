@@ -35,6 +35,8 @@ FORWARDED_ARGUMENTS = {
     "backend": ("auto", "inference runtime: auto | tensorrt | onnxruntime | torch"),
     "model_dir": ("", "directory of the model; empty = share/vtr_perception/models"),
     "image_qos": ("sensor_data", "QoS of the image inputs: sensor_data or reliable"),
+    "camera_frame": ("sim_camera_optical", "the simulated camera's optical frame (nbv_node's tf2 lookups)"),
+    "use_sim_time": ("false", "ROS time from /clock in every node"),
 }
 
 
@@ -64,6 +66,8 @@ def generate_launch_description() -> LaunchDescription:
         for name in SIM_CAMERA_ARGUMENTS
     }
     overrides["world_frame"] = ParameterValue(LaunchConfiguration("world_frame"), value_type=str)
+    overrides["camera_frame"] = ParameterValue(LaunchConfiguration("camera_frame"), value_type=str)
+    overrides["use_sim_time"] = ParameterValue(LaunchConfiguration("use_sim_time"), value_type=bool)
     sim_camera = Node(
         package=PACKAGE,
         executable="sim_camera_node",

@@ -133,7 +133,8 @@ def test_sim_demo_overrides_match_sim_camera_and_forwarded_arguments_exist():
     assert set(sim["SIM_CAMERA_ARGUMENTS"]) <= set(fields)
     for name, (default, _) in sim["SIM_CAMERA_ARGUMENTS"].items():
         assert str(fields[name].default) == default, f"sim_demo default of {name} differs from SimCameraConfig"
-    robot_arguments = set(robot["TOPIC_ARGUMENTS"]) | set(robot["RECONSTRUCTION_ARGUMENTS"])
+    robot_arguments = set().union(*(robot[k] for k in ("TOPIC_ARGUMENTS", "RECONSTRUCTION_ARGUMENTS", "NBV_ARGUMENTS",
+                                                         "COMMON_ARGUMENTS")))  # fmt: skip
     assert set(sim["FORWARDED_ARGUMENTS"]) <= robot_arguments
 
 

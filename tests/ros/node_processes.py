@@ -84,8 +84,9 @@ class NodeProcess:
         params_file: Path | None = None,
         remaps: dict[str, str] | None = None,
         env: dict[str, str] | None = None,
+        ros_args: list[str] | None = None,
     ) -> None:
-        args = [PYTHON, "-m", module, "--ros-args"]
+        args = [PYTHON, "-m", module, *(ros_args or ["--ros-args"])]
         if params_file is not None:
             args += ["--params-file", str(params_file)]
         for key, value in (params or {}).items():
@@ -113,6 +114,11 @@ class NodeProcess:
 
     def pid(self) -> int:
         return self.proc.pid
+
+    def signal(self, sig: int) -> None:
+        """Send ``sig`` to the node's process group (as ``ros2 launch`` does on Ctrl-C)."""
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, sig)
 
     def stop(self, timeout_s: float = 10.0) -> int:
         if self.proc.poll() is None:

@@ -9,13 +9,14 @@ import yaml
 
 from tests.ros.helpers import REPO
 from vtr_perception.geometry import cameras
+from vtr_perception.resources import section_parameters
 from vtr_perception.ros.demo_monitor import looks_at
 from vtr_perception.ros.demo_runner import planner_view_limits
 from vtr_perception.sim.object_views import initial_view, random_view, track_of
 
 
 def test_limits_come_from_the_shipped_nbv_parameters():
-    planner = yaml.safe_load((REPO / "config" / "nbv.yaml").read_text())["nbv"]["ros__parameters"]["planner"]
+    planner = section_parameters(yaml.safe_load((REPO / "config" / "nbv.yaml").read_text()), "nbv")["planner"]
     shells = planner.get("num_distances", 1)
     assert shells == 1  # the shipped file: one shell, at the middle of the distance range
     assert planner_view_limits() == {

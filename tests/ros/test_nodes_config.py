@@ -1,10 +1,10 @@
 """The shipped parameter files (config/*.yaml) match the nodes' dataclasses and load into real nodes.
 
-Statically: each file has one node section named like the node, every key is a field of the
+Statically: each file has one section keyed ``/**`` (every node, in any namespace: a section
+keyed by the bare node name is silently ignored under ``namespace:=robot1``), every key is a field of the
 node's config dataclass (nested mappings: ``perception.`` / ``planner.``), each value has
-the field's type and equals the field's default. Dynamically: a node started with
-``--params-file`` (in its own rclpy context here) holds the file's values as parameters and
-in the config it built from them.
+the field's type and equals the field's default. Dynamically: a node started with ``--params-file`` (in its own rclpy
+context here) holds the file's values as parameters and in the config it built from them.
 The running reconstruction node is checked through its parameter services in
 test_nodes_reconstruction.py.
 """
@@ -25,6 +25,7 @@ from rclpy.context import Context  # noqa: E402
 from tests.ros.helpers import REPO  # noqa: E402
 from vtr_perception.nbv.config import PlannerConfig  # noqa: E402
 from vtr_perception.perception.config import PerceptionConfig  # noqa: E402
+from vtr_perception.resources import section_parameters, shipped_parameters  # noqa: E402
 from vtr_perception.ros.nbv_node import NbvNode, NbvNodeConfig  # noqa: E402
 from vtr_perception.ros.reconstruction_node import ReconstructionNodeConfig  # noqa: E402
 from vtr_perception.sim.camera import SimCameraConfig  # noqa: E402
@@ -74,8 +75,9 @@ def test_every_node_parameter_file_is_checked_here():
 def test_every_key_is_a_dataclass_field_of_the_right_type(name):
     node_name, cls, nested = NODES[name]
     data = load(name)
-    assert list(data) == [node_name], f"{name}: one section named after the node, got {list(data)}"
-    params = data[node_name]["ros__parameters"]
+    assert list(data) == ["/**"], f"{name}: one section keyed /** (any node name and namespace), got {list(data)}"
+    params = section_parameters(data, node_name)
+    assert params == data["/**"]["ros__parameters"]
     flat = {k: v for k, v in params.items() if not isinstance(v, dict)}
     check_section(flat, cls, name)
     for section, values in params.items():
@@ -103,7 +105,7 @@ def test_nbv_node_loads_its_params_file():
     rclpy.init(args=["--ros-args", "--params-file", str(REPO / "config" / "nbv.yaml")], context=context)
     try:
         node = NbvNode(context=context)
-        params = load("nbv.yaml")["nbv"]["ros__parameters"]
+        params = section_parameters(load("nbv.yaml"), "nbv")
         assert node.planner_config == PlannerConfig(**params["planner"])
         assert node.planner.config == node.planner_config
         assert node.config.target_id == params["target_id"]
@@ -124,4 +126,85 @@ def test_nbv_node_refuses_an_estimator_the_cloud_cannot_feed():
         with pytest.raises(ValueError, match="planner.estimator 'disagreement'.*supports error_head, entropy"):
             NbvNode(context=context)
     finally:
+        rclpy.shutdown(context=context)
+
+
+def test_shipped_files_apply_in_a_namespace(tmp_path):
+    """namespace:=robot1 (``-r __ns:=/robot1``): the shipped nbv.yaml, with two values changed, still applies."""
+    data = load("nbv.yaml")
+    data["/**"]["ros__parameters"]["target_id"] = 7
+    data["/**"]["ros__parameters"]["planner"]["max_views"] = 5
+    path = tmp_path / "nbv.yaml"
+    path.write_text(yaml.safe_dump(data))
+    context = Context()
+    rclpy.init(args=["--ros-args", "-r", "__ns:=/robot1", "--params-file", str(path)], context=context)
+    try:
+        node = NbvNode(context=context)
+        assert node.get_fully_qualified_name() == "/robot1/nbv"
+        assert (node.config.target_id, node.planner_config.max_views) == (7, 5)
+        node.destroy_node()
+    finally:
+        rclpy.shutdown(context=context)
+
+
+def test_section_parameters_reads_every_key_form_rcl_applies():
+    data = {
+        "/**": {"ros__parameters": {"a": 1, "planner": {"x": 1, "y": 1}}},
+        "other": {"ros__parameters": {"a": 9}},
+        "/**/nbv": {"ros__parameters": {"planner": {"y": 2}}},
+        "nbv": {"ros__parameters": {"b": 3}},
+    }
+    assert section_parameters(data, "nbv") == {"a": 1, "planner": {"x": 1, "y": 2}, "b": 3}
+    assert section_parameters(data, "reconstruction") == {"a": 1, "planner": {"x": 1, "y": 1}}
+    assert shipped_parameters("nbv") == load("nbv.yaml")["/**"]["ros__parameters"]
+
+
+def _set(node, name: str, value):
+    from rclpy.parameter import Parameter
+
+    return node.set_parameters([Parameter(name, value=value)])[0]
+
+
+def test_run_time_changes_apply_or_are_refused():
+    """`ros2 param set`: a parameter that cannot change at run time is read-only (the set fails with a reason);
+    one that can is applied through the on-set callback, after the same checks as at start."""
+    import numpy as np
+
+    from tests.perception.doubles import FixedShapeBackend
+    from vtr_perception.ros.reconstruction_node import ReconstructionNode
+    from vtr_perception.ros.sim_camera_node import SimCameraNode
+
+    context = Context()
+    rclpy.init(args=["--ros-args", "--params-file", str(REPO / "config" / "nbv.yaml")], context=context)
+    nodes = []
+    try:
+        nbv = NbvNode(context=context)
+        nodes.append(nbv)
+        refused = _set(nbv, "world_frame", "map")
+        assert not refused.successful and "read-only" in refused.reason
+        assert nbv.config.world_frame == "world"
+        assert _set(nbv, "target_id", 4).successful and (nbv.target_id, nbv.config.target_id) == (4, 4)
+        assert _set(nbv, "planner.max_views", 5).successful
+        assert nbv.planner.config.max_views == 5 == nbv.planner_config.max_views
+        refused = _set(nbv, "planner.estimator", "disagreement")
+        assert not refused.successful and "supports error_head, entropy" in refused.reason
+        assert nbv.planner.config.estimator == "error_head" == nbv.get_parameter("planner.estimator").value
+        refused = _set(nbv, "planner.candidates", "cube")
+        assert not refused.successful and "must be one of" in refused.reason
+
+        camera = SimCameraNode(context=context, parameter_overrides=[])
+        nodes.append(camera)
+        assert not _set(camera, "num_objects", 2).successful
+        assert _set(camera, "mode", "orbit").successful and camera.config.mode == camera.camera.config.mode == "orbit"
+
+        reconstruction = ReconstructionNode(backend=FixedShapeBackend(np.zeros((16, 16, 16))), context=context)
+        nodes.append(reconstruction)
+        for name, value in (("perception.max_views", 3), ("backend", "torch"), ("image_qos", "reliable")):
+            assert not _set(reconstruction, name, value).successful, name
+        assert _set(reconstruction, "marker_max_triangles", 500).successful
+        assert reconstruction.config.marker_max_triangles == 500
+        assert not _set(reconstruction, "marker_max_triangles", -1).successful  # out of its range
+    finally:
+        for node in nodes:
+            node.destroy_node()
         rclpy.shutdown(context=context)

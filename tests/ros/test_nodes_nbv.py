@@ -31,6 +31,7 @@ from vtr_perception.nbv.config import PlannerConfig  # noqa: E402
 from vtr_perception.nbv.object_grid import grids_from_cloud  # noqa: E402
 from vtr_perception.nbv.occlusion import occupied_box  # noqa: E402
 from vtr_perception.nbv.planner import NextBestViewPlanner  # noqa: E402
+from vtr_perception.resources import section_parameters  # noqa: E402
 from vtr_perception.ros import conversions as conv  # noqa: E402
 from vtr_perception.ros.nbv_node import NbvNodeConfig  # noqa: E402
 from vtr_perception.ros.qos import latched_qos, reliable_qos  # noqa: E402
@@ -62,7 +63,7 @@ def error_cloud_points(objects: dict = OBJECTS) -> np.ndarray:
 
 
 def yaml_planner_config() -> PlannerConfig:
-    shipped = yaml.safe_load((REPO / "config" / "nbv.yaml").read_text())["nbv"]["ros__parameters"]
+    shipped = section_parameters(yaml.safe_load((REPO / "config" / "nbv.yaml").read_text()), "nbv")
     return PlannerConfig(**shipped["planner"])
 
 

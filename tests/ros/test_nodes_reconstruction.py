@@ -34,6 +34,7 @@ from tests.ros.node_processes import (  # noqa: E402
     trained_backend_params,
 )
 from vtr_perception.nbv.object_grid import grids_from_cloud  # noqa: E402
+from vtr_perception.resources import section_parameters  # noqa: E402
 from vtr_perception.ros import conversions as conv  # noqa: E402
 from vtr_perception.ros.marker_scene import MarkerScene  # noqa: E402
 from vtr_perception.ros.qos import latched_qos, reliable_qos  # noqa: E402
@@ -288,7 +289,9 @@ def test_diagnostics_report_backend_and_counts(running, model_params):
 def test_running_node_holds_the_yaml_parameters(running, model_params):
     """Like `ros2 param get /reconstruction ...`: the parameter services of the running process."""
     listener = running[0]
-    shipped = yaml.safe_load((REPO / "config" / "reconstruction.yaml").read_text())["reconstruction"]["ros__parameters"]
+    shipped = section_parameters(
+        yaml.safe_load((REPO / "config" / "reconstruction.yaml").read_text()), "reconstruction"
+    )
     expected = {k: v for k, v in shipped.items() if not isinstance(v, dict) and k not in model_params}
     expected.update({f"perception.{k}": v for k, v in shipped["perception"].items()})
     # command-line overrides win over the file

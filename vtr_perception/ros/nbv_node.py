@@ -16,6 +16,10 @@ just created, or one forgotten by a reset) gets no answer until a cloud has it: 
 for another object instead would send the camera to look at that one. An empty cloud (the
 reconstruction node was reset) clears the grids. The error estimate is the planner's ``estimator`` over the cloud's
 fields: ``error_head`` (the cloud's error) or ``entropy`` (of its occupancy).
+
+The camera pose comes from the same source as the reconstruction node's (ros/camera_pose.py):
+tf2 (world_frame -> ``camera_frame``, read every ``tf_poll_s``) when tf2_ros is importable and
+``camera_frame`` is set, the ``camera_pose`` topic otherwise.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from __future__ import annotations
 import sys
 import threading
 from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy as np
 from geometry_msgs.msg import PoseArray, PoseStamped
@@ -37,11 +42,22 @@ from vtr_perception.nbv.object_grid import ObjectGrid, grids_from_cloud, obstacl
 from vtr_perception.nbv.planner import NextBestViewPlanner, PlanResult
 from vtr_perception.nbv.taken_views import TakenViews
 from vtr_perception.ros import conversions as conv
+from vtr_perception.ros.camera_pose import CameraPoseSource
 from vtr_perception.ros.node_main import run_node
-from vtr_perception.ros.parameters import declare_from_dataclass
+from vtr_perception.ros.parameters import declare_from_dataclass, watch_dataclass
 from vtr_perception.ros.qos import latched_qos, reliable_qos
 
 CLOUD_ESTIMATORS = ("error_head", "entropy")  # error estimates computable from the objects/error cloud
+# parameters `ros2 param set` changes at run time (and every planner.* one); the others are read-only
+MUTABLE_PARAMETERS = ("target_id", "max_arrows", "goal_reached_m", "goal_reached_deg", "log_throttle_s")
+
+
+def check_cloud_estimator(config: PlannerConfig) -> None:
+    if config.estimator not in CLOUD_ESTIMATORS:
+        raise ValueError(
+            f"planner.estimator {config.estimator!r} needs more than the objects/error cloud "
+            f"carries; nbv_node supports {', '.join(CLOUD_ESTIMATORS)}"
+        )
 
 
 @dataclass
@@ -49,6 +65,15 @@ class NbvNodeConfig:
     """ROS-side options of the next-best-view node (the planner's are under `planner.`)."""
 
     world_frame: str = field(default="world", metadata={"help": "frame of the published poses"})
+    pose_source: Literal["auto", "tf", "topic"] = field(
+        default="auto",
+        metadata={"help": "camera pose from tf2 (world_frame -> camera_frame, when importable), the camera_pose "
+                          "topic, or auto: as reconstruction_node takes it"},
+    )  # fmt: skip
+    camera_frame: str = field(
+        default="", metadata={"help": "the camera's optical frame for tf2 lookups; empty: the camera_pose topic only"}
+    )
+    tf_poll_s: float = field(default=0.1, metadata={"help": "how often the camera pose is read from tf2, seconds"})
     target_id: int = field(default=-1, metadata={"help": "object to plan for; -1 = the one with most estimated error"})
     max_arrows: int = field(default=24, metadata={"help": "candidate arrows shown in rviz (best first)"})
     taken_view_min_angle_deg: float = field(
@@ -66,13 +91,11 @@ class NbvNodeConfig:
 class NbvNode(Node):
     def __init__(self, **kwargs) -> None:
         super().__init__("nbv", **kwargs)
-        self.config = declare_from_dataclass(self, NbvNodeConfig)
+        self.config = declare_from_dataclass(self, NbvNodeConfig, mutable=MUTABLE_PARAMETERS)
+        if self.config.pose_source == "tf" and not self.config.camera_frame:
+            raise ValueError("pose_source 'tf' needs camera_frame (the camera's optical frame) for the tf2 lookup")
         self.planner_config = declare_from_dataclass(self, PlannerConfig, prefix="planner.")
-        if self.planner_config.estimator not in CLOUD_ESTIMATORS:
-            raise ValueError(
-                f"planner.estimator {self.planner_config.estimator!r} needs more than the objects/error cloud "
-                f"carries; nbv_node supports {', '.join(CLOUD_ESTIMATORS)}"
-            )
+        check_cloud_estimator(self.planner_config)
         self.planner = NextBestViewPlanner(self.planner_config)
         self._lock = threading.Lock()
         self.current_pose: np.ndarray | None = None
@@ -82,22 +105,44 @@ class NbvNode(Node):
         # suggested views the camera reached, per target: never suggested again
         self.visited = TakenViews(same_pose_angle_deg=self.config.taken_view_min_angle_deg)
         self._goal: tuple[int, np.ndarray] | None = None  # the last suggestion (target, pose), until reached
+        self.finished: set[int] = set()  # objects the planner stopped on (max_views, stop_gain)
         self.last_result: PlanResult | None = None
         self.plans = 0
 
         self.create_subscription(PointCloud2, "objects/error", self._on_error, reliable_qos(depth=2))
-        self.create_subscription(PoseStamped, "camera_pose", self._on_pose, reliable_qos(depth=10))
+        self.camera_poses = CameraPoseSource(self, world_frame=self.config.world_frame, source=self.config.pose_source,
+                                             qos=reliable_qos(depth=10), on_pose=self._on_pose,
+                                             on_bad=self._on_bad_pose)  # fmt: skip
+        if self.camera_poses.tf_available and self.config.camera_frame:
+            self.create_timer(self.config.tf_poll_s, self.poll_tf)
         self.create_subscription(Int32, "nbv/target", self._on_target, reliable_qos())
         self.pub_goal = self.create_publisher(PoseStamped, "next_best_view", reliable_qos())
         self.pub_candidates = self.create_publisher(PoseArray, "nbv/candidates", reliable_qos())
         self.pub_markers = self.create_publisher(MarkerArray, "nbv/markers", latched_qos())
+        watch_dataclass(self, NbvNodeConfig, self._on_config)
+        watch_dataclass(self, PlannerConfig, self._on_planner_config, prefix="planner.", check=check_cloud_estimator)
 
-    def _on_pose(self, msg: PoseStamped) -> None:
-        try:
-            T = conv.pose_to_matrix(msg)
-        except ValueError as exc:
-            self.get_logger().warning(f"ignoring camera_pose: {exc}", throttle_duration_sec=self.config.log_throttle_s)
-            return
+    def _on_config(self, config: NbvNodeConfig) -> None:
+        with self._lock:
+            if config.target_id != self.config.target_id:
+                self.target_id = config.target_id
+            self.config = config
+
+    def _on_planner_config(self, config: PlannerConfig) -> None:
+        """A `ros2 param set planner.*`: the next plan uses the new planner."""
+        self.planner_config, self.planner = config, NextBestViewPlanner(config)
+
+    def _on_bad_pose(self, reason: str) -> None:
+        self.get_logger().warning(f"ignoring camera_pose: {reason}", throttle_duration_sec=self.config.log_throttle_s)
+
+    def poll_tf(self) -> None:
+        """The camera pose from tf2 (world_frame -> camera_frame), when tf2 knows it."""
+        T = self.camera_poses.latest(self.config.camera_frame)
+        if T is not None:
+            self._on_pose(None, T)
+
+    def _on_pose(self, stamp: float | None, T: np.ndarray) -> None:
+        """The camera is at ``T`` (from the camera_pose topic or tf2)."""
         with self._lock:
             self.current_pose = T
             if self._goal is not None and self._reached(T, self._goal[1]):
@@ -126,15 +171,21 @@ class NbvNode(Node):
             return
         with self._lock:
             self._last_grids = (grids, msg.header.stamp) if grids else None
+            if not grids:  # the reconstruction was reset: every object starts over
+                self.finished.clear()
             if grids:
                 self.taken.update({i: g.views for i, g in grids.items()}, self.current_pose)
         if grids:
             self._plan(grids, msg.header.stamp)
 
     def _target_in(self, grids: dict[int, ObjectGrid]) -> int | None:
-        """The object to plan for: the requested one (None while this cloud lacks it), else the worst."""
+        """The object to plan for: the requested one (None while this cloud lacks it), else the worst open one.
+
+        An object is open until the planner stopped on it (``max_views``, ``stop_gain``): without this the
+        worst object stayed the target after its last view, and the camera never went to the others."""
         if self.target_id < 0:
-            return max(grids, key=lambda i: float(grids[i].error.sum()))
+            open_ids = [i for i in grids if i not in self.finished and grids[i].views < self.planner.config.max_views]
+            return max(open_ids, key=lambda i: float(grids[i].error.sum())) if open_ids else None
         return self.target_id if self.target_id in grids else None
 
     def _plan(self, grids: dict[int, ObjectGrid], stamp) -> None:
@@ -146,8 +197,9 @@ class NbvNode(Node):
             taken = ([] if target is None else self.taken.poses(target) + self.visited.poses(target)
                      + ([] if current is None else [current]))  # fmt: skip
         if target is None:
-            self.get_logger().info(f"object {self.target_id} is not in objects/error (yet): no plan for it",
-                                   throttle_duration_sec=self.config.log_throttle_s)  # fmt: skip
+            what = (f"object {self.target_id} is not in objects/error (yet): no plan for it" if self.target_id >= 0
+                    else f"every object is done ({len(grids)} in objects/error): no plan")  # fmt: skip
+            self.get_logger().info(what, throttle_duration_sec=self.config.log_throttle_s)
             return
         grid = grids[target]
         obstacles = obstacles_besides(grids, target, self.planner.config.occupancy_threshold)
@@ -165,6 +217,8 @@ class NbvNode(Node):
             self.get_logger().warning(
                 f"object {target}: {result.reason}", throttle_duration_sec=self.config.log_throttle_s
             )
+            with self._lock:  # nothing allowed for it: the worst-object choice moves on to another
+                self.finished.add(target)
             return
         markers = MarkerArray(markers=[conv.delete_all_markers(ns="nbv", frame_id=frame_id)])
         n = min(self.config.max_arrows, len(result.poses))
@@ -181,9 +235,11 @@ class NbvNode(Node):
                 self._goal = (target, np.asarray(result.best_pose, dtype=np.float64).copy())
             self.pub_goal.publish(conv.matrix_to_pose_stamped(result.best_pose, stamp=stamp, frame_id=frame_id))
         else:
-            self.get_logger().info(
-                f"object {target}: stop ({result.reason})", throttle_duration_sec=self.config.log_throttle_s
-            )
+            with self._lock:
+                new = target not in self.finished
+                self.finished.add(target)
+            if new:
+                self.get_logger().info(f"object {target}: stop ({result.reason})")
 
 
 def main(args: list[str] | None = None) -> int:

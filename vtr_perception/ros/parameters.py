@@ -8,12 +8,17 @@ becomes a parameter ``<prefix><field>`` with a ParameterDescriptor:
   ``X | None`` with a None default is declared typed but unset, and reads back as None;
 - ``metadata={"range": (lo, hi[, step])}`` -> IntegerRange / FloatingPointRange, which rclpy
   enforces on declaration and on every later set;
-- ``metadata={"read_only": True}`` -> a read-only parameter;
+- ``metadata={"read_only": True}`` -> a read-only parameter; with ``mutable=`` given, every
+  parameter not named in it is read-only too (``ros2 param set`` then fails with a reason instead
+  of reporting success and changing nothing);
 - a nested dataclass field becomes parameters ``<prefix><field>.<subfield>``, which is how
   a nested mapping in a ROS parameter YAML file is flattened.
 
 Values come from ``--ros-args --params-file config/x.yaml`` / launch files (overrides), else
 from the dataclass defaults. Bad values raise ValueError naming the parameter.
+``watch_dataclass`` applies run-time changes of the mutable ones: it checks a change before it is
+set (the dataclass's own checks, choices, and a node's extra check) and hands the new config to
+the node after.
 """
 
 from __future__ import annotations
@@ -21,10 +26,11 @@ from __future__ import annotations
 import dataclasses
 import types
 import typing
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any, TypeVar
 
-from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
+from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor, SetParametersResult
 from rclpy.exceptions import InvalidParameterTypeException, ParameterException, ParameterUninitializedException
 from rclpy.node import Node
 from rclpy.parameter import Parameter
@@ -98,7 +104,7 @@ def _default(f: dataclasses.Field, base: Any) -> Any:
     return None
 
 
-def _descriptor(f: dataclasses.Field, spec: _FieldSpec) -> ParameterDescriptor:
+def _descriptor(f: dataclasses.Field, spec: _FieldSpec, *, read_only: bool = False) -> ParameterDescriptor:
     description = str(f.metadata.get("help", ""))
     if spec.choices:
         description += f" (one of: {', '.join(map(str, spec.choices))})"
@@ -106,7 +112,7 @@ def _descriptor(f: dataclasses.Field, spec: _FieldSpec) -> ParameterDescriptor:
         name=spec.name,
         type=spec.parameter_type.value,
         description=description.strip(),
-        read_only=bool(f.metadata.get("read_only", False)),
+        read_only=read_only or bool(f.metadata.get("read_only", False)),
     )
     if spec.choices:
         descriptor.additional_constraints = "one of: " + ", ".join(map(str, spec.choices))
@@ -156,8 +162,8 @@ def _fields(cls: type) -> list[tuple[dataclasses.Field, Any]]:
     return [(f, hints[f.name]) for f in dataclasses.fields(cls) if f.init]
 
 
-def _declare_one(node: Node, f: dataclasses.Field, spec: _FieldSpec, default: Any) -> None:
-    descriptor = _descriptor(f, spec)
+def _declare_one(node: Node, f: dataclasses.Field, spec: _FieldSpec, default: Any, *, read_only: bool) -> None:
+    descriptor = _descriptor(f, spec, read_only=read_only)
     empty = default is None or (spec.container is not None and len(default) == 0)
     value = spec.parameter_type if empty else _to_parameter_value(spec, default)
     try:
@@ -171,39 +177,95 @@ def _declare_one(node: Node, f: dataclasses.Field, spec: _FieldSpec, default: An
         raise ValueError(f"ROS parameter {spec.name!r}: {exc}") from exc
 
 
-def declare_from_dataclass(node: Node, cls: type[T], *, prefix: str = "", base: T | None = None) -> T:
+def declare_from_dataclass(
+    node: Node, cls: type[T], *, prefix: str = "", base: T | None = None, mutable: Collection[str] | None = None
+) -> T:
     """Declare one parameter per field of ``cls`` on ``node`` and return the resulting config.
 
     Defaults come from ``base`` (an instance) or the dataclass; values given to the node
     (parameter files, overrides) win. ``prefix`` is prepended to every name ("planner.").
+    ``mutable``: the field names (without ``prefix``; nested ones as ``section.field``) that may change
+    at run time; every other one is declared read-only. None: all may change.
     """
     for f, tp in _fields(cls):
         default = _default(f, base)
         if dataclasses.is_dataclass(tp):
-            declare_from_dataclass(node, tp, prefix=f"{prefix}{f.name}.", base=default)
+            inner = None if mutable is None else [m[len(f.name) + 1 :] for m in mutable if m.startswith(f"{f.name}.")]
+            declare_from_dataclass(node, tp, prefix=f"{prefix}{f.name}.", base=default, mutable=inner)
             continue
-        _declare_one(node, f, _spec(prefix + f.name, tp), default)
+        read_only = mutable is not None and f.name not in mutable
+        _declare_one(node, f, _spec(prefix + f.name, tp), default, read_only=read_only)
     return read_dataclass(node, cls, prefix=prefix)
 
 
-def read_dataclass(node: Node, cls: type[T], *, prefix: str = "") -> T:
-    """The config held by the node's (already declared) parameters, e.g. after a ``ros2 param set``."""
+def parameter_names(cls: type, *, prefix: str = "") -> list[str]:
+    """Every parameter name ``declare_from_dataclass(node, cls, prefix=prefix)`` declares."""
+    names = []
+    for f, tp in _fields(cls):
+        if dataclasses.is_dataclass(tp):
+            names += parameter_names(tp, prefix=f"{prefix}{f.name}.")
+        else:
+            names.append(prefix + f.name)
+    return names
+
+
+def read_dataclass(node: Node, cls: type[T], *, prefix: str = "", changes: dict[str, Any] | None = None) -> T:
+    """The config held by the node's (already declared) parameters, e.g. after a ``ros2 param set``.
+
+    ``changes`` (parameter name -> value) stand in for the node's values: the config a set would make."""
     values: dict[str, Any] = {}
     for f, tp in _fields(cls):
         if dataclasses.is_dataclass(tp):
-            values[f.name] = read_dataclass(node, tp, prefix=f"{prefix}{f.name}.")
+            values[f.name] = read_dataclass(node, tp, prefix=f"{prefix}{f.name}.", changes=changes)
             continue
         spec = _spec(prefix + f.name, tp)
-        try:
-            value = node.get_parameter(spec.name).value
-        except ParameterUninitializedException:  # declared typed without a value (None / empty default)
-            value = None
+        if changes is not None and spec.name in changes:
+            value = changes[spec.name]
+        else:
+            try:
+                value = node.get_parameter(spec.name).value
+            except ParameterUninitializedException:  # declared typed without a value (None / empty default)
+                value = None
         values[f.name] = _from_parameter_value(spec, value)
     try:
         return cls(**values)
     except (TypeError, ValueError) as exc:
         where = f" (prefix {prefix!r})" if prefix else ""
         raise ValueError(f"invalid {cls.__name__} parameters{where}: {exc}") from exc
+
+
+def watch_dataclass(
+    node: Node,
+    cls: type[T],
+    apply: Callable[[T], None],
+    *,
+    prefix: str = "",
+    check: Callable[[T], None] | None = None,
+) -> None:
+    """Apply run-time changes (``ros2 param set``) of ``cls``'s parameters: ``apply(new_config)`` after a set.
+
+    Before a set, the config it would make is built (the dataclass's checks, Literal choices) and passed to
+    ``check``; a ValueError from either refuses the set with its message as the reason. Call after declaring.
+    """
+    names = set(parameter_names(cls, prefix=prefix))
+
+    def before(parameters: list[Parameter]) -> SetParametersResult:
+        changes = {p.name: p.value for p in parameters if p.name in names}
+        if changes:
+            try:
+                config = read_dataclass(node, cls, prefix=prefix, changes=changes)
+                if check is not None:
+                    check(config)
+            except (ValueError, TypeError) as exc:
+                return SetParametersResult(successful=False, reason=str(exc))
+        return SetParametersResult(successful=True)
+
+    def after(parameters: list[Parameter]) -> None:
+        if any(p.name in names for p in parameters):
+            apply(read_dataclass(node, cls, prefix=prefix))
+
+    node.add_on_set_parameters_callback(before)
+    node.add_post_set_parameters_callback(after)
 
 
 def dataclass_to_parameters(config: Any, *, prefix: str = "") -> list[Parameter]:

@@ -90,6 +90,11 @@ class PoseHistory:
                 T = self._poses[-1]
             return T
 
+    def latest(self) -> np.ndarray | None:
+        """The pose with the newest stamp, or None before the first."""
+        with self._cond:
+            return self._poses[-1] if self._poses else None
+
     def __len__(self) -> int:
         with self._cond:
             return len(self._stamps)

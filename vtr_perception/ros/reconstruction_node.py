@@ -23,7 +23,7 @@ from typing import Literal
 import numpy as np
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
-from geometry_msgs.msg import PoseArray, PoseStamped
+from geometry_msgs.msg import PoseArray
 from rclpy.node import Node
 
 try:  # rclpy >= Iron
@@ -41,18 +41,23 @@ from vtr_perception.perception.config import PerceptionConfig
 from vtr_perception.perception.object_pose import ObjectEstimate
 from vtr_perception.perception.pipeline import PerceptionPipeline
 from vtr_perception.ros import conversions as conv
+from vtr_perception.ros.camera_pose import CameraPoseSource
 from vtr_perception.ros.marker_scene import MarkerKeyframes
 from vtr_perception.ros.node_main import run_node
-from vtr_perception.ros.parameters import declare_from_dataclass
-from vtr_perception.ros.pose_history import PoseHistory
+from vtr_perception.ros.parameters import declare_from_dataclass, watch_dataclass
 from vtr_perception.ros.qos import image_qos, latched_qos, reliable_qos
 from vtr_perception.ros.stamp_gaps import StampGaps
 from vtr_perception.ros.sync import Frame, FrameAssembler
-from vtr_perception.ros.tf import TfLookup, TfPublisher
+from vtr_perception.ros.tf import TfPublisher
 
 # objects/error: one point per voxel of every object's grid, in (i, j, k) order per object.
 # Fields: position (world), occupancy, predicted error, object id and the object's view count.
 OBJECT_CLOUD_DTYPE = np.dtype([(n, "<f4") for n in ("x", "y", "z", "occupancy", "error", "id", "views")])
+
+
+# parameters `ros2 param set` changes at run time; the others (topics, QoS, model, perception.*) are read-only
+MUTABLE_PARAMETERS = ("log_throttle_s", "marker_max_triangles", "pose_tolerance_s", "pose_wait_s", "stale_input_s",
+                      "sync_slop_s", "publish_error_cloud")  # fmt: skip
 
 
 @dataclass
@@ -112,7 +117,12 @@ class ReconstructionNodeConfig:
                   "range": (1, 50)},
     )  # fmt: skip
     publish_error_cloud: bool = field(default=True, metadata={"help": "publish objects/error (PointCloud2)"})
-    diagnostics_period_s: float = field(default=1.0, metadata={"help": "diagnostics publishing period, seconds"})
+    diagnostics_period_s: float = field(default=0.5, metadata={"help": "diagnostics publishing period, seconds"})
+    stale_input_s: float = field(
+        default=1.0,
+        metadata={"help": "an input topic (image, camera_info, depth, mask) silent this long is reported stale "
+                          "(diagnostics WARN, input_age_s.*), seconds", "range": (0.05, 3600.0)},
+    )  # fmt: skip
     log_throttle_s: float = field(default=5.0, metadata={"help": "minimum seconds between repeated warnings"})
 
 
@@ -185,8 +195,8 @@ class LatestFrameSlot:
 class ReconstructionNode(Node):
     def __init__(self, *, backend=None, **kwargs) -> None:
         super().__init__("reconstruction", **kwargs)
-        self.config = declare_from_dataclass(self, ReconstructionNodeConfig)
-        self.perception_config = declare_from_dataclass(self, PerceptionConfig, prefix="perception.")
+        self.config = declare_from_dataclass(self, ReconstructionNodeConfig, mutable=MUTABLE_PARAMETERS)
+        self.perception_config = declare_from_dataclass(self, PerceptionConfig, prefix="perception.", mutable=())
         self.backend = backend if backend is not None else load_node_backend(self.config)
         self.pipeline = PerceptionPipeline(self.perception_config, self.backend)
         providers = getattr(self.backend, "providers", None)  # ONNX Runtime: the execution providers in use
@@ -202,9 +212,7 @@ class ReconstructionNode(Node):
         self.assembler = FrameAssembler(tuple(required), mode=cfg.sync, slop=cfg.sync_slop_s)
         self.slot = LatestFrameSlot()
         self._last_warned: dict[str, float] = {}
-        self.tf_lookup = TfLookup(self) if cfg.pose_source in ("auto", "tf") else None
         self.tf_publisher = TfPublisher(self)
-        self.pose_history = PoseHistory(maxlen=200)
 
         qos = image_qos(cfg.image_qos)
         # Frames lost on the wire: gaps in each stream's stamps, and DDS sample-lost events where the RMW has them.
@@ -216,14 +224,17 @@ class ReconstructionNode(Node):
         for part, msg_type in parts:
             self.stamp_gaps[part] = StampGaps()
             self._subscribe_part(part, msg_type, qos)
-        self.create_subscription(PoseStamped, "camera_pose", self._on_pose, image_qos(cfg.pose_qos, depth=50))
+        self.camera_poses = CameraPoseSource(self, world_frame=cfg.world_frame, source=cfg.pose_source,
+                                             qos=image_qos(cfg.pose_qos, depth=50), on_pose=self._on_pose,
+                                             on_bad=lambda reason: self._skip("bad_camera_pose", reason))  # fmt: skip
 
         self.pub_markers = self.create_publisher(
             MarkerArray, "objects/markers", latched_qos(depth=cfg.marker_keyframe_every)
         )
         self.pub_poses = self.create_publisher(PoseArray, "objects/poses", reliable_qos())
         self.pub_error = self.create_publisher(PointCloud2, "objects/error", reliable_qos(depth=2))
-        self.pub_diag = self.create_publisher(DiagnosticArray, "diagnostics", reliable_qos())
+        # absolute, as diagnostic_aggregator and rqt_robot_monitor expect it, also under a namespace
+        self.pub_diag = self.create_publisher(DiagnosticArray, "/diagnostics", reliable_qos())
 
         self.stats = collections.Counter()
         self.latencies_ms: collections.deque[float] = collections.deque(maxlen=200)
@@ -235,6 +246,7 @@ class ReconstructionNode(Node):
         self._arrivals: collections.defaultdict[str, collections.deque[float]] = collections.defaultdict(
             lambda: collections.deque(maxlen=100)
         )
+        self._started = time.monotonic()
         self._published_ids: set[int] = set()
         self._outputs_cache: dict[int, ObjectOutputs] = {}
         self._keyframes = MarkerKeyframes(cfg.marker_keyframe_every)
@@ -245,6 +257,14 @@ class ReconstructionNode(Node):
         self._worker = threading.Thread(target=self._work, name="reconstruction-worker", daemon=True)
         self._worker.start()
         self.create_timer(cfg.diagnostics_period_s, self._publish_diagnostics)
+        watch_dataclass(self, ReconstructionNodeConfig, self._on_config)
+
+    def _on_config(self, config: ReconstructionNodeConfig) -> None:
+        """A `ros2 param set` of a mutable parameter: used from the next frame on."""
+        with self._state_lock:
+            self.config = config
+            self.assembler.slop = config.sync_slop_s if config.sync == "approximate" else 0.0
+            self._outputs_cache.clear()  # markers and clouds are rebuilt with the new settings
 
     # ------------------------------------------------------------------ inputs (executor thread)
 
@@ -264,15 +284,14 @@ class ReconstructionNode(Node):
         self.stamp_gaps[part].add(stamp)
         frame = self.assembler.add(part, stamp, msg)
         if frame is not None:
+            frame.received = self.now_s()
             self.slot.put(frame)
 
-    def _on_pose(self, msg: PoseStamped) -> None:
-        try:
-            T = conv.pose_to_matrix(msg)
-        except ValueError as exc:
-            self._skip("bad_camera_pose", str(exc))
-            return
-        self.pose_history.add(conv.stamp_to_seconds(msg.header.stamp), T)
+    def now_s(self) -> float:
+        """The node's clock in seconds: ROS time, which is sim time under use_sim_time (a bag's /clock)."""
+        return self.get_clock().now().nanoseconds * 1e-9
+
+    def _on_pose(self, stamp: float, T: np.ndarray) -> None:
         self._arrivals["camera_pose"].append(time.monotonic())
 
     def _on_reset(self, request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
@@ -297,16 +316,9 @@ class ReconstructionNode(Node):
             self.get_logger().warning(f"frame skipped ({reason}): {detail}")
 
     def camera_pose(self, frame: Frame) -> np.ndarray | None:
-        image = frame.parts["image"]
-        if self.tf_lookup is not None and self.tf_lookup.available:
-            T = self.tf_lookup.lookup(self.config.world_frame, image.header.frame_id, image.header.stamp)
-            if T is not None:
-                return T
-        # The pose of this frame may still be in flight or lost: interpolate between its neighbours,
-        # waiting for a later pose rather than taking an older one.
-        return self.pose_history.wait_for(
-            frame.stamp, max_gap_s=self.config.pose_tolerance_s, timeout_s=self.config.pose_wait_s
-        )
+        header = frame.parts["image"].header
+        return self.camera_poses.at(header.frame_id, header.stamp, max_gap_s=self.config.pose_tolerance_s,
+                                    wait_s=self.config.pose_wait_s)  # fmt: skip
 
     def _work(self) -> None:
         while rclpy.ok() and not self.slot.closed:
@@ -339,7 +351,8 @@ class ReconstructionNode(Node):
                 return
         taken = time.time()
         T = self.camera_pose(frame)
-        lags = {"arrival": frame.completed - frame.stamp, "queue": taken - frame.completed,
+        received = frame.received if frame.received is not None else self.now_s()
+        lags = {"arrival": received - frame.stamp, "queue": taken - frame.completed,
                 "pose_wait": time.time() - taken}  # fmt: skip
         if T is None:
             self._skip("no_camera_pose", f"no camera pose near stamp {frame.stamp:.3f}")
@@ -367,7 +380,7 @@ class ReconstructionNode(Node):
             start = time.perf_counter()
             self.publish(result.estimates, frame.parts["image"].header.stamp)
             self.stage_ms["publish"].append(1e3 * (time.perf_counter() - start))
-            self.latencies_ms.append(1e3 * (time.time() - frame.stamp))
+            self.latencies_ms.append(1e3 * (self.now_s() - frame.stamp))  # the node's clock, as the stamp
             self.stats["updates"] += 1
 
     # ------------------------------------------------------------------ outputs
@@ -462,18 +475,33 @@ class ReconstructionNode(Node):
         values.update({f"dds_lost.{part}": str(n) for part, n in self.dds_lost.items()})
         values.update({k: str(v) for k, v in self.stats.items() if k.startswith("skipped.")})
         values.update({f"stage_ms.{k}": f"{np.mean(list(v)):.1f}" for k, v in list(self.stage_ms.items()) if v})
-        level = DiagnosticStatus.OK if self.stats["errors"] == 0 else DiagnosticStatus.WARN
+        stale = self.stale_inputs(values)
+        level = DiagnosticStatus.OK if self.stats["errors"] == 0 and not stale else DiagnosticStatus.WARN
+        message = f"{len(self._published_ids)} objects, {rate:.1f} Hz in"
+        if stale:
+            message = f"stale input: {', '.join(stale)}; " + message
         status = DiagnosticStatus(level=level, name="vtr_perception: reconstruction", hardware_id=self.backend.name,
-                                  message=f"{len(self._published_ids)} objects, {rate:.1f} Hz in")  # fmt: skip
+                                  message=message)  # fmt: skip
         status.values = [KeyValue(key=k, value=v) for k, v in values.items()]
         msg = DiagnosticArray(status=[status])
         msg.header.stamp = self.get_clock().now().to_msg()
         self.pub_diag.publish(msg)
 
+    def stale_inputs(self, values: dict[str, str]) -> list[str]:
+        """Required inputs silent for ``stale_input_s`` (never heard: since the start); ages go into ``values``."""
+        now, stale = time.monotonic(), []
+        for part in self.assembler.required:
+            times = self._arrivals.get(part)
+            age = now - (times[-1] if times else self._started)
+            values[f"input_age_s.{part}"] = f"{age:.2f}" if times else "never"
+            if age > self.config.stale_input_s:
+                stale.append(part)
+        return stale
+
     def destroy_node(self) -> None:
         if hasattr(self, "_worker"):  # absent when the constructor failed (e.g. no usable model)
             self.slot.close()
-            self.pose_history.close()
+            self.camera_poses.close()
             if self._worker.is_alive():
                 self._worker.join(timeout=2.0)
         super().destroy_node()

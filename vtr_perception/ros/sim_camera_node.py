@@ -11,6 +11,7 @@ from __future__ import annotations
 import sys
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -20,24 +21,32 @@ from sensor_msgs.msg import CameraInfo, Image
 
 from vtr_perception.ros import conversions as conv
 from vtr_perception.ros.node_main import run_node
-from vtr_perception.ros.parameters import declare_from_dataclass
+from vtr_perception.ros.parameters import declare_from_dataclass, watch_dataclass
 from vtr_perception.ros.qos import image_qos, reliable_qos
 from vtr_perception.ros.tf import TfPublisher
 from vtr_perception.sim.camera import SimCamera, SimCameraConfig
 
 
-def publish_spaced(messages: list[tuple[Any, Any]], spacing_s: float) -> None:
-    """Publish (publisher, message) pairs in order, ``spacing_s`` apart (the image last, the pose first)."""
+def publish_spaced(messages: list[tuple[Any, Any]], spacing_s: float, ok: Callable[[], bool] = lambda: True) -> None:
+    """Publish (publisher, message) pairs in order, ``spacing_s`` apart (the image last, the pose first).
+
+    Stops early once ``ok()`` is false (the context shutting down between two messages)."""
     for k, (publisher, msg) in enumerate(messages):
         if k and spacing_s > 0.0:
             time.sleep(spacing_s)
+        if not ok():
+            return
         publisher.publish(msg)
+
+
+# parameters `ros2 param set` changes at run time; the others (scene, image size, rate, frames) are read-only
+MUTABLE_PARAMETERS = ("mode", "orbit_speed_deg", "publish_spacing_s")
 
 
 class SimCameraNode(Node):
     def __init__(self, **kwargs) -> None:
         super().__init__("sim_camera", **kwargs)
-        self.config = declare_from_dataclass(self, SimCameraConfig)
+        self.config = declare_from_dataclass(self, SimCameraConfig, mutable=MUTABLE_PARAMETERS)
         self.camera = SimCamera(self.config)
         self._lock = threading.Lock()
         qos = image_qos("reliable")
@@ -52,6 +61,11 @@ class SimCameraNode(Node):
         self.create_timer(1.0 / self.config.rate_hz, self._tick)
         names = ", ".join(f"{o.key} ({o.category})" for o in self.camera.scene.objects)
         self.get_logger().info(f"simulating {len(self.camera.scene.objects)} objects: {names}")
+        watch_dataclass(self, SimCameraConfig, self._on_config)
+
+    def _on_config(self, config: SimCameraConfig) -> None:
+        with self._lock:
+            self.config = self.camera.config = config
 
     def _on_goal(self, msg: PoseStamped) -> None:
         if self.config.mode != "follow":
@@ -83,7 +97,7 @@ class SimCameraNode(Node):
             mask = conv.numpy_to_image(objects_only, "32SC1", stamp=stamp, frame_id=cam_frame)
             messages.append((self.pub_mask, mask))
         messages.append((self.pub_image, conv.numpy_to_image(frame.rgb, "rgb8", stamp=stamp, frame_id=cam_frame)))
-        publish_spaced(messages, self.config.publish_spacing_s)
+        publish_spaced(messages, self.config.publish_spacing_s, self.context.ok)
         self.frames += 1
 
 

@@ -21,6 +21,9 @@ class Frame:
     stamp: float
     parts: dict[str, Any] = field(default_factory=dict)
     completed: float = field(default_factory=time.time)  # wall clock when its last part arrived
+    # the receiving node's clock (ROS time: sim time under use_sim_time) when its last part arrived;
+    # latencies are this clock minus ``stamp``, never the wall clock (wrong with use_sim_time and bags)
+    received: float | None = None
 
 
 class FrameAssembler:
