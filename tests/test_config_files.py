@@ -17,6 +17,7 @@ import yaml
 
 from vtr_perception.nbv.config import PlannerConfig
 from vtr_perception.perception.config import PerceptionConfig
+from vtr_perception.resources import section_parameters
 
 CONFIG = Path(__file__).resolve().parents[1] / "config"
 
@@ -47,7 +48,7 @@ def differences_from_defaults(cls: type, values: dict) -> dict[str, tuple]:
 @pytest.mark.parametrize("name", sorted(NESTED))
 def test_shipped_nested_section_equals_the_dataclass_defaults(name):
     node, section, cls = NESTED[name]
-    values = yaml.safe_load((CONFIG / name).read_text())[node]["ros__parameters"].get(section, {})
+    values = section_parameters(yaml.safe_load((CONFIG / name).read_text()), node).get(section, {})
     assert values, f"{name} has no {section}. section"
     assert differences_from_defaults(cls, values) == {}, f"{name} {section}.: (file, default)"
 

@@ -93,7 +93,7 @@ def test_every_key_is_a_dataclass_field_of_the_right_type(name):
 def test_every_node_level_value_is_the_dataclass_default(name):
     """A default-constructed node config is the shipped one (nested sections: tests/test_config_files.py)."""
     node_name, cls, _ = NODES[name]
-    params = load(name)[node_name]["ros__parameters"]
+    params = section_parameters(load(name), node_name)
     default = cls()
     flat = {k: v for k, v in params.items() if not isinstance(v, dict)}
     differ = {k: (v, getattr(default, k)) for k, v in flat.items() if v != getattr(default, k)}
