@@ -16,7 +16,11 @@ class PlannerConfig:
 
     estimator: str = field(
         default="error_head",
-        metadata={"help": "error estimate to score views with: error_head, entropy, disagreement or oracle"},
+        metadata={
+            "help": "how views are scored: information_gain (expected information gain over the fused grid's "
+            "posterior uncertainty, nbv/information_gain.py), or the visible error of an estimate: "
+            "error_head, entropy, disagreement or oracle"
+        },
     )
     candidates: Literal["grid", "fibonacci"] = field(
         default="grid",
@@ -64,6 +68,11 @@ class PlannerConfig:
     stop_gain: float = field(
         default=0.005, metadata={"help": "stop when the best visible-error gain falls below this (mean per ray)"}
     )
+    stop_information_gain: float = field(
+        default=0.05,
+        metadata={"help": "information_gain: stop when the best expected gain falls below this (voxels of "
+                          "uncertainty per ray)"},
+    )  # fmt: skip
     max_views: int = field(default=8, metadata={"help": "stop once this many views have been taken"})
     occupancy_threshold: float = field(
         default=0.4, metadata={"help": "occupancy probability at which a ray stops (the first-hit surface)"}
@@ -152,6 +161,6 @@ class PlannerConfig:
         if not 0.0 <= self.max_occluded_fraction <= 1.0:
             raise ValueError(f"PlannerConfig.max_occluded_fraction must be in [0, 1], got {self.max_occluded_fraction}")
         for name in ("min_angle_from_taken_deg", "motion_weight", "stop_gain", "free_space_weight", "spread_weight",
-                     "occluder_margin_m", "seen_surface_angle_deg"):  # fmt: skip
+                     "occluder_margin_m", "seen_surface_angle_deg", "stop_information_gain"):  # fmt: skip
             if getattr(self, name) < 0.0:
                 raise ValueError(f"PlannerConfig.{name} must be >= 0, got {getattr(self, name)}")

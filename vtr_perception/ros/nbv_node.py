@@ -151,7 +151,7 @@ class NbvNode(Node):
             return
         grid = grids[target]
         obstacles = obstacles_besides(grids, target, self.planner.config.occupancy_threshold)
-        result = self.planner.plan_from_outputs({"occupancy": grid.occupancy, "error": grid.error},
+        result = self.planner.plan_from_outputs({"occupancy": grid.occupancy, "error": grid.error, "state": grid.state},
                                                 center=grid.center, extent=grid.extent, current_pose=current,
                                                 taken_poses=taken, obstacles=obstacles, views=grid.views)  # fmt: skip
         self.last_result = result

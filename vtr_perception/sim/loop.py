@@ -129,7 +129,7 @@ class SimulatedLoop:
             return None
         obstacles = obstacles_besides(self.grids(), track_id, self.planner.config.occupancy_threshold)
         result = self.planner.plan_from_outputs(
-            {"occupancy": grid.occupancy, "error": grid.error},
+            {"occupancy": grid.occupancy, "error": grid.error, "state": grid.state},
             center=grid.center,
             extent=grid.extent,
             current_pose=self.pose,
