@@ -178,7 +178,8 @@ class NextBestViewPlanner:
         if num_views >= cfg.max_views:
             stop, reason = True, f"max views reached ({num_views} >= {cfg.max_views})"
         elif best_gain < (stop_gain := cfg.stop_information_gain if information_gain else cfg.stop_gain):
-            stop, reason = True, f"best gain {best_gain:.4g} below {stop_gain:.4g}"
+            name = "stop_information_gain" if information_gain else "stop_gain"
+            stop, reason = True, f"best gain {best_gain:.4g} below {name} {stop_gain:.4g}"
         else:
             stop, reason = False, f"best gain {best_gain:.4g}"
         poses = candidates.poses[order]
