@@ -137,6 +137,12 @@ def frame_update(centers_world: np.ndarray, frame: EvidenceFrame, voxel_m: float
     return delta
 
 
+def _state(logodds: np.ndarray, config: PerceptionConfig) -> np.ndarray:
+    """-1 free, 0 unknown, 1 occupied (the measured state perception/fusion.py publishes)."""
+    known = config.evidence_known_logodds
+    return (logodds >= known).astype(np.int8) - (logodds <= -known).astype(np.int8)
+
+
 class EvidenceGrid:
     """Log-odds evidence (R, R, R) in a world-aligned cube, and the frames it came from."""
 
@@ -148,7 +154,7 @@ class EvidenceGrid:
         self.logodds = np.zeros((resolution,) * 3, dtype=np.float32)
         self.frames: list[EvidenceFrame] = []
         self.resets = 0
-        self.version = 0  # increments on every change (estimates re-fuse when it moved on)
+        self.version = 0  # increments when a voxel's state changes or the grid is rebuilt (estimates then re-fuse)
         self._centers = voxel_centers(resolution).reshape(-1, 3)
 
     def __len__(self) -> int:
@@ -215,6 +221,7 @@ class EvidenceGrid:
         self.frames.append(frame)
         if len(self.frames) > cfg.evidence_max_frames:
             del self.frames[0]  # its contribution stays until the next re-integration
-        self.version += 1
+        if reset or (_state(self.logodds, cfg) != _state(before, cfg)).any():
+            self.version += 1
         changed = int((self.logodds != before).sum())
         return Integration(changed, float(contradicted), bool(reset), False, 1e3 * (time.perf_counter() - t0))

@@ -198,16 +198,16 @@ class PerceptionPipeline:
         updated, network_ms, pose_ms = [], 0.0, 0.0
         for track in self._due_for_reconstruction():
             before = track.estimate
-            n_ms, p_ms = self._reconstruct(track, stamp)
+            if track.needs_reconstruction:
+                n_ms, p_ms = self._reconstruct(track, stamp)
+            else:  # new evidence, no new view: fuse again without the network
+                t4 = time.perf_counter()
+                self._place(track, stamp)
+                n_ms, p_ms = 0.0, 1e3 * (time.perf_counter() - t4)
+                self.event_counts["evidence_refusions"] += 1
             network_ms, pose_ms = network_ms + n_ms, pose_ms + p_ms
             if track.estimate is not before:
                 updated.append(track.id)
-        t4 = time.perf_counter()
-        for track in self.tracker.confirmed():  # new evidence, no new view: fuse again without the network
-            if track.id not in updated and track.network is not None and self._evidence_moved_on(track):
-                self._place(track, stamp)
-                updated.append(track.id)
-        pose_ms += 1e3 * (time.perf_counter() - t4)
         timings["network"], timings["pose"] = network_ms, pose_ms
         timings["total"] = 1e3 * (time.perf_counter() - t0)
         timings["pipeline"] = timings["total"] - network_ms
@@ -264,9 +264,14 @@ class PerceptionPipeline:
         return visible < cfg.view_min_visible_fraction
 
     def _due_for_reconstruction(self) -> list[Track]:
-        """Tracks with new views to reconstruct, those whose estimate is oldest (or missing) first."""
+        """Tracks with new views to reconstruct or new evidence to fuse, those whose estimate is oldest first.
+
+        Fusing new evidence into the last network answer takes a turn as a reconstruction does (it meshes
+        again), so ``max_reconstructions_per_frame`` bounds both.
+        """
         due = [t for t in self.tracker.confirmed()
-               if t.needs_reconstruction and len(t.buffer) >= self.config.min_views_to_reconstruct]  # fmt: skip
+               if (t.needs_reconstruction and len(t.buffer) >= self.config.min_views_to_reconstruct)
+               or (t.network is not None and self._evidence_moved_on(t))]  # fmt: skip
         due.sort(key=lambda t: -np.inf if t.estimate is None else t.estimate.last_update)
         limit = self.config.max_reconstructions_per_frame
         return due[:limit] if limit > 0 else due
