@@ -157,7 +157,9 @@ def test_fusion_clamps_the_network_so_evidence_overrides_it():
     assert (post.occupancy < 0.4).all() and (post.state == FREE).all()
     assert np.allclose(post.uncertainty, 2 * post.occupancy * (1 - post.occupancy))
     unseen = fuse(occ, np.full_like(occ, 0.3), np.zeros_like(occ), CFG)
-    assert np.allclose(unseen.uncertainty, 0.3) and (unseen.state == UNKNOWN).all()
+    assert np.allclose(unseen.uncertainty, 0.32) and (unseen.state == UNKNOWN).all()  # 2p(1-p) of p = 0.8
+    unsure = fuse(occ, np.full_like(occ, 0.6), np.zeros_like(occ), CFG)
+    assert np.allclose(unsure.uncertainty, 0.6)  # the error head where it says more
     seen = fuse(occ, np.zeros_like(occ), np.full_like(occ, 2.0), CFG)
     assert (seen.state == OCCUPIED).all()
 

@@ -8,8 +8,11 @@ centre lies below the support plane are free whatever either layer says.
 
 The per-voxel error estimate becomes the posterior's uncertainty, in the units of the error head
 (expected |truth - occupancy|): where a voxel is measured (|evidence| >= ``evidence_known_logodds``)
-it is 2 p (1 - p) of the posterior p, where it is not it is the error head's estimate, and between
-them a blend by |evidence| / ``evidence_known_logodds``.
+it is 2 p (1 - p) of the posterior p; where it is not, the error head's estimate, but never less
+than 2 p (1 - p) of the clamped network prior (the clamp says the network is never more than
+sigmoid(clamp) sure, so an unseen voxel is never more certain than that); between them a blend by
+|evidence| / ``evidence_known_logodds``. Unseen space thus stays more uncertain than measured space,
+which the planner's information gain relies on.
 
 ``state`` per voxel: 0 unknown, 1 free, 2 occupied (measured: |evidence| >= ``evidence_known_logodds``).
 """
@@ -67,7 +70,8 @@ def fuse(
     p = sigmoid(prior + evidence)
     known = config.evidence_known_logodds
     weight = np.minimum(np.abs(evidence) / known, 1.0).astype(np.float32)
-    error = np.clip(np.asarray(network_error, dtype=np.float32), 0.0, 1.0)
+    p_prior = sigmoid(prior)
+    error = np.maximum(np.clip(np.asarray(network_error, dtype=np.float32), 0.0, 1.0), 2.0 * p_prior * (1.0 - p_prior))
     uncertainty = (1.0 - weight) * error + weight * (2.0 * p * (1.0 - p))
     state = np.full(evidence.shape, UNKNOWN, dtype=np.uint8)
     state[evidence <= -known] = FREE
