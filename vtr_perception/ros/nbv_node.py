@@ -15,7 +15,8 @@ grids would give the same answer again. A target that the latest cloud lacks (an
 just created, or one forgotten by a reset) gets no answer until a cloud has it: planning
 for another object instead would send the camera to look at that one. An empty cloud (the
 reconstruction node was reset) clears the grids. The error estimate is the planner's ``estimator`` over the cloud's
-fields: ``error_head`` (the cloud's error) or ``entropy`` (of its occupancy).
+fields: ``error_head`` (the cloud's error), ``entropy`` (of its occupancy) or ``information_gain`` (the cloud's
+error, the posterior uncertainty, with its per-voxel ``state``).
 """
 
 from __future__ import annotations
@@ -41,7 +42,8 @@ from vtr_perception.ros.node_main import run_node
 from vtr_perception.ros.parameters import declare_from_dataclass
 from vtr_perception.ros.qos import latched_qos, reliable_qos
 
-CLOUD_ESTIMATORS = ("error_head", "entropy")  # error estimates computable from the objects/error cloud
+# error estimates computable from the objects/error cloud
+CLOUD_ESTIMATORS = ("error_head", "entropy", "information_gain")
 
 
 @dataclass
