@@ -188,6 +188,13 @@ class PerceptionConfig:
     network_logodds_clamp: float = field(
         default=2.0, metadata={"help": "the network's occupancy log-odds are clamped to +-this before fusion"}
     )
+    measured_network_weight: float = field(
+        default=0.0,
+        metadata={"help": "weight of the network's log-odds where a voxel is measured (|evidence| >= "
+                          "evidence_known_logodds; linear below): 0 lets the measurement decide there, 1 adds the "
+                          "two (a confident network then keeps voxels that depth measured free)",
+                  "range": (0.0, 1.0)},
+    )  # fmt: skip
     evidence_max_frames: int = field(
         default=48, metadata={"help": "frames each object keeps to re-integrate when its cube moves or grows"}
     )
@@ -290,6 +297,10 @@ class PerceptionConfig:
                      "evidence_move_tolerance_voxels"):  # fmt: skip
             if not getattr(self, name) > 0:
                 raise ValueError(f"PerceptionConfig.{name} must be > 0, got {getattr(self, name)}")
+        if not 0.0 <= self.measured_network_weight <= 1.0:
+            raise ValueError(
+                f"PerceptionConfig.measured_network_weight must be in [0, 1], got {self.measured_network_weight}"
+            )
         if self.size_ratio_gate <= 1.0:
             raise ValueError(f"PerceptionConfig.size_ratio_gate must be > 1, got {self.size_ratio_gate}")
         if self.known_object_size_m < 0:
