@@ -68,6 +68,11 @@ class PlannerConfig:
     stop_gain: float = field(
         default=0.005, metadata={"help": "stop when the best visible-error gain falls below this (mean per ray)"}
     )
+    measured_gain_weight: float = field(
+        default=1.0,
+        metadata={"help": "information_gain: weight of the uncertainty of measured voxels (state free or occupied) "
+                          "against unseen ones", "range": (0.0, 1.0)},
+    )  # fmt: skip
     stop_information_gain: float = field(
         default=0.05,
         metadata={"help": "information_gain: stop when the best expected gain falls below this (voxels of "
@@ -161,6 +166,7 @@ class PlannerConfig:
         if not 0.0 <= self.max_occluded_fraction <= 1.0:
             raise ValueError(f"PlannerConfig.max_occluded_fraction must be in [0, 1], got {self.max_occluded_fraction}")
         for name in ("min_angle_from_taken_deg", "motion_weight", "stop_gain", "free_space_weight", "spread_weight",
-                     "occluder_margin_m", "seen_surface_angle_deg", "stop_information_gain"):  # fmt: skip
+                     "occluder_margin_m", "seen_surface_angle_deg", "stop_information_gain",
+                     "measured_gain_weight"):  # fmt: skip
             if getattr(self, name) < 0.0:
                 raise ValueError(f"PlannerConfig.{name} must be >= 0, got {getattr(self, name)}")

@@ -27,8 +27,12 @@ def information_gain_from_bundle(
     *,
     state: np.ndarray | None = None,
     cameras: np.ndarray | Sequence[int] | None = None,
+    measured_weight: float = 1.0,
 ) -> np.ndarray:
-    """(N,) expected information gain of each camera of ``bundle`` (or of those ``cameras`` selects)."""
+    """(N,) expected information gain of each camera of ``bundle`` (or of those ``cameras`` selects).
+
+    ``measured_weight`` scales the uncertainty of measured voxels (``state`` 1 or 2).
+    """
     R = bundle.resolution
     shape = (R, R, R)
     u = np.asarray(uncertainty, dtype=np.float32)
@@ -39,7 +43,9 @@ def information_gain_from_bundle(
         raise ValueError("uncertainty and occupancy must be finite")
     p = np.clip(p, 0.0, 1.0)
     if state is not None:
-        p = np.where(np.asarray(state).reshape(shape) == OCCUPIED, np.float32(1.0), p)
+        state = np.asarray(state).reshape(shape)
+        p = np.where(state == OCCUPIED, np.float32(1.0), p)
+        u = np.where(state > 0, u * np.float32(measured_weight), u)
     u_flat = np.concatenate([np.clip(u, 0.0, 1.0).reshape(-1), np.zeros(1, np.float32)])
     free_flat = np.concatenate([1.0 - p.reshape(-1), np.ones(1, np.float32)])  # outside the grid: empty
     indices = bundle.indices if cameras is None else bundle.indices[cameras]

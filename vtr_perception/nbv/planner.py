@@ -148,7 +148,9 @@ class NextBestViewPlanner:
         gains = np.zeros(len(allowed))  # scored only where allowed: the rest are never ranked
         visible = dict(threshold=cfg.occupancy_threshold, free_space_weight=cfg.free_space_weight, cameras=allowed)
         if information_gain:
-            gains[allowed] = information_gain_from_bundle(bundle, error_volume, occupancy, state=state, cameras=allowed)
+            gains[allowed] = information_gain_from_bundle(
+                bundle, error_volume, occupancy, state=state, cameras=allowed, measured_weight=cfg.measured_gain_weight
+            )
             gains *= 1.0 - hidden
         else:
             gains[allowed] = visible_error_from_bundle(bundle, error_volume, occupancy, **visible)
