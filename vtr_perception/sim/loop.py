@@ -46,8 +46,10 @@ def shipped_perception_config(**overrides) -> PerceptionConfig:
 
 
 def demo_planner_config(**overrides) -> PlannerConfig:
-    """config/nbv.yaml's planner with ``stop_gain`` 0 (the demo's fixed number of views), with keyword overrides."""
-    return PlannerConfig(**{**shipped_parameters("nbv")["planner"], "stop_gain": 0.0, **overrides})
+    """config/nbv.yaml's planner with both stop gains 0 (the demo's fixed number of views), with overrides."""
+    return PlannerConfig(
+        **{**shipped_parameters("nbv")["planner"], "stop_gain": 0.0, "stop_information_gain": 0.0, **overrides}
+    )
 
 
 class SimulatedLoop:
