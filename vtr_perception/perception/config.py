@@ -168,7 +168,7 @@ class PerceptionConfig:
     evidence_min_logodds: float = field(default=-2.0, metadata={"help": "evidence is clamped to at least this"})
     evidence_max_logodds: float = field(default=3.5, metadata={"help": "evidence is clamped to at most this"})
     evidence_margin_m: float = field(
-        default=0.005,
+        default=0.003,
         metadata={"help": "a voxel centre counts as free only when more than this (m) in front of the measured "
                           "depth (noise)"},
     )  # fmt: skip
@@ -176,7 +176,7 @@ class PerceptionConfig:
         default=2.0, metadata={"help": "depth of the occupied band behind a measured surface, in voxels"}
     )
     evidence_guard_px: int = field(
-        default=2,
+        default=1,
         metadata={"help": "a voxel is free only when in front of every depth within this many pixels of its pixel "
                           "(depth edges, flying pixels, depth-to-colour registration)"},
     )  # fmt: skip
