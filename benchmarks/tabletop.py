@@ -9,16 +9,24 @@ a reset of the pipeline as in the demo (none with ``--keep-tracks``): an initial
 ``--steps`` - 1 views chosen by the planner or at random; IoU against the true object after
 each, in the reconstruction's grid, as the demo measures it.
 
+Each step also scores F-score at 1% and Chamfer-L1 (geometry/metrics.py grid_metrics) and the surface
+coverage: the share of true surface points within 1% of the cube side of a depth point the track fused.
+Planners: ``nbv`` (config/nbv.yaml with ``--set``), ``nbv_today`` (the same with ``estimator`` error_head,
+the planner before information gain), ``random``. ``--fusion off`` publishes the network alone;
+``--depth-noise`` picks the simulated sensor (sim/depth_noise.py). Every JSON records both.
+
 Choose settings on ``--split val`` scenes; report ``--split test``. Writes JSON and a PNG.
 
     python benchmarks/tabletop.py --split val --scenes 8 [--set candidates=fibonacci ...]
-        [--set-perception merge_fragments=false ...]
+        [--set-perception merge_fragments=false ...] [--fusion on|off] [--depth-noise realsense_d435]
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -26,12 +34,37 @@ from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import RESULTS_DIR, run_metadata  # noqa: E402
+from scipy.spatial import cKDTree  # noqa: E402
 
+from vtr_perception.geometry.meshing import sample_surface  # noqa: E402
+from vtr_perception.geometry.metrics import CHAMFER_EMPTY, grid_metrics  # noqa: E402
 from vtr_perception.io_utils import atomic_write, atomic_write_json  # noqa: E402
 from vtr_perception.nbv.config import PlannerConfig  # noqa: E402
 from vtr_perception.perception.config import PerceptionConfig  # noqa: E402
-from vtr_perception.sim.loop import PLANNERS, demo_planner_config, run_scene, shipped_perception_config  # noqa: E402
+from vtr_perception.sim.camera import SimCameraConfig  # noqa: E402
+from vtr_perception.sim.depth_noise import PROFILES  # noqa: E402
+from vtr_perception.sim.loop import demo_planner_config, run_scene, shipped_perception_config  # noqa: E402
 from vtr_perception.sim.scenes import make_tabletop_scene  # noqa: E402
+from vtr_perception.sim.truth import true_grid  # noqa: E402
+
+METRICS = ("iou", "fscore", "chamfer", "coverage")
+_SURFACES: dict[int, np.ndarray] = {}
+
+
+def loop_metrics(loop, obj, grid) -> dict[str, float]:
+    """IoU at 0.4, F-score at 1%, Chamfer-L1 (cube units) and surface coverage of ``obj``'s reconstruction now."""
+    if grid is None:
+        return {"iou": 0.0, "fscore": 0.0, "chamfer": CHAMFER_EMPTY, "coverage": 0.0}
+    m = grid_metrics(grid.occupancy, true_grid(obj, grid), threshold=0.4, n_points=2000)
+    key = id(obj)
+    if key not in _SURFACES:
+        _SURFACES[key] = sample_surface(obj.mesh, 2000, seed=0)
+    track = loop.track(obj)
+    points = np.zeros((0, 3)) if track is None else np.asarray(track.points)
+    coverage = 0.0
+    if len(points):
+        coverage = float(np.mean(cKDTree(points).query(_SURFACES[key])[0] <= 0.01 * grid.extent))
+    return {"iou": m["iou"], "fscore": m["fscore"], "chamfer": m["chamfer"], "coverage": coverage}
 
 
 def _override(params: dict, defaults: object, overrides: list[str], flag: str) -> dict:
@@ -59,10 +92,15 @@ def perception_config(overrides: list[str]) -> PerceptionConfig:
     return shipped_perception_config(**_override({}, PerceptionConfig(), overrides, "--set-perception"))
 
 
-def summarise(rows: dict[str, list[list[float]]], objects_per_scene: int = 1) -> dict:
+def summarise(rows: dict[str, list[list]], objects_per_scene: int = 1) -> dict:
     """Per planner and step; ``nbv_vs_random`` per object and per scene (``objects_per_scene`` consecutive
-    rows), since the demo's criteria are judged on one scene."""
+    rows), since the demo's criteria are judged on one scene. Rows hold IoUs or ``loop_metrics`` dicts."""
     out: dict = {"planners": {}}
+    extra = {}
+    for name, r in rows.items():
+        if r and r[0] and isinstance(r[0][0], dict):
+            extra[name] = {k: np.asarray([[step[k] for step in row] for row in r]) for k in METRICS}
+            rows = {**rows, name: [[step["iou"] for step in row] for row in r]}
     for name, r in rows.items():
         iou = np.asarray(r)
         out["planners"][name] = {
@@ -71,8 +109,14 @@ def summarise(rows: dict[str, list[list[float]]], objects_per_scene: int = 1) ->
             "share_last_above_first": round(float(np.mean(iou[:, -1] > iou[:, 0])), 3),
             "per_object": [[round(float(v), 4) for v in row] for row in iou],
         }
+        for key, values in extra.get(name, {}).items():
+            if key != "iou":
+                out["planners"][name][f"{key}_per_step"] = [round(float(v), 4) for v in values.mean(axis=0)]
     if {"nbv", "random"} <= rows.keys():
         nbv, rnd = np.asarray(rows["nbv"]), np.asarray(rows["random"])
+        if "nbv_today" in rows:
+            today = np.asarray(rows["nbv_today"])
+            out["nbv_today_vs_random_mean_difference_per_step"] = [round(float(v), 4) for v in (today - rnd).mean(0)]
         out["nbv_vs_random"] = {
             "share_last_at_or_above_random": round(float(np.mean(nbv[:, -1] >= rnd[:, -1])), 3),
             "share_both_demo_criteria": round(float(np.mean((nbv[:, -1] > nbv[:, 0]) & (nbv[:, -1] >= rnd[:, -1]))), 3),
@@ -151,38 +195,55 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="no reset before each object (as `vtr-perception demo --keep-tracks`)",
     )
+    parser.add_argument("--fusion", choices=("on", "off"), default="on",
+                        help="fuse measured depth with the network (PerceptionConfig.evidence_fusion)")  # fmt: skip
+    parser.add_argument("--depth-noise", default=SimCameraConfig().depth_noise, choices=list(PROFILES),
+                        help="simulated depth sensor (default: SimCameraConfig's)")  # fmt: skip
+    parser.add_argument("--planners", default="nbv,nbv_today,random",
+                        help="comma-separated: nbv (configured), nbv_today (estimator error_head), random")  # fmt: skip
     parser.add_argument("--out", type=Path, default=RESULTS_DIR / "tabletop.json")
     args = parser.parse_args(argv)
 
     from vtr_perception.infer import load_backend
 
     config = planner_config(args.set)
-    perception = perception_config(args.set_perception)
+    configs = {"nbv": config, "nbv_today": dataclasses.replace(config, estimator="error_head"), "random": config}
+    planners = [p for p in args.planners.split(",") if p]
+    if not planners or any(p not in configs for p in planners):
+        parser.error(f"--planners takes a comma-separated subset of {', '.join(configs)}")
+    perception = dataclasses.replace(perception_config(args.set_perception), evidence_fusion=args.fusion == "on")
+    camera = SimCameraConfig(depth_noise=args.depth_noise)
     if args.checkpoint is not None and not args.checkpoint.is_file():
         parser.error(f"no such checkpoint: {args.checkpoint}")
     backend = (load_backend("torch", checkpoint=args.checkpoint) if args.checkpoint is not None
                else load_backend(args.backend))  # fmt: skip
-    rows: dict[str, list[list[float]]] = {name: [] for name in PLANNERS}
+    rows: dict[str, list[list]] = {name: [] for name in planners}
     seeds = range(args.first_seed, args.first_seed + args.scenes)
+    start = time.perf_counter()
     for seed in tqdm(seeds, desc="table-top scenes"):
         scene = make_tabletop_scene(args.source, num_objects=args.objects, split=args.split, seed=seed)
-        for name in PLANNERS:
+        for name in planners:
             rows[name].extend(
                 run_scene(
                     scene,
                     backend,
-                    config,
-                    name,
+                    configs[name],
+                    "random" if name == "random" else "nbv",
                     seed=seed,
                     steps=args.steps,
                     perception=perception,
+                    camera=camera,
+                    score=loop_metrics,
                     reset_per_object=not args.keep_tracks,
                 )
             )
     summary = summarise(rows, objects_per_scene=args.objects)
     payload = {
         **summary,
-        "objects": len(rows["nbv"]),
+        "fusion": args.fusion == "on",
+        "depth_noise": args.depth_noise,
+        "wall_s": round(time.perf_counter() - start, 1),
+        "objects": len(rows[planners[0]]),
         "scenes": {"split": args.split, "source": args.source, "seeds": list(seeds), "objects_per_scene": args.objects},
         "steps": args.steps,
         "reset_per_object": not args.keep_tracks,

@@ -14,7 +14,7 @@ def _outputs(occupancy, views=None, error=None):
 
 
 def test_registry_names_match_the_design():
-    assert set(ESTIMATORS) == {"error_head", "entropy", "disagreement", "oracle"}
+    assert set(ESTIMATORS) == {"error_head", "entropy", "disagreement", "oracle", "information_gain"}
     with pytest.raises(ValueError, match="unknown error estimator"):
         get_estimator("magic")
 

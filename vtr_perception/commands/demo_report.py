@@ -53,6 +53,9 @@ def write_report(path: Path, scene, nbv_runs: list, random_runs: list) -> Path:
         ious = [s.iou for s in run.steps] if run else []
         first_title = f"first step, {run.steps[0].views} views: IoU {ious[0]:.2f}" if ious else "no estimate"
         last_title = f"last step, {run.steps[-1].views} views: IoU {ious[-1]:.2f}" if ious else "no estimate"
+        state = None if run is None or run.grid_last is None else run.grid_last.state
+        if ious and state is not None and (state > 0).any():  # the posterior: network + measured depth
+            last_title += f"\nfused, {np.mean(state > 0):.0%} of voxels measured"
         panels = [
             (_render_mesh(obj.mesh, obj.center, obj.size), f"{obj.key} ({obj.category}): truth"),
             (_render_mesh(first, obj.center, obj.size), first_title),

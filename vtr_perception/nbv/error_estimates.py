@@ -7,7 +7,9 @@ An estimator reads the reconstructor outputs of ONE object (see docs/architectur
     view_occupancy  (V, R, R, R)  per-view coarse volumes after warping
 
 and returns an (R, R, R) float32 volume, larger where the reconstruction is likelier wrong.
-Only "oracle" needs the ground truth; it exists for benchmarks.
+Only "oracle" needs the ground truth; it exists for benchmarks. "information_gain" is the error head's
+volume as published, which with fusion is the posterior uncertainty; the planner scores it by expected
+information gain (nbv/information_gain.py) instead of by visible error.
 """
 
 from __future__ import annotations
@@ -66,6 +68,7 @@ ESTIMATORS: dict[str, Callable[..., np.ndarray]] = {
     "entropy": entropy,
     "disagreement": disagreement,
     "oracle": oracle,
+    "information_gain": error_head,
 }
 
 

@@ -23,6 +23,7 @@ class ObjectGrid:
     center: np.ndarray
     extent: float
     views: int  # frames the reconstruction has used
+    state: np.ndarray | None = None  # (R, R, R) uint8 0 unknown / 1 free / 2 occupied; None: not published
 
 
 def obstacles_besides(grids: dict[int, ObjectGrid], target: int, threshold: float) -> list[Box]:
@@ -32,7 +33,10 @@ def obstacles_besides(grids: dict[int, ObjectGrid], target: int, threshold: floa
 
 
 def grids_from_cloud(points: np.ndarray) -> dict[int, ObjectGrid]:
-    """Split an objects/error cloud into per-object cubic grids; malformed objects raise ValueError."""
+    """Split an objects/error cloud into per-object cubic grids; malformed objects raise ValueError.
+
+    The per-voxel ``state`` field (measured evidence) is optional: clouds without it give ``state`` None.
+    """
     for name in ("x", "y", "z", "occupancy", "error", "id", "views"):
         if points.dtype.names is None or name not in points.dtype.names:
             raise ValueError(f"objects/error cloud lacks the field {name!r}")
@@ -49,5 +53,8 @@ def grids_from_cloud(points: np.ndarray) -> dict[int, ObjectGrid]:
         step = np.linalg.norm(xyz[R * R] - xyz[0])  # one step along i
         occ = np.nan_to_num(sel["occupancy"].reshape(R, R, R), nan=0.0)
         err = np.nan_to_num(sel["error"].reshape(R, R, R), nan=0.0)
-        out[int(i)] = ObjectGrid(int(i), occ, err, xyz.mean(axis=0), float(step * R), int(sel["views"][0]))
+        state = None
+        if "state" in points.dtype.names:
+            state = np.nan_to_num(sel["state"].reshape(R, R, R), nan=0.0).astype(np.uint8)
+        out[int(i)] = ObjectGrid(int(i), occ, err, xyz.mean(axis=0), float(step * R), int(sel["views"][0]), state)
     return out

@@ -25,6 +25,7 @@ import numpy as np
 from vtr_perception.nbv.candidates import Candidates, allowed_mask, make_candidates, view_directions
 from vtr_perception.nbv.config import PlannerConfig
 from vtr_perception.nbv.error_estimates import get_estimator
+from vtr_perception.nbv.information_gain import information_gain_from_bundle
 from vtr_perception.nbv.occlusion import Box, occluded_fraction, target_points
 from vtr_perception.nbv.visibility import (
     RayBundle,
@@ -80,7 +81,7 @@ class NextBestViewPlanner:
     ) -> PlanResult:
         """Plan from one object's reconstructor outputs with the configured error estimator."""
         error = get_estimator(self.config.estimator)(outputs, gt=gt)
-        return self.plan(error, outputs["occupancy"], **kwargs)
+        return self.plan(error, outputs["occupancy"], state=outputs.get("state"), **kwargs)
 
     def plan(
         self,
@@ -93,6 +94,7 @@ class NextBestViewPlanner:
         taken_poses: np.ndarray | Sequence[np.ndarray] = (),
         obstacles: Sequence[Box] = (),
         views: int | None = None,
+        state: np.ndarray | None = None,
     ) -> PlanResult:
         """Rank the allowed candidates around an object whose grid is centred at ``center`` with side ``extent``.
 
@@ -100,6 +102,10 @@ class NextBestViewPlanner:
         candidate that would see the object through them (``max_occluded_fraction``) is not allowed.
         ``views``: how many views the reconstruction has, for ``max_views``. ``taken_poses`` can hold
         more poses than that (places the camera was sent to whose frames were not used).
+        ``state``: the per-voxel measured state (0 unknown, 1 free, 2 occupied), used by the information gain.
+        With ``estimator`` information_gain, ``error_volume`` is the posterior uncertainty and a candidate's gain
+        is its expected information gain (nbv/information_gain.py), times the share of its sightlines no
+        neighbour hides; the seen-surface discount does not apply (known space already has low uncertainty).
         """
         start = time.perf_counter()
         cfg = self.config
@@ -118,6 +124,7 @@ class NextBestViewPlanner:
         el = candidates.elevation_deg
         candidates = candidates.subset((el >= cfg.elevation_min_deg - 1e-9) & (el <= cfg.elevation_max_deg + 1e-9))
         allowed = allowed_mask(candidates, cfg, extent=extent, taken_poses=taken)
+        hidden = np.zeros(len(candidates))
         if len(obstacles) and cfg.max_occluded_fraction < 1.0:
             targets = target_points(occupancy, center, extent, cfg.occupancy_threshold)
             hidden = occluded_fraction(candidates.poses[:, :3, 3], targets, obstacles, cfg.occluder_margin_m)
@@ -134,12 +141,19 @@ class NextBestViewPlanner:
             )
 
         bundle = self._bundle(candidates, extent=extent, resolution=occupancy.shape[0])
+        information_gain = cfg.estimator == "information_gain"
         ray_weight = None
-        if cfg.seen_surface_angle_deg > 0.0 and len(taken):
+        if cfg.seen_surface_angle_deg > 0.0 and len(taken) and not information_gain:
             ray_weight = self._seen_surface_weight(bundle, candidates, allowed, occupancy, taken, center, extent)
         gains = np.zeros(len(allowed))  # scored only where allowed: the rest are never ranked
         visible = dict(threshold=cfg.occupancy_threshold, free_space_weight=cfg.free_space_weight, cameras=allowed)
-        gains[allowed] = visible_error_from_bundle(bundle, error_volume, occupancy, **visible)
+        if information_gain:
+            gains[allowed] = information_gain_from_bundle(
+                bundle, error_volume, occupancy, state=state, cameras=allowed, measured_weight=cfg.measured_gain_weight
+            )
+            gains *= 1.0 - hidden
+        else:
+            gains[allowed] = visible_error_from_bundle(bundle, error_volume, occupancy, **visible)
         scores = gains.copy()
         if ray_weight is not None:  # ranks by the error seen anew; stop_gain still compares the visible error
             scores[allowed] = visible_error_from_bundle(bundle, error_volume, occupancy, ray_weight=ray_weight,
@@ -165,8 +179,9 @@ class NextBestViewPlanner:
         num_views = len(taken) if views is None else int(views)
         if num_views >= cfg.max_views:
             stop, reason = True, f"max views reached ({num_views} >= {cfg.max_views})"
-        elif best_gain < cfg.stop_gain:
-            stop, reason = True, f"best gain {best_gain:.4g} below stop_gain {cfg.stop_gain:.4g}"
+        elif best_gain < (stop_gain := cfg.stop_information_gain if information_gain else cfg.stop_gain):
+            name = "stop_information_gain" if information_gain else "stop_gain"
+            stop, reason = True, f"best gain {best_gain:.4g} below {name} {stop_gain:.4g}"
         else:
             stop, reason = False, f"best gain {best_gain:.4g}"
         poses = candidates.poses[order]

@@ -211,6 +211,65 @@ class PerceptionConfig:
         },
     )
 
+    # --- measured evidence and fusion (perception/evidence.py, perception/fusion.py) ---------
+    evidence_fusion: bool = field(
+        default=True,
+        metadata={"help": "fuse each object's measured free/occupied space (depth, or silhouettes without depth) "
+                          "with the network's occupancy; false publishes the network alone"},
+    )  # fmt: skip
+    evidence_hit_logodds: float = field(
+        default=0.85, metadata={"help": "log-odds added to a voxel in the band behind a measured surface"}
+    )
+    evidence_miss_logodds: float = field(
+        default=-0.4, metadata={"help": "log-odds added to a voxel a ray passes in front of the measured surface"}
+    )
+    evidence_min_logodds: float = field(default=-2.0, metadata={"help": "evidence is clamped to at least this"})
+    evidence_max_logodds: float = field(default=3.5, metadata={"help": "evidence is clamped to at most this"})
+    evidence_margin_m: float = field(
+        default=0.003,
+        metadata={"help": "a voxel centre counts as free only when more than this (m) in front of the measured "
+                          "depth (noise)"},
+    )  # fmt: skip
+    evidence_band_voxels: float = field(
+        default=2.0, metadata={"help": "depth of the occupied band behind a measured surface, in voxels"}
+    )
+    evidence_guard_px: int = field(
+        default=1,
+        metadata={"help": "a voxel is free only when in front of every depth within this many pixels of its pixel "
+                          "(depth edges, flying pixels, depth-to-colour registration)"},
+    )  # fmt: skip
+    evidence_known_logodds: float = field(
+        default=0.8,
+        metadata={"help": "|evidence| from which a voxel counts as measured: its state is free or occupied and its "
+                          "error estimate is the posterior's uncertainty instead of the error head's"},
+    )  # fmt: skip
+    network_logodds_clamp: float = field(
+        default=2.0, metadata={"help": "the network's occupancy log-odds are clamped to +-this before fusion"}
+    )
+    measured_network_weight: float = field(
+        default=0.0,
+        metadata={"help": "weight of the network's log-odds where a voxel is measured (|evidence| >= "
+                          "evidence_known_logodds; linear below): 0 lets the measurement decide there, 1 adds the "
+                          "two (a confident network then keeps voxels that depth measured free)",
+                  "range": (0.0, 1.0)},
+    )  # fmt: skip
+    evidence_max_frames: int = field(
+        default=48, metadata={"help": "frames each object keeps to re-integrate when its cube moves or grows"}
+    )
+    evidence_move_tolerance_voxels: float = field(
+        default=0.25,
+        metadata={"help": "the evidence is re-integrated when the object's cube moved or grew by more than this "
+                          "many voxels"},
+    )  # fmt: skip
+    evidence_reset_fraction: float = field(
+        default=0.5,
+        metadata={"help": "a frame that measures more than this share of the known-occupied voxels it sees as free "
+                          "resets the object's evidence (moved by hand, knocked over)", "range": (0.0, 1.0)},
+    )  # fmt: skip
+    evidence_reset_min_voxels: int = field(
+        default=20, metadata={"help": "... and at least this many of them (a few noisy voxels never reset)"}
+    )
+
     # --- pose -----------------------------------------------------------------------------------
     axis_source: Literal["observed", "reconstruction", "both"] = field(
         default="observed",
@@ -282,7 +341,8 @@ class PerceptionConfig:
         for name in positive:
             if not getattr(self, name) > 0:
                 raise ValueError(f"PerceptionConfig.{name} must be > 0, got {getattr(self, name)}")
-        for name in ("pixel_stride", "confirm_hits", "retire_misses", "max_views", "min_views_to_reconstruct"):
+        for name in ("pixel_stride", "confirm_hits", "retire_misses", "max_views", "min_views_to_reconstruct",
+                     "evidence_max_frames"):  # fmt: skip
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"PerceptionConfig.{name} must be >= 1, got {getattr(self, name)}")
         for name in ("occluded_below_fraction", "view_min_visible_fraction"):
@@ -300,6 +360,18 @@ class PerceptionConfig:
             raise ValueError(
                 f"PerceptionConfig.region_max_outside_fraction must be in [0, 1), "
                 f"got {self.region_max_outside_fraction}"
+            )
+        if not (self.evidence_miss_logodds < 0 < self.evidence_hit_logodds):
+            raise ValueError("PerceptionConfig: need evidence_miss_logodds < 0 < evidence_hit_logodds")
+        if not (self.evidence_min_logodds < 0 < self.evidence_max_logodds):
+            raise ValueError("PerceptionConfig: need evidence_min_logodds < 0 < evidence_max_logodds")
+        for name in ("evidence_margin_m", "evidence_band_voxels", "evidence_known_logodds", "network_logodds_clamp",
+                     "evidence_move_tolerance_voxels"):  # fmt: skip
+            if not getattr(self, name) > 0:
+                raise ValueError(f"PerceptionConfig.{name} must be > 0, got {getattr(self, name)}")
+        if not 0.0 <= self.measured_network_weight <= 1.0:
+            raise ValueError(
+                f"PerceptionConfig.measured_network_weight must be in [0, 1], got {self.measured_network_weight}"
             )
         if self.size_ratio_gate <= 1.0:
             raise ValueError(f"PerceptionConfig.size_ratio_gate must be > 1, got {self.size_ratio_gate}")

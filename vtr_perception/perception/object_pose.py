@@ -40,6 +40,8 @@ from vtr_perception.geometry.cameras import (
 from vtr_perception.geometry.meshing import grid_to_mesh
 from vtr_perception.geometry.voxels import voxel_centers
 from vtr_perception.perception.config import PerceptionConfig
+from vtr_perception.perception.fusion import below_support, fuse
+from vtr_perception.perception.reference_frame import Cube, resample_cube
 
 
 @dataclass
@@ -63,6 +65,7 @@ class ObjectEstimate:
     icp_fitness: float = 0.0
     surface_threshold: float = 0.4  # the occupancy level of the mesh (below the configured one: an unsure model)
     view_pose: np.ndarray | None = None
+    state: np.ndarray | None = None  # (R, R, R) uint8 0 unknown / 1 free / 2 occupied (perception/fusion.py)
     frames_skipped: int = 0
     skip_reasons: dict[str, int] = field(default_factory=dict)
 
@@ -178,11 +181,20 @@ def estimate_object(
     num_views: int,
     stamp: float,
     config: PerceptionConfig,
+    evidence: np.ndarray | None = None,
+    floor_z: float = np.inf,
 ) -> ObjectEstimate:
-    """Place one object's reconstruction (batch row 0 of ``outputs``) in the world frame."""
+    """Place one object's reconstruction (batch row 0 of ``outputs``) in the world frame.
+
+    ``evidence``: measured log-odds (perception/evidence.py) in the world-aligned cube of ``center``
+    and ``size``; the network's occupancy is then fused with it (perception/fusion.py) and the
+    posterior is what is meshed and published. A fused grid is registered to the depth already, so
+    ICP is skipped. In canonical mode the evidence is resampled into the pose head's rotated grid.
+    """
     occupancy = np.asarray(outputs["occupancy"])[0].astype(np.float32)
     error = np.asarray(outputs["error"])[0].astype(np.float32)
     view_pose = np.asarray(outputs["view_pose"])[0] if "view_pose" in outputs else None
+    fused = evidence is not None and not config.fit_to_observed_size
     thr = config.occupancy_threshold
     peak = float(occupancy.max()) if occupancy.size else 0.0
     if peak < thr and config.fallback_threshold_frac > 0 and peak > 0.05:
@@ -193,6 +205,10 @@ def estimate_object(
         R_grid, _ = fuse_canonical_rotation(view_pose, R_world_cameras, outlier_deg=config.rotation_outlier_deg)
     else:
         R_grid = np.eye(3)
+    state = None
+    if fused:
+        occupancy, error, state = _fuse(occupancy, error, evidence, R_grid, center, size, floor_z, config)
+        thr = config.occupancy_threshold
     R = occupancy.shape[0]
     centers_c = occupied_centers(occupancy, thr)
     if len(centers_c) and config.fit_to_observed_size:
@@ -211,7 +227,8 @@ def estimate_object(
 
     verts_c, tris = grid_mesh(occupancy, thr)
     verts = verts_c @ S[:3, :3].T + S[:3, 3]
-    correction, fitness = _icp(np.asarray(observed_points), verts, size, np.asarray(center, float), config)
+    correction, fitness = (np.eye(4), 0.0) if fused else _icp(np.asarray(observed_points), verts, size,
+                                                               np.asarray(center, float), config)  # fmt: skip
     total = correction @ S
     verts = verts_c @ total[:3, :3].T + total[:3, 3]
     occupied_world = centers_c @ total[:3, :3].T + total[:3, 3]
@@ -245,5 +262,20 @@ def estimate_object(
         mode=mode,
         icp_fitness=fitness,
         view_pose=view_pose,
+        state=state,
         surface_threshold=thr,
     )
+
+
+def _fuse(occupancy, error, evidence, R_grid, center, size, floor_z, config):
+    """(posterior occupancy, uncertainty, state) in the network's grid (``R_grid`` axes, ``size`` side)."""
+    res = occupancy.shape[0]
+    center = np.asarray(center, dtype=np.float64)
+    evidence = np.asarray(evidence, dtype=np.float32)
+    free = below_support(center, size, res, floor_z)
+    if not np.allclose(R_grid, np.eye(3), atol=1e-6):  # canonical mode: into the pose head's grid
+        world, grid = Cube(center, size, np.eye(3)), Cube(center, size, R_grid)
+        evidence = resample_cube(np.where(free, config.evidence_min_logodds, evidence), world, grid)
+        free = None
+    posterior = fuse(occupancy, error, evidence, config, free_mask=free)
+    return posterior.occupancy, posterior.uncertainty, posterior.state

@@ -21,6 +21,7 @@ and there is no ICP refinement (no observed points).
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -30,6 +31,7 @@ import numpy as np
 from vtr_perception.geometry.cameras import Intrinsics, invert
 from vtr_perception.infer.base import Backend
 from vtr_perception.perception.config import PerceptionConfig
+from vtr_perception.perception.evidence import EvidenceGrid, clean_depth, make_frame
 from vtr_perception.perception.object_pose import ObjectEstimate, estimate_object
 from vtr_perception.perception.reference_frame import Cube, object_axes_cube, resample_cube, yaw_matrix
 from vtr_perception.perception.segmentation import (
@@ -54,11 +56,21 @@ class ModelInputs:
 
 
 @dataclass
+class NetworkResult:
+    """A track's latest network answer in its world-aligned cube, kept so new evidence can be fused without a rerun."""
+
+    outputs: dict[str, np.ndarray]
+    cube: Cube
+    rotations: np.ndarray
+    num_views: int
+
+
+@dataclass
 class FrameResult:
     updated: list[int]  # ids whose estimate changed in this frame
     estimates: dict[int, ObjectEstimate]  # every confirmed track with an estimate
     skipped: str | None  # why the frame was skipped, None when it was used
-    timings: dict[str, float] = field(default_factory=dict)  # ms: segmentation, tracking, views, network, pose
+    timings: dict[str, float] = field(default_factory=dict)  # ms: segmentation, tracking, views, evidence, ...
 
 
 def _valid_pose(T: np.ndarray) -> bool:
@@ -82,6 +94,9 @@ def size_prior_detection(
     detection.center, detection.extent = center, np.full(3, float(size))
     detection.ray = (T_world_camera[:3, 3].copy(), T_world_camera[:3, :3] @ ray)
     return detection
+
+
+_log = logging.getLogger(__name__)
 
 
 class PerceptionPipeline:
@@ -154,6 +169,9 @@ class PerceptionPipeline:
         timings: dict[str, float] = {}
         if not _valid_pose(T):
             return self._skip("invalid_camera_pose", timings)
+        if depth is not None and np.shape(depth) != (intrinsics.height, intrinsics.width):
+            return self._skip("depth_size_mismatch", timings)
+        jumped = self.tracker.pose_jumped(T)
         seg = self._segment(rgb, depth, intrinsics, T, mask)
         t1 = time.perf_counter()
         timings["segmentation"] = 1e3 * (t1 - t0)
@@ -179,11 +197,20 @@ class PerceptionPipeline:
                 track.needs_reconstruction = True
         t3 = time.perf_counter()
         timings["views"] = 1e3 * (t3 - t2)
+        if self.config.evidence_fusion:
+            self._integrate_evidence(step.matches, depth, intrinsics, T, jumped)
+        timings["evidence"] = 1e3 * (time.perf_counter() - t3)
 
         updated, network_ms, pose_ms = [], 0.0, 0.0
         for track in self._due_for_reconstruction():
             before = track.estimate
-            n_ms, p_ms = self._reconstruct(track, stamp)
+            if track.needs_reconstruction:
+                n_ms, p_ms = self._reconstruct(track, stamp)
+            else:  # new evidence, no new view: fuse again without the network
+                t4 = time.perf_counter()
+                self._place(track, stamp)
+                n_ms, p_ms = 0.0, 1e3 * (time.perf_counter() - t4)
+                self.event_counts["evidence_refusions"] += 1
             network_ms, pose_ms = network_ms + n_ms, pose_ms + p_ms
             if track.estimate is not before:
                 updated.append(track.id)
@@ -191,6 +218,45 @@ class PerceptionPipeline:
         timings["total"] = 1e3 * (time.perf_counter() - t0)
         timings["pipeline"] = timings["total"] - network_ms
         return FrameResult(updated, self.estimates(), None, timings)
+
+    def _integrate_evidence(self, matches, depth, intrinsics: Intrinsics, T: np.ndarray, jumped: bool) -> None:
+        """Add this frame's measured space to every matched track and, with depth, to the confirmed tracks it
+        did not match (free space only: an object taken away is measured gone). Invalid depth pixels add
+        nothing; a frame without any valid depth is counted and adds nothing."""
+        cfg = self.config
+        clean = None if depth is None else clean_depth(depth, cfg)
+        if clean is not None and not np.isfinite(clean).any():
+            self.event_counts["evidence_skipped_invalid_depth"] += 1
+            return
+        masks = {t.id: d.mask for t, d in matches}
+        for track in list(self.tracker.tracks.values()):
+            if track.id not in masks and (clean is None or not track.confirmed):
+                continue
+            if track.evidence is None:
+                track.evidence = EvidenceGrid(cfg, self.backend.info.resolution)
+            grid = track.evidence
+            if grid.follow(track.center, track.size):
+                self.event_counts["evidence_reintegrations"] += 1
+            own = masks.get(track.id)
+            own = np.zeros((intrinsics.height, intrinsics.width), dtype=bool) if own is None else own
+            frame = make_frame(clean, own, intrinsics, T, track.center, track.size, grid.resolution, cfg)
+            if frame is None:
+                continue
+            # After a camera pose jump (which the tracker accepted) the pose itself may be wrong: a frame that
+            # then contradicts the measured shape is dropped instead of resetting it.
+            result = grid.integrate(frame, may_reset=not jumped)
+            if result.rejected:
+                self.event_counts["evidence_rejected_after_pose_jump"] += 1
+                continue
+            self.event_counts["evidence_frames"] += 1
+            if result.reset:
+                self.event_counts["evidence_reset"] += 1
+                _log.info("object %d: new depth contradicts %.0f%% of its measured occupied voxels (moved?): "
+                          "its evidence was reset", track.id, 100 * result.contradicted)  # fmt: skip
+
+    def _evidence_moved_on(self, track: Track) -> bool:
+        grid = track.evidence
+        return self.config.evidence_fusion and grid is not None and grid.version != track.fused_version
 
     def _occluded(
         self, track: Track, depth: np.ndarray | None, intrinsics: Intrinsics, T_camera_world: np.ndarray
@@ -204,9 +270,14 @@ class PerceptionPipeline:
         return visible < cfg.view_min_visible_fraction
 
     def _due_for_reconstruction(self) -> list[Track]:
-        """Tracks with new views to reconstruct, those whose estimate is oldest (or missing) first."""
+        """Tracks with new views to reconstruct or new evidence to fuse, those whose estimate is oldest first.
+
+        Fusing new evidence into the last network answer takes a turn as a reconstruction does (it meshes
+        again), so ``max_reconstructions_per_frame`` bounds both.
+        """
         due = [t for t in self.tracker.confirmed()
-               if t.needs_reconstruction and len(t.buffer) >= self.config.min_views_to_reconstruct]  # fmt: skip
+               if (t.needs_reconstruction and len(t.buffer) >= self.config.min_views_to_reconstruct)
+               or (t.network is not None and self._evidence_moved_on(t))]  # fmt: skip
         due.sort(key=lambda t: -np.inf if t.estimate is None else t.estimate.last_update)
         limit = self.config.max_reconstructions_per_frame
         return due[:limit] if limit > 0 else due
@@ -258,17 +329,32 @@ class PerceptionPipeline:
             # A broken backend answer never replaces a good estimate; it is counted, not raised.
             self.event_counts["reconstruction_rejected_non_finite"] += 1
             return 1e3 * (t2 - t1), 1e3 * (t1 - t0)
-        track.estimate = estimate_object(
-            track_id=track.id,
-            outputs=outputs,
-            mode=self.backend.info.mode,
-            center=track.center,
-            size=track.size,
-            observed_points=track.points,
-            R_world_cameras=rotations,
-            num_views=len(images),
-            stamp=stamp,
-            config=self.config,
-        )
+        track.network = NetworkResult(outputs, world_cube, rotations, len(images))
+        self._place(track, stamp)
         self.event_counts["reconstructions"] += 1
         return 1e3 * (t2 - t1), 1e3 * ((t1 - t0) + (time.perf_counter() - t2))
+
+    def _place(self, track: Track, stamp: float) -> None:
+        """The track's estimate from its latest network answer, fused with its evidence as it is now."""
+        net: NetworkResult = track.network
+        evidence = None
+        grid: EvidenceGrid | None = track.evidence
+        if self.config.evidence_fusion and grid is not None and len(grid):
+            evidence = grid.logodds
+            if not (np.allclose(grid.center, net.cube.center) and np.isclose(grid.side, net.cube.side)):
+                evidence = resample_cube(grid.logodds, Cube(grid.center, grid.side, np.eye(3)), net.cube)
+            track.fused_version = grid.version
+        track.estimate = estimate_object(
+            track_id=track.id,
+            outputs=net.outputs,
+            mode=self.backend.info.mode,
+            center=net.cube.center,
+            size=net.cube.side,
+            observed_points=track.points,
+            R_world_cameras=net.rotations,
+            num_views=net.num_views,
+            stamp=stamp,
+            config=self.config,
+            evidence=evidence,
+            floor_z=track.floor_z,
+        )

@@ -45,6 +45,9 @@ class Track:
     rays: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)  # RGB only: mask-centre rays
     needs_reconstruction: bool = False
     estimate: object | None = None  # the latest ObjectEstimate
+    evidence: object | None = None  # perception.evidence.EvidenceGrid, measured free/occupied space
+    network: object | None = None  # perception.pipeline.NetworkResult, the latest network answer
+    fused_version: int = -1  # the evidence version the estimate was fused with
 
     @property
     def size(self) -> float:
@@ -234,6 +237,10 @@ class Tracker:
                                            segmentation_stride(cfg, intrinsics))  # fmt: skip
         # Too few points here for segmentation to keep for sure (a flat object seen from far and low): not expected.
         return visible >= cfg.occluded_below_fraction and cells >= cfg.expected_cells_factor * cfg.min_object_points
+
+    def pose_jumped(self, T_world_camera: np.ndarray) -> bool:
+        """Whether ``T_world_camera`` jumps from the previous frame's pose (before ``step`` records it)."""
+        return self._pose_jump(T_world_camera)
 
     def _pose_jump(self, T_world_camera: np.ndarray) -> bool:
         if self._last_pose is None:

@@ -99,7 +99,9 @@ def run_loop(args: argparse.Namespace, planner: str, scene, env: dict[str, str],
     procs.append(start_node("reconstruction", {"backend": args.backend}, {}, env, log_dir))
     if planner == "nbv":
         # a fixed number of views per object: the planner never stops early here
-        procs.append(start_node("nbv", {"planner.stop_gain": 0.0}, {}, env, log_dir))
+        procs.append(
+            start_node("nbv", {"planner.stop_gain": 0.0, "planner.stop_information_gain": 0.0}, {}, env, log_dir)
+        )
     if args.rviz:
         procs.extend(start_rviz(env, log_dir))
     context = rclpy.Context()

@@ -15,7 +15,8 @@ grids would give the same answer again. A target that the latest cloud lacks (an
 just created, or one forgotten by a reset) gets no answer until a cloud has it: planning
 for another object instead would send the camera to look at that one. An empty cloud (the
 reconstruction node was reset) clears the grids. The error estimate is the planner's ``estimator`` over the cloud's
-fields: ``error_head`` (the cloud's error) or ``entropy`` (of its occupancy).
+fields: ``error_head`` (the cloud's error), ``entropy`` (of its occupancy) or ``information_gain`` (the cloud's
+error, the posterior uncertainty, with its per-voxel ``state``).
 
 The camera pose comes from the same source as the reconstruction node's (ros/camera_pose.py):
 tf2 (world_frame -> ``camera_frame``, read every ``tf_poll_s``) when tf2_ros is importable and
@@ -47,7 +48,8 @@ from vtr_perception.ros.node_main import run_node
 from vtr_perception.ros.parameters import declare_from_dataclass, watch_dataclass
 from vtr_perception.ros.qos import latched_qos, reliable_qos
 
-CLOUD_ESTIMATORS = ("error_head", "entropy")  # error estimates computable from the objects/error cloud
+# error estimates computable from the objects/error cloud
+CLOUD_ESTIMATORS = ("error_head", "entropy", "information_gain")
 # parameters `ros2 param set` changes at run time (and every planner.* one); the others are read-only
 MUTABLE_PARAMETERS = ("target_id", "max_arrows", "goal_reached_m", "goal_reached_deg", "log_throttle_s")
 
@@ -203,7 +205,7 @@ class NbvNode(Node):
             return
         grid = grids[target]
         obstacles = obstacles_besides(grids, target, self.planner.config.occupancy_threshold)
-        result = self.planner.plan_from_outputs({"occupancy": grid.occupancy, "error": grid.error},
+        result = self.planner.plan_from_outputs({"occupancy": grid.occupancy, "error": grid.error, "state": grid.state},
                                                 center=grid.center, extent=grid.extent, current_pose=current,
                                                 taken_poses=taken, obstacles=obstacles, views=grid.views)  # fmt: skip
         self.last_result = result

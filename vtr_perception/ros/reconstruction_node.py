@@ -52,7 +52,8 @@ from vtr_perception.ros.tf import TfPublisher
 
 # objects/error: one point per voxel of every object's grid, in (i, j, k) order per object.
 # Fields: position (world), occupancy, predicted error, object id and the object's view count.
-OBJECT_CLOUD_DTYPE = np.dtype([(n, "<f4") for n in ("x", "y", "z", "occupancy", "error", "id", "views")])
+# state: 0 unknown, 1 free, 2 occupied as measured (perception/fusion.py); 0 everywhere without evidence.
+OBJECT_CLOUD_DTYPE = np.dtype([(n, "<f4") for n in ("x", "y", "z", "occupancy", "error", "id", "views", "state")])
 
 
 # parameters `ros2 param set` changes at run time; the others (topics, QoS, model, perception.*) are read-only
@@ -143,6 +144,7 @@ def object_cloud(est: ObjectEstimate) -> np.ndarray:
     cloud["x"], cloud["y"], cloud["z"] = transform_points(T, local).T
     cloud["occupancy"] = est.occupancy.reshape(-1)
     cloud["error"] = est.error.reshape(-1)
+    cloud["state"] = 0.0 if est.state is None else est.state.reshape(-1)
     cloud["id"] = est.id
     cloud["views"] = est.num_views
     return cloud
@@ -474,6 +476,9 @@ class ReconstructionNode(Node):
         values.update({f"wire_lost.{part}": str(g.lost) for part, g in self.stamp_gaps.items()})
         values.update({f"dds_lost.{part}": str(n) for part, n in self.dds_lost.items()})
         values.update({k: str(v) for k, v in self.stats.items() if k.startswith("skipped.")})
+        counts = dict(self.pipeline.event_counts)  # evidence frames, resets (objects moved), rejected frames
+        values.update({f"evidence.{k.removeprefix('evidence_')}": str(v) for k, v in counts.items()
+                       if k.startswith("evidence_")})  # fmt: skip
         values.update({f"stage_ms.{k}": f"{np.mean(list(v)):.1f}" for k, v in list(self.stage_ms.items()) if v})
         stale = self.stale_inputs(values)
         level = DiagnosticStatus.OK if self.stats["errors"] == 0 and not stale else DiagnosticStatus.WARN

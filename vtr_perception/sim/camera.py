@@ -40,11 +40,11 @@ class SimCameraConfig:
     height: int = field(default=240, metadata={"help": "image height, pixels", "range": (16, 4096)})
     fov_deg: float = field(default=60.0, metadata={"help": "horizontal field of view, degrees", "range": (10.0, 170.0)})
     depth_noise: str = field(
-        default="none",
+        default="realsense_d435",
         metadata={
             "help": "depth sensor model applied to the rendered depth (sim/depth_noise.py): "
             + ", ".join(PROFILES)
-            + "; none = perfect depth"
+            + "; none = perfect depth (an option, never the headline)"
         },
     )
     rate_hz: float = field(default=5.0, metadata={"help": "frames per second", "range": (0.1, 60.0)})

@@ -12,6 +12,8 @@ data are built on it.
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -44,8 +46,10 @@ def shipped_perception_config(**overrides) -> PerceptionConfig:
 
 
 def demo_planner_config(**overrides) -> PlannerConfig:
-    """config/nbv.yaml's planner with ``stop_gain`` 0 (the demo's fixed number of views), with keyword overrides."""
-    return PlannerConfig(**{**shipped_parameters("nbv")["planner"], "stop_gain": 0.0, **overrides})
+    """config/nbv.yaml's planner with both stop gains 0 (the demo's fixed number of views), with overrides."""
+    return PlannerConfig(
+        **{**shipped_parameters("nbv")["planner"], "stop_gain": 0.0, "stop_information_gain": 0.0, **overrides}
+    )
 
 
 class SimulatedLoop:
@@ -104,8 +108,8 @@ class SimulatedLoop:
 
     def grids(self) -> dict[int, ObjectGrid]:
         """Every reconstructed object's grid, as nbv_node rebuilds them from the error cloud."""
-        return {i: ObjectGrid(i, e.occupancy, e.error, np.asarray(e.grid_center), float(e.grid_extent), e.num_views)
-                for i, e in self.pipeline.estimates().items()}  # fmt: skip
+        return {i: ObjectGrid(i, e.occupancy, e.error, np.asarray(e.grid_center), float(e.grid_extent), e.num_views,
+                              e.state) for i, e in self.pipeline.estimates().items()}  # fmt: skip
 
     def grid(self, obj: SceneObject) -> tuple[int, ObjectGrid] | None:
         tid = self.track_for(obj)
@@ -127,7 +131,7 @@ class SimulatedLoop:
             return None
         obstacles = obstacles_besides(self.grids(), track_id, self.planner.config.occupancy_threshold)
         result = self.planner.plan_from_outputs(
-            {"occupancy": grid.occupancy, "error": grid.error},
+            {"occupancy": grid.occupancy, "error": grid.error, "state": grid.state},
             center=grid.center,
             extent=grid.extent,
             current_pose=self.pose,
@@ -156,11 +160,17 @@ class SimulatedLoop:
         self.pipeline.backend = backend
 
 
+def iou_score(loop: SimulatedLoop, obj: SceneObject, grid: ObjectGrid | None) -> float:
+    """``run_scene``'s default score: IoU at 0.4 against the truth, 0 without a reconstruction."""
+    return 0.0 if grid is None else grid_iou(obj, grid)
+
+
 def run_scene(scene: TableTopScene, backend, config: PlannerConfig, planner_name: str, *, seed: int, steps: int,
-              perception: PerceptionConfig | None = None,
-              reset_per_object: bool = True) -> list[list[float]]:  # fmt: skip
-    """IoU after each of ``steps`` views, per object, for one planner."""
-    loop = SimulatedLoop(scene, backend, NextBestViewPlanner(config), perception)
+              perception: PerceptionConfig | None = None, camera: SimCameraConfig | None = None,
+              score: Callable[[SimulatedLoop, SceneObject, ObjectGrid | None], Any] = iou_score,
+              reset_per_object: bool = True) -> list[list[Any]]:  # fmt: skip
+    """``score`` (IoU by default) after each of ``steps`` views, per object, for one planner."""
+    loop = SimulatedLoop(scene, backend, NextBestViewPlanner(config), perception, camera=camera)
     rng = np.random.default_rng(seed + 1)  # the demo's monitor seed
     distances = candidate_distances(config)
     rows = []
@@ -169,14 +179,14 @@ def run_scene(scene: TableTopScene, backend, config: PlannerConfig, planner_name
             loop.pipeline.reset()
         moves = [initial_view(obj, seed + 1, INITIAL_DISTANCE)]
         loop.look(moves[-1], obj)
-        ious: list[float] = []
+        ious: list[Any] = []
         for step in range(steps):
             found = loop.grid(obj)
             if found is None:
-                ious.append(0.0)  # not reconstructed (lost track): the demo would stop here
+                ious.append(score(loop, obj, None))  # not reconstructed (lost track): the demo would stop here
                 continue
             tid, grid = found
-            ious.append(grid_iou(obj, grid))
+            ious.append(score(loop, obj, grid))
             if step + 1 == steps:
                 break
             if planner_name == "random":
