@@ -171,7 +171,7 @@ def add_scene_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--source", default="pybullet", help="mesh source (default: pybullet, as the demo)")
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_scene_arguments(parser)
     parser.add_argument("--backend", default="onnxruntime", help="inference backend (default: onnxruntime)")
@@ -202,6 +202,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--planners", default="nbv,nbv_today,random",
                         help="comma-separated: nbv (configured), nbv_today (estimator error_head), random")  # fmt: skip
     parser.add_argument("--out", type=Path, default=RESULTS_DIR / "tabletop.json")
+    return parser
+
+
+def print_summary(summary: dict) -> None:
+    """The per-planner lines and the demo criteria."""
+    for name, p in summary["planners"].items():
+        print(f"{name:>7}: IoU {' '.join(f'{v:.3f}' for v in p['iou_per_step'])}  "
+              f"last > first for {p['share_last_above_first']:.0%} of objects")  # fmt: skip
+    if "nbv_vs_random" in summary:
+        c = summary["nbv_vs_random"]
+        print(f"nbv last >= random last for {c['share_last_at_or_above_random']:.0%} of objects; both demo criteria "
+              f"for {c['share_both_demo_criteria']:.0%}")  # fmt: skip
+        if "scenes" in c:
+            sc = c["scenes"]
+            print(f"scenes where every object ends above its first view and at or above random: "
+                  f"{sc['share_demo_criteria_per_object']:.0%}; with NBV's mean at or above random's instead: "
+                  f"{sc['share_demo_criteria_scene_mean']:.0%}")  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
     args = parser.parse_args(argv)
 
     from vtr_perception.infer import load_backend
@@ -259,18 +280,7 @@ def main(argv: list[str] | None = None) -> int:
     title = (f"{payload['objects']} objects in {len(seeds)} {args.split}-split table-top scenes"
              + (f" ({', '.join(overrides)})" if overrides else ""))  # fmt: skip
     plot(summary, args.out.with_suffix(".png"), title=title)
-    for name, p in summary["planners"].items():
-        print(f"{name:>7}: IoU {' '.join(f'{v:.3f}' for v in p['iou_per_step'])}  "
-              f"last > first for {p['share_last_above_first']:.0%} of objects")  # fmt: skip
-    if "nbv_vs_random" in summary:
-        c = summary["nbv_vs_random"]
-        print(f"nbv last >= random last for {c['share_last_at_or_above_random']:.0%} of objects; both demo criteria "
-              f"for {c['share_both_demo_criteria']:.0%}")  # fmt: skip
-        if "scenes" in c:
-            sc = c["scenes"]
-            print(f"scenes where every object ends above its first view and at or above random: "
-                  f"{sc['share_demo_criteria_per_object']:.0%}; with NBV's mean at or above random's instead: "
-                  f"{sc['share_demo_criteria_scene_mean']:.0%}")  # fmt: skip
+    print_summary(summary)
     print(f"wrote {args.out}")
     return 0
 

@@ -118,17 +118,7 @@ class NextBestViewPlanner:
         if not (np.isfinite(extent) and extent > 0):
             raise ValueError(f"extent must be positive and finite, got {extent}")
         taken = np.asarray(taken_poses, dtype=np.float64).reshape(-1, 4, 4)
-        candidates = make_candidates(cfg, center=center)
-        # Out of the elevation limits whatever the scene: never ranked, so no rays are cast for them
-        # (the ray bundle of a new grid size costs seconds for all 400 Fibonacci directions).
-        el = candidates.elevation_deg
-        candidates = candidates.subset((el >= cfg.elevation_min_deg - 1e-9) & (el <= cfg.elevation_max_deg + 1e-9))
-        allowed = allowed_mask(candidates, cfg, extent=extent, taken_poses=taken)
-        hidden = np.zeros(len(candidates))
-        if len(obstacles) and cfg.max_occluded_fraction < 1.0:
-            targets = target_points(occupancy, center, extent, cfg.occupancy_threshold)
-            hidden = occluded_fraction(candidates.poses[:, :3, 3], targets, obstacles, cfg.occluder_margin_m)
-            allowed &= hidden <= cfg.max_occluded_fraction + 1e-9
+        candidates, allowed, hidden = self._allowed_candidates(occupancy, center, extent, taken, obstacles)
         if not allowed.any():
             return PlanResult(
                 None,
@@ -141,6 +131,45 @@ class NextBestViewPlanner:
             )
 
         bundle = self._bundle(candidates, extent=extent, resolution=occupancy.shape[0])
+        gains, scores = self._gains_and_scores(bundle, candidates, allowed, hidden, error_volume, occupancy, state,
+                                               taken, center, extent)  # fmt: skip
+        scores = self._preferences(scores, candidates, taken, current_pose)
+        index = np.flatnonzero(allowed)
+        order = index[np.argsort(-scores[index], kind="stable")]
+        best_gain = float(gains[index].max())
+        num_views = len(taken) if views is None else int(views)
+        ig = cfg.estimator == "information_gain"
+        if num_views >= cfg.max_views:
+            stop, reason = True, f"max views reached ({num_views} >= {cfg.max_views})"
+        elif best_gain < (stop_gain := cfg.stop_information_gain if ig else cfg.stop_gain):
+            name = "stop_information_gain" if ig else "stop_gain"
+            stop, reason = True, f"best gain {best_gain:.4g} below {name} {stop_gain:.4g}"
+        else:
+            stop, reason = False, f"best gain {best_gain:.4g}"
+        poses = candidates.poses[order]
+        return PlanResult(poses[0], poses, scores[order], gains[order], stop, reason, _ms(start))
+
+    def _allowed_candidates(self, occupancy, center, extent: float, taken: np.ndarray, obstacles: Sequence[Box]):
+        """Candidates within the elevation limits, which of them the limits allow, and how much of the object
+        the other objects hide from each."""
+        cfg = self.config
+        candidates = make_candidates(cfg, center=center)
+        # Out of the elevation limits whatever the scene: never ranked, so no rays are cast for them
+        # (the ray bundle of a new grid size costs seconds for all 400 Fibonacci directions).
+        el = candidates.elevation_deg
+        candidates = candidates.subset((el >= cfg.elevation_min_deg - 1e-9) & (el <= cfg.elevation_max_deg + 1e-9))
+        allowed = allowed_mask(candidates, cfg, extent=extent, taken_poses=taken)
+        hidden = np.zeros(len(candidates))
+        if len(obstacles) and cfg.max_occluded_fraction < 1.0:
+            targets = target_points(occupancy, center, extent, cfg.occupancy_threshold)
+            hidden = occluded_fraction(candidates.poses[:, :3, 3], targets, obstacles, cfg.occluder_margin_m)
+            allowed &= hidden <= cfg.max_occluded_fraction + 1e-9
+        return candidates, allowed, hidden
+
+    def _gains_and_scores(self, bundle, candidates, allowed, hidden, error_volume, occupancy, state, taken, center,
+                          extent: float) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+        """Each allowed candidate's gain (what ``stop_gain`` compares) and its score before the preferences."""
+        cfg = self.config
         information_gain = cfg.estimator == "information_gain"
         ray_weight = None
         if cfg.seen_surface_angle_deg > 0.0 and len(taken) and not information_gain:
@@ -158,6 +187,11 @@ class NextBestViewPlanner:
         if ray_weight is not None:  # ranks by the error seen anew; stop_gain still compares the visible error
             scores[allowed] = visible_error_from_bundle(bundle, error_volume, occupancy, ray_weight=ray_weight,
                                                         **visible)  # fmt: skip
+        return gains, scores
+
+    def _preferences(self, scores: np.ndarray, candidates, taken: np.ndarray, current_pose) -> np.ndarray:
+        """Scores with the spread bonus, the preferred-elevation factor and the motion cost applied."""
+        cfg = self.config
         if cfg.spread_weight > 0.0 and len(taken):
             cos = candidates.directions @ view_directions(taken, candidates.center).T  # (N, taken)
             spread = np.arccos(np.clip(cos.max(axis=1), -1.0, 1.0)) / np.pi  # nearest taken view, 0..1
@@ -172,20 +206,7 @@ class NextBestViewPlanner:
             current = np.asarray(current_pose, dtype=np.float64).reshape(4, 4)
             travel = np.linalg.norm(candidates.poses[:, :3, 3] - current[:3, 3], axis=1)
             scores = scores - cfg.motion_weight * travel
-
-        index = np.flatnonzero(allowed)
-        order = index[np.argsort(-scores[index], kind="stable")]
-        best_gain = float(gains[index].max())
-        num_views = len(taken) if views is None else int(views)
-        if num_views >= cfg.max_views:
-            stop, reason = True, f"max views reached ({num_views} >= {cfg.max_views})"
-        elif best_gain < (stop_gain := cfg.stop_information_gain if information_gain else cfg.stop_gain):
-            name = "stop_information_gain" if information_gain else "stop_gain"
-            stop, reason = True, f"best gain {best_gain:.4g} below {name} {stop_gain:.4g}"
-        else:
-            stop, reason = False, f"best gain {best_gain:.4g}"
-        poses = candidates.poses[order]
-        return PlanResult(poses[0], poses, scores[order], gains[order], stop, reason, _ms(start))
+        return scores
 
     def _seen_surface_weight(
         self,

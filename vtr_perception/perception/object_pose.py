@@ -209,17 +209,8 @@ def estimate_object(
     if fused:
         occupancy, error, state = _fuse(occupancy, error, evidence, R_grid, center, size, floor_z, config)
         thr = config.occupancy_threshold
-    R = occupancy.shape[0]
     centers_c = occupied_centers(occupancy, thr)
-    if len(centers_c) and config.fit_to_observed_size:
-        lo, hi = centers_c.min(axis=0) - 0.5 / R, centers_c.max(axis=0) + 0.5 / R
-        # The reconstruction's longest side in world axes (in canonical mode the grid is rotated).
-        corners = np.array([[x, y, z] for x in (lo[0], hi[0]) for y in (lo[1], hi[1]) for z in (lo[2], hi[2])])
-        extent_world_axes = (corners @ R_grid.T).max(axis=0) - (corners @ R_grid.T).min(axis=0)
-        recon_size = float(extent_world_axes.max())
-        mid = 0.5 * (lo + hi)
-    else:
-        recon_size, mid = 1.0, np.zeros(3)
+    recon_size, mid = _reconstruction_extent(centers_c, occupancy.shape[0], R_grid, config)
     scale = size / float(np.clip(recon_size, 0.75, 1.33))
     S = np.eye(4)  # canonical cube -> world (similarity)
     S[:3, :3] = scale * R_grid
@@ -234,16 +225,7 @@ def estimate_object(
     occupied_world = centers_c @ total[:3, :3].T + total[:3, 3]
     position = total[:3, :3] @ mid + total[:3, 3]
     R_corr = correction[:3, :3]
-    if mode == "canonical":
-        R_world_object = R_corr @ R_grid
-    else:
-        observed = np.asarray(observed_points)
-        if config.axis_source == "observed" and len(observed) >= 50:
-            R_world_object = principal_frame(observed)
-        elif config.axis_source == "both" and len(observed) >= 50 and len(occupied_world):
-            R_world_object = principal_frame(np.vstack([occupied_world, observed]))
-        else:
-            R_world_object = principal_frame(occupied_world) if len(occupied_world) else np.eye(3)
+    R_world_object = R_corr @ R_grid if mode == "canonical" else _object_axes(observed_points, occupied_world, config)
     grid_center = total[:3, 3]  # the cube centre (canonical origin) in the world
     return ObjectEstimate(
         id=track_id,
@@ -265,6 +247,28 @@ def estimate_object(
         state=state,
         surface_threshold=thr,
     )
+
+
+def _reconstruction_extent(centers_c: np.ndarray, R: int, R_grid: np.ndarray, config: PerceptionConfig):
+    """The reconstruction's longest side in world axes and its bounding-box middle (canonical units), when its
+    size is fitted to the observed one; else the whole cube (1, origin)."""
+    if not (len(centers_c) and config.fit_to_observed_size):
+        return 1.0, np.zeros(3)
+    lo, hi = centers_c.min(axis=0) - 0.5 / R, centers_c.max(axis=0) + 0.5 / R
+    # in canonical mode the grid is rotated: measure its box's corners in world axes
+    corners = np.array([[x, y, z] for x in (lo[0], hi[0]) for y in (lo[1], hi[1]) for z in (lo[2], hi[2])])
+    extent_world_axes = (corners @ R_grid.T).max(axis=0) - (corners @ R_grid.T).min(axis=0)
+    return float(extent_world_axes.max()), 0.5 * (lo + hi)
+
+
+def _object_axes(observed_points, occupied_world: np.ndarray, config: PerceptionConfig) -> np.ndarray:
+    """A pose-aware object's axes: principal axes of the observed points, the reconstruction's or both."""
+    observed = np.asarray(observed_points)
+    if config.axis_source == "observed" and len(observed) >= 50:
+        return principal_frame(observed)
+    if config.axis_source == "both" and len(observed) >= 50 and len(occupied_world):
+        return principal_frame(np.vstack([occupied_world, observed]))
+    return principal_frame(occupied_world) if len(occupied_world) else np.eye(3)
 
 
 def _fuse(occupancy, error, evidence, R_grid, center, size, floor_z, config):
