@@ -105,7 +105,8 @@ class DemoMonitor(Node):
         self.positions_stamp = -1.0  # the grid_stamp the positions belong to
         self._poses_by_stamp: dict[float, np.ndarray] = {}
         self.create_subscription(PoseArray, "objects/poses", self._on_poses, reliable_qos())
-        self.create_subscription(PointCloud2, "objects/error", self._on_error, reliable_qos(depth=2))
+        # deep enough that the empty cloud of a reset is not pushed out by the updates right after it
+        self.create_subscription(PointCloud2, "objects/error", self._on_error, reliable_qos(depth=10))
         self.create_subscription(PoseStamped, "next_best_view", self._on_nbv, reliable_qos())
         self.create_subscription(PoseStamped, "camera_pose", self._on_pose, reliable_qos())
         self.pub_goal = self.create_publisher(PoseStamped, "camera_goal", reliable_qos())

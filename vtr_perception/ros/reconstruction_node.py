@@ -234,7 +234,9 @@ class ReconstructionNode(Node):
             MarkerArray, "objects/markers", latched_qos(depth=cfg.marker_keyframe_every)
         )
         self.pub_poses = self.create_publisher(PoseArray, "objects/poses", reliable_qos())
-        self.pub_error = self.create_publisher(PointCloud2, "objects/error", reliable_qos(depth=2))
+        # 10 deep: a reliable writer replaces unacknowledged samples beyond its depth, and the empty cloud
+        # that answers a reset must reach a slow subscriber although updates follow it at once
+        self.pub_error = self.create_publisher(PointCloud2, "objects/error", reliable_qos(depth=10))
         # absolute, as diagnostic_aggregator and rqt_robot_monitor expect it, also under a namespace
         self.pub_diag = self.create_publisher(DiagnosticArray, "/diagnostics", reliable_qos())
 
