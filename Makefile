@@ -16,6 +16,11 @@ test: setup
 	$(VENV)/bin/ruff format --check .
 	$(PY) -m pytest -q tests
 
+# The model card's evaluation tables and quality gate from a fresh clone: builds the caches it needs (a few minutes).
+.PHONY: eval
+eval: setup
+	$(PY) benchmarks/model_card.py all
+
 lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
