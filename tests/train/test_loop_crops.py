@@ -175,3 +175,11 @@ def test_planned_views_need_a_planner_and_a_known_view_source():
                       LoopCropSamples())  # fmt: skip
     with pytest.raises(ValueError, match="views must be one of random, nbv"):
         LoopCropConfig(views="oracle")
+
+
+def test_scenes_take_the_listed_sources_in_turn():
+    from vtr_perception.train.loop_crops import LoopCropConfig, scene_source
+
+    config = LoopCropConfig(source="pybullet, procedural", first_seed=10)
+    assert [scene_source(config, s) for s in range(10, 14)] == ["pybullet", "procedural", "pybullet", "procedural"]
+    assert scene_source(LoopCropConfig(), 1234) == "pybullet"
