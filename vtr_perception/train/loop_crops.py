@@ -103,6 +103,23 @@ def scene_source(config: LoopCropConfig, seed: int) -> str:
     return sources[(seed - config.first_seed) % len(sources)]
 
 
+def scene_keys(source: str, split: str, seed: int, count: int) -> list[str]:
+    """``count`` objects of ``split`` for scene ``seed``, drawn from the objects that both split rules put there.
+
+    The dataset caches split by index within a category (``split_of_record``), the scenes by a hash of the id
+    (``split_of``): taking only objects on which they agree keeps every crop's object out of the caches' val and
+    test splits, which the quality gate and the model card evaluate on."""
+    from vtr_perception.data.sources import open_source
+    from vtr_perception.data.splits import split_of, split_of_record
+
+    records = [r for r in open_source(source).list_objects()
+               if split_of_record(r) == split and split_of(r.object_id) == split]  # fmt: skip
+    if not records:
+        raise ValueError(f"source {source!r} has no {split} objects under both split rules")
+    order = np.random.default_rng([seed, 7]).permutation(len(records))[:count]
+    return [records[i].key for i in order]
+
+
 def collect_scene(seed: int, config: LoopCropConfig, perception: PerceptionConfig, backend,
                   samples: LoopCropSamples, planner: NextBestViewPlanner | None = None) -> None:  # fmt: skip
     """Add the samples of one scene (every object: first view, then random or planned views) to ``samples``.
@@ -110,8 +127,10 @@ def collect_scene(seed: int, config: LoopCropConfig, perception: PerceptionConfi
     ``planner``: needed for ``config.views`` "nbv"; where it has no view (none allowed), a random one."""
     if config.views == "nbv" and planner is None:
         raise ValueError("loop crops with planned views (views=nbv) need a planner")
-    scene = make_tabletop_scene(scene_source(config, seed), num_objects=config.objects_per_scene, split=config.split,
-                                seed=seed)  # fmt: skip
+    source = scene_source(config, seed)
+    keys = scene_keys(source, config.split, seed, 2 * config.objects_per_scene)
+    scene = make_tabletop_scene(source, num_objects=config.objects_per_scene, split=config.split, seed=seed,
+                                object_keys=keys)  # fmt: skip
     camera = SimCameraConfig(width=config.width, height=config.height, fov_deg=config.fov_deg)
     loop = SimulatedLoop(scene, backend, planner, perception, camera=camera, look_at_start=False)
     resolution = backend.info.resolution
