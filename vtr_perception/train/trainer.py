@@ -39,7 +39,10 @@ class TrainConfig:
 
     caches: tuple[str, ...] = field(
         default=(".cache/data/pybullet64", ".cache/data/procedural64"),
-        metadata={"help": "dataset cache directories (vtr-perception data build) to train on together"},
+        metadata={
+            "help": "dataset cache directories (vtr-perception data build) to train on together; one listed k times "
+            "is drawn k times as often in training (validated once)"
+        },
     )
     view_set: str = field(
         default="aligned",
@@ -81,19 +84,21 @@ def view_sets(config: TrainConfig) -> list[str]:
 
 
 def make_datasets(config: TrainConfig, split: str, *, num_views: int, fixed: bool, seed: int) -> dict:
-    """One ViewDataset per (cache, view set), keyed '<cache name>/<view set>'."""
+    """One ViewDataset per (cache, view set), keyed '<cache name>/<view set>' ('#k' on a repeat; none in val)."""
     from vtr_perception.data.cache import standard_build_command
     from vtr_perception.data.dataset import ViewDataset
 
     if not config.caches:
         raise ValueError("TrainConfig.caches is empty: give at least one dataset cache directory")
     parts = {}
-    for cache in config.caches:
+    caches = config.caches if split == "train" else tuple(dict.fromkeys(config.caches))
+    for k, cache in enumerate(caches):
         if not (Path(cache) / "index.json").is_file():
             command = standard_build_command(cache) or "vtr-perception data build"
             raise ValueError(f"dataset cache {cache} has no index.json (build it with `{command}`)")
         for vs in view_sets(config):
-            parts[f"{Path(cache).name}/{vs}"] = ViewDataset(
+            repeat = f"#{k}" if cache in caches[:k] else ""
+            parts[f"{Path(cache).name}{repeat}/{vs}"] = ViewDataset(
                 cache, split=split, view_set=vs, num_views=num_views, fixed=fixed, seed=seed
             )
     return parts
