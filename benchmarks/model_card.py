@@ -220,6 +220,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=RESULTS_DIR / "quality_gate.json", help="gate: result JSON")
     parser.add_argument("--lower-reason", default=None, help="card: why a recorded gate value may go down")
     args = parser.parse_args(argv)
+    command = " ".join(["python", "benchmarks/model_card.py", *(sys.argv[1:] if argv is None else argv)])
     if args.step in ("eval", "all"):
         for name, model in EVAL_MODELS.items() if args.step == "all" else [(args.name, args.model)]:
             run_eval(model, name)
@@ -228,7 +229,7 @@ def main(argv: list[str] | None = None) -> int:
 
         with tempfile.TemporaryDirectory(prefix="vtr_gate_") as tmp:
             gate = run_gate(args.model, Path(tmp))
-        args.out.write_text(json.dumps({**gate, "metadata": run_metadata()}, indent=2) + "\n")
+        args.out.write_text(json.dumps({**gate, "metadata": run_metadata(command)}, indent=2) + "\n")
         print(gate_table(gate))
     if args.step in ("card", "all"):
         gate = json.loads((RESULTS_DIR / "quality_gate.json").read_text())
