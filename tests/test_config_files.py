@@ -68,6 +68,13 @@ def test_training_files_hold_only_model_and_train_fields(name):
     assert model.resolution == 32 and train.view_set == "aligned"
 
 
+def test_mixed_fine_tune_file_trains_on_every_source_and_two_view_sets():
+    from vtr_perception.train.trainer import load_train_yaml, view_sets
+
+    _, train = load_train_yaml(CONFIG / "train_finetune_mixed.yaml")
+    assert view_sets(train) == ["aligned", "sphere"] and len(train.caches) == 2 and train.init_from
+
+
 def test_vtr_file_holds_only_vtr_fields():
     from vtr_perception import config as config_io
     from vtr_perception.train.vtr import VTRConfig
@@ -79,4 +86,9 @@ def test_every_yaml_file_is_checked():
     node_files = {p.name for p in CONFIG.glob("*.yaml") if "ros__parameters" in p.read_text()}
     assert node_files == {"nbv.yaml", "reconstruction.yaml", "sim_camera.yaml"}
     other = {p.name for p in CONFIG.glob("*.yaml")} - node_files
-    assert other == {"train_default.yaml", "train_canonical.yaml", "vtr_error_diffusion.yaml"}
+    assert other == {
+        "train_default.yaml",
+        "train_canonical.yaml",
+        "train_finetune_mixed.yaml",
+        "vtr_error_diffusion.yaml",
+    }

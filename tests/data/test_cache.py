@@ -128,3 +128,10 @@ def test_load_cached_mesh_is_in_the_canonical_cube(procedural_cache):
     with pytest.raises(ValueError, match="not in the cache"):
         load_cached_mesh(out, "procedural_nothing")
     json.loads((out / "index.json").read_text())  # valid JSON on disk
+
+
+def test_build_keeps_only_the_requested_splits(tmp_path):
+    index = build_cache("procedural:20", tmp_path / "c", size=16, views={"aligned": 1}, resolution=8, splits=("test",),
+                        limit=3, workers=1, progress=False, min_occupied=1)  # fmt: skip
+    assert len(index["objects"]) == 3 and {o["split"] for o in index["objects"]} == {"test"}
+    assert index["config"]["splits"] == ["test"]

@@ -6,7 +6,19 @@ import numpy as np
 import pytest
 
 from vtr_perception.data import primitives as P
+from vtr_perception.data.cache import MIN_OCCUPIED
 from vtr_perception.data.sources.procedural import CATEGORIES, ProceduralSource, make_object
+from vtr_perception.geometry import voxels
+
+# longest side in metres of every instance of the table-top categories (checked over 30 instances each)
+SIZES = {
+    "box": (0.06, 0.37),
+    "can": (0.05, 0.2),
+    "bowl": (0.1, 0.3),
+    "plate": (0.12, 0.3),
+    "cup": (0.07, 0.25),
+    "tool": (0.1, 0.35),
+}
 
 
 def _signed_volume(v, t) -> float:
@@ -20,6 +32,7 @@ def test_primitives_are_closed_and_outward_with_the_right_volume():
         (P.frustum(1.0, 0.5, 1.0, segments=64), np.pi / 3 * (1 + 0.5 + 0.25), 0.01),
         (P.sphere(1.0, segments=64), 4 / 3 * np.pi, 0.01),
         (P.torus(1.0, 0.25, segments=64, tube_segments=32), 2 * np.pi**2 * 0.25**2, 0.01),
+        (P.prism([(0, 0), (2, 0), (0, 1)], 3.0), 3.0, 1e-12),
     ]
     for solid, volume, rel in cases:
         assert _signed_volume(solid.vertices, solid.triangles) == pytest.approx(volume, rel=rel)
@@ -63,3 +76,30 @@ def test_procedural_source_lists_and_loads():
         make_object("spaceship_0001")
     with pytest.raises(ValueError, match="unknown procedural categories"):
         ProceduralSource(categories=["spaceship"])
+
+
+@pytest.mark.parametrize("category", sorted(SIZES))
+def test_table_top_categories_are_closed_upright_sized_and_voxelise(category):
+    kinds = set()
+    for i in range(30):
+        mesh = make_object(f"{category}_{i:04d}")
+        for part in mesh.part_meshes():
+            assert _signed_volume(part.vertices, part.triangles) > 0  # closed and outward
+            edges = np.sort(part.triangles[:, [0, 1, 1, 2, 2, 0]].reshape(-1, 2), axis=1)
+            assert (np.unique(edges, axis=0, return_counts=True)[1] == 2).all()
+        lo, hi = mesh.bounds
+        assert lo[2] == pytest.approx(0.0, abs=1e-9)  # on the floor
+        extent = hi - lo
+        assert SIZES[category][0] <= extent.max() <= SIZES[category][1], (mesh.name, extent)
+        if category == "can":
+            assert extent[2] > 0.3 * extent[:2].max()  # upright
+        if category == "bowl":  # open side up: wider at the top than at the foot
+            radius = np.linalg.norm(mesh.vertices[:, :2], axis=1)
+            z = mesh.vertices[:, 2]
+            assert radius[z > hi[2] - 0.1 * extent[2]].max() > 1.2 * radius[z < 0.1 * extent[2]].max()
+        if i < 4:
+            grid, _ = voxels.voxelize(mesh, resolution=32)
+            assert grid.sum() >= MIN_OCCUPIED, (mesh.name, int(grid.sum()))
+        kinds.add(mesh.metadata.get("kind", mesh.metadata.get("top")))
+    if category in ("box", "tool"):
+        assert len(kinds) >= 3  # the variants all occur

@@ -93,3 +93,31 @@ def test_a_vtr_fine_tune_names_its_base_training_caches() -> None:
     assert recorded_train_caches(base) == ["a", "b"]
     assert recorded_train_caches({"vtr": {"caches": ["a"]}, "base_metadata": base}) == ["a", "b"]
     assert recorded_train_caches({"vtr": {}}) == []
+
+
+def test_eval_without_baselines_scores_the_model_alone(tiny, tmp_path) -> None:
+    cache, model = tiny
+    out = tmp_path / "model_only.json"
+    argv = ["eval", "--model", str(model), "--source", str(cache), "--split", "all", "--view-sets", "aligned",
+            "--num-views", "2", "--no-baselines", "--surface-points", "100", "--json", str(out),
+            "--no-progress"]  # fmt: skip
+    assert main(argv) == 0
+    result = json.loads(out.read_text())
+    assert [r["method"] for r in result["results"]] == ["model"] and result["baselines"] is None
+    assert result["results"][0]["normalized"] is None and 0.0 <= result["results"][0]["iou"] <= 1.0
+
+
+def test_a_missing_training_cache_names_its_build_command(tmp_path) -> None:
+    from vtr_perception.data.cache import standard_build_command
+    from vtr_perception.train.evaluate import training_baselines
+
+    with pytest.raises(ValueError, match="vtr-perception data build --source SPEC --out"):
+        training_baselines([str(tmp_path / "mine")], clusters=2, seed=0, progress=False)
+    assert (
+        standard_build_command("C/pybullet64")
+        == "vtr-perception data build --source pybullet --limit 400 --out C/pybullet64"
+    )
+    assert (
+        standard_build_command("C/procedural64")
+        == "vtr-perception data build --source procedural:100 --out C/procedural64"
+    )

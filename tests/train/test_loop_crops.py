@@ -175,3 +175,22 @@ def test_planned_views_need_a_planner_and_a_known_view_source():
                       LoopCropSamples())  # fmt: skip
     with pytest.raises(ValueError, match="views must be one of random, nbv"):
         LoopCropConfig(views="oracle")
+
+
+def test_scenes_take_the_listed_sources_in_turn():
+    from vtr_perception.train.loop_crops import LoopCropConfig, scene_source
+
+    config = LoopCropConfig(source="pybullet, procedural", first_seed=10)
+    assert [scene_source(config, s) for s in range(10, 14)] == ["pybullet", "procedural", "pybullet", "procedural"]
+    assert scene_source(LoopCropConfig(), 1234) == "pybullet"
+
+
+def test_scene_objects_are_in_the_split_under_both_rules():
+    from vtr_perception.data.sources import open_source
+    from vtr_perception.data.splits import split_of, split_of_record
+    from vtr_perception.train.loop_crops import scene_keys
+
+    records = {r.key: r for r in open_source("procedural:20").list_objects()}
+    keys = scene_keys("procedural:20", "train", 3, 6)
+    assert len(keys) == 6 and keys == scene_keys("procedural:20", "train", 3, 6)
+    assert all(split_of_record(records[k]) == "train" == split_of(records[k].object_id) for k in keys)

@@ -113,3 +113,14 @@ def test_yaml_config_and_errors(tmp_path) -> None:
         load_train_yaml(path)
     with pytest.raises(ValueError, match="no index.json"):
         train(TINY_MODEL, TrainConfig(caches=(str(tmp_path),), out_dir=str(tmp_path / "o")))
+
+
+def test_datasets_per_cache_and_view_set_with_repeats_in_training_only(tiny_cache):
+    from vtr_perception.train.trainer import make_datasets
+
+    config = TrainConfig(caches=(str(tiny_cache), str(tiny_cache)), view_set="aligned, sphere")
+    train_parts = make_datasets(config, "train", num_views=2, fixed=False, seed=0)
+    assert sorted(train_parts) == ["pybullet#1/aligned", "pybullet#1/sphere", "pybullet/aligned", "pybullet/sphere"]
+    val_parts = make_datasets(config, "val", num_views=2, fixed=True, seed=1)
+    assert sorted(val_parts) == ["pybullet/aligned", "pybullet/sphere"]
+    assert {p.view_set for p in val_parts.values()} == {"aligned", "sphere"}

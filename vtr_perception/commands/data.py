@@ -33,6 +33,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     build.add_argument("--categories", nargs="+", default=None, help="only objects of these categories")
     build.add_argument("--ids", nargs="+", default=None, help="only these object ids of the source")
+    build.add_argument(
+        "--split", nargs="+", default=None, help="only objects of these splits, chosen before --limit (e.g. test)"
+    )
     build.add_argument("--seed", type=int, default=0, help="seed of the view draws and the splits (default: 0)")
     build.add_argument(
         "--fractions",
@@ -70,6 +73,7 @@ def run(args: argparse.Namespace) -> int:
             limit=args.limit,
             categories=args.categories,
             object_ids=args.ids,
+            splits=tuple(args.split) if args.split else None,
             workers=args.workers,
             seed=args.seed,
             fractions=tuple(args.fractions),

@@ -23,6 +23,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--train-caches", default=None, help="caches of the baselines' training shapes (default: the model's)"
     )
+    parser.add_argument("--no-baselines", action="store_true", help="score the model alone (no training caches needed)")
     parser.add_argument("--max-objects", type=int, default=None, help="at most this many objects per cache")
     parser.add_argument("--clusters", type=int, default=32, help="k of the k-means clustering baseline (default: 32)")
     parser.add_argument("--surface-points", type=int, default=2000, help="points per surface for F-score / Chamfer")
@@ -58,6 +59,7 @@ def run(args: argparse.Namespace) -> int:
         clusters=args.clusters,
         n_points=args.surface_points,
         seed=args.seed,
+        with_baselines=not args.no_baselines,
         progress=not args.no_progress,
     )
     table = markdown_table(result)

@@ -56,6 +56,34 @@ class ObjectJob:
     min_occupied: int
 
 
+# The caches the model card and the training configs name, by directory name: `vtr-perception eval` builds a
+# missing one of these itself (any parent directory; the card's commands use .cache/data/).
+STANDARD_CACHES: dict[str, tuple[str, int | None]] = {
+    "pybullet64": ("pybullet", 400),
+    "procedural64": ("procedural:100", None),
+}
+
+
+def standard_build_command(path: str | Path) -> str | None:
+    """The `vtr-perception data build` command of a standard cache directory, None for other names."""
+    spec = STANDARD_CACHES.get(Path(path).name)
+    if spec is None:
+        return None
+    limit = f" --limit {spec[1]}" if spec[1] else ""
+    return f"vtr-perception data build --source {spec[0]}{limit} --out {path}"
+
+
+def ensure_standard_cache(path: str | Path, *, progress: bool = True) -> bool:
+    """Build the standard cache at ``path`` if it is missing or incomplete; True when it built anything."""
+    spec = STANDARD_CACHES.get(Path(path).name)
+    index = Path(path) / INDEX_NAME
+    if spec is None or (index.is_file() and read_index(path).get("complete")):
+        return False
+    log.info("building the missing cache %s (%s)", path, standard_build_command(path))
+    build_cache(spec[0], path, limit=spec[1], progress=progress)
+    return True
+
+
 def parse_views(text: str) -> dict[str, int]:
     """'aligned=12,hemisphere=8' -> {'aligned': 12, 'hemisphere': 8}; ValueError on bad input."""
     views: dict[str, int] = {}
@@ -284,13 +312,16 @@ def build_cache(
     limit: int | None = None,
     categories: list[str] | None = None,
     object_ids: list[str] | None = None,
+    splits: tuple[str, ...] | None = None,
     workers: int = 2,
     seed: int = 0,
     fractions: tuple[float, ...] = DEFAULT_FRACTIONS,
     min_occupied: int = MIN_OCCUPIED,
     progress: bool = True,
 ) -> dict:
-    """Build (or resume) the cache in ``out_dir``; returns the index that was written."""
+    """Build (or resume) the cache in ``out_dir``; returns the index that was written.
+
+    ``splits``: only objects of these splits (before ``limit``), e.g. ("test",) for a small evaluation cache."""
     from tqdm import tqdm
 
     views = check_views(dict(views or DEFAULT_VIEWS))
@@ -300,9 +331,14 @@ def build_cache(
         raise ValueError(f"--resolution must be >= 4, got {resolution}")
     out_dir = Path(out_dir)
     source = open_source(source_spec)
-    records = select_records(source.list_objects(), categories=categories, limit=limit, object_ids=object_ids)
+    records = source.list_objects()
+    if splits:
+        records = [r for r in records if split_of_record(r, fractions, seed) in splits]
+    records = select_records(records, categories=categories, limit=limit, object_ids=object_ids)
     config = {"size": size, "views": views, "resolution": resolution, "seed": seed, "fractions": list(fractions),
               "min_occupied": min_occupied}  # fmt: skip
+    if splits:
+        config["splits"] = sorted(splits)
     _check_existing(out_dir, source.spec, config)
     (out_dir / "objects").mkdir(parents=True, exist_ok=True)
 

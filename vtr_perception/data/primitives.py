@@ -152,3 +152,25 @@ def union(
         color=color,
         metadata=dict(metadata or {}),
     )
+
+
+def prism(polygon: list[tuple[float, float]], depth: float) -> Solid:
+    """A convex polygon in the xy-plane (counter-clockwise) extruded along z from 0 to ``depth``."""
+    poly = np.asarray(polygon, dtype=np.float64)
+    n = len(poly)
+    if n < 3 or depth <= 0:
+        raise ValueError(f"prism needs a polygon of >= 3 points and a positive depth, got {n} points, {depth}")
+    edges = np.roll(poly, -1, axis=0) - poly
+    if np.any(edges[:, 0] * np.roll(edges, -1, axis=0)[:, 1] - edges[:, 1] * np.roll(edges, -1, axis=0)[:, 0] <= 0):
+        raise ValueError("prism polygon must be convex and counter-clockwise")
+    vertices = np.concatenate([np.column_stack([poly, np.zeros(n)]), np.column_stack([poly, np.full(n, depth)])])
+    i = np.arange(n)
+    j = (i + 1) % n
+    fan = np.arange(1, n - 1)
+    tris = [
+        np.column_stack([np.zeros(n - 2, dtype=np.int64), fan + 1, fan]),  # bottom, facing -z
+        np.column_stack([np.full(n - 2, n), n + fan, n + fan + 1]),  # top, facing +z
+        np.column_stack([i, j, n + j]),
+        np.column_stack([i, n + j, n + i]),
+    ]
+    return Solid(vertices, np.concatenate(tris).astype(np.int64))

@@ -42,8 +42,14 @@ def is_cache(path: str) -> bool:
 
 
 def resolve_caches(source: str, work_dir: Path, *, view_sets: tuple[str, ...], image_size: int) -> list[str]:
-    """Cache directories of ``source``: comma-separated cache dirs, or a mesh source spec rendered to a temp cache."""
+    """Cache directories of ``source``: comma-separated cache dirs, or a mesh source spec rendered to a temp cache.
+
+    A missing cache with a standard name (data/cache.py ``STANDARD_CACHES``) is built first."""
+    from vtr_perception.data.cache import ensure_standard_cache
+
     parts = [s.strip() for s in source.split(",") if s.strip()]
+    for p in parts:
+        ensure_standard_cache(p)
     if parts and all(is_cache(p) for p in parts):
         return parts
     if len(parts) == 1 and not Path(parts[0]).is_dir():
@@ -60,9 +66,13 @@ def training_baselines(caches: list[str], *, clusters: int, seed: int, progress:
     from tqdm import tqdm
 
     shapes, embeddings = [], []
+    from vtr_perception.data.cache import ensure_standard_cache, standard_build_command
+
     for cache in caches:
+        ensure_standard_cache(cache)
         if not is_cache(cache):
-            raise ValueError(f"training cache {cache} not found (give --train-caches)")
+            command = standard_build_command(cache) or "vtr-perception data build --source SPEC --out " + cache
+            raise ValueError(f"training cache {cache} not found: build it with `{command}` or give --train-caches")
         objects = [o for o in read_index(cache)["objects"] if o["split"] == "train"]
         for entry in tqdm(objects, desc=f"baselines: {Path(cache).name}", disable=not progress):
             arrays = read_object(Path(cache) / entry["file"], keys=("aligned/images",))
@@ -96,7 +106,9 @@ def summarise(records: list[dict], method: str, view_set: str, num_views: int, r
     row["pose_deg"] = float(np.mean(poses)) if poses else None
     row["objects"] = len(records)
     span = reference["oracle_nn"] - reference["mean_shape"]
-    row["normalized"] = float((row["iou"] - reference["mean_shape"]) / span) if span > 0 else None
+    row["normalized"] = (
+        float((row["iou"] - reference["mean_shape"]) / span) if span > 0 else None
+    )  # None without baselines
     by_category, by_elevation = defaultdict(list), defaultdict(list)
     for r in records:
         by_category[r["category"]].append(r["iou"])
@@ -128,11 +140,12 @@ class SettingScores:
     per_object_rho: list[float] = field(default_factory=list)
 
 
-def score_batch(model, items: list[dict], cache: str, *, pose_aware: bool, baselines: RetrievalBaselines, mean_shape,
-                fixed_scores: dict[str, dict], scores: SettingScores, n_points: int) -> None:  # fmt: skip
+def score_batch(model, items: list[dict], cache: str, *, pose_aware: bool, baselines: RetrievalBaselines | None,
+                mean_shape, fixed_scores: dict[str, dict], scores: SettingScores, n_points: int) -> None:  # fmt: skip
     """Run the model on one batch of objects and add every method's scores to ``scores``.
 
-    ``fixed_scores`` caches per object what does not depend on the views (Oracle NN, mean shape)."""
+    ``fixed_scores`` caches per object what does not depend on the views (Oracle NN, mean shape);
+    ``baselines`` None scores the model alone."""
     images = torch.stack([it["images"] for it in items])
     rotations = torch.stack([it["rotations"] for it in items]) if pose_aware else None
     with torch.no_grad():
@@ -143,7 +156,7 @@ def score_batch(model, items: list[dict], cache: str, *, pose_aware: bool, basel
         gt = item["voxels"].numpy() > 0.5
         key = f"{cache}:{item['object_id']}"
         common = {"category": item["category"], "elevation_bin": int(elevation_bin(float(item["elevation"][0])))}
-        if key not in fixed_scores:
+        if baselines is not None and key not in fixed_scores:
             fixed_scores[key] = {
                 "oracle_nn": grid_metrics(baselines.oracle_nn(gt), gt, n_points=n_points),
                 "mean_shape": grid_metrics(mean_shape, gt, n_points=n_points),
@@ -152,10 +165,14 @@ def score_batch(model, items: list[dict], cache: str, *, pose_aware: bool, basel
         views = item["images"].numpy()
         model_row = {**grid_metrics(occupancy, gt, n_points=n_points), **common, "pose_deg": float(pose_deg[j])}
         scores.records["model"].append(model_row)
-        for method, pred in (("clustering", baselines.clustering(views)), ("retrieval", baselines.retrieval(views))):
-            scores.records[method].append({**grid_metrics(pred, gt, n_points=n_points), **common})
-        for method in ("oracle_nn", "mean_shape"):
-            scores.records[method].append({**fixed_scores[key][method], **common})
+        if baselines is not None:
+            for method, pred in (
+                ("clustering", baselines.clustering(views)),
+                ("retrieval", baselines.retrieval(views)),
+            ):
+                scores.records[method].append({**grid_metrics(pred, gt, n_points=n_points), **common})
+            for method in ("oracle_nn", "mean_shape"):
+                scores.records[method].append({**fixed_scores[key][method], **common})
         err = out["error"][j].numpy().ravel()
         true = np.abs(gt.astype(np.float32) - occupancy).ravel()
         scores.pred_err.append(err)
@@ -166,9 +183,10 @@ def score_batch(model, items: list[dict], cache: str, *, pose_aware: bool, basel
 def setting_rows(scores: SettingScores, view_set: str, num_views: int) -> list[dict]:
     """One result row per method; the model's carries the error head's Spearman rho."""
     records = scores.records
-    reference = {m: float(np.mean([r["iou"] for r in records[m]])) for m in ("oracle_nn", "mean_shape")}
+    reference = {m: float(np.mean([r["iou"] for r in records[m]])) if records[m] else float("nan")
+                 for m in ("oracle_nn", "mean_shape")}  # fmt: skip
     rows = []
-    for method in METHODS:
+    for method in (m for m in METHODS if records[m]):
         row = summarise(records[method], method, view_set, num_views, reference)
         if method == "model":
             row["error_spearman"] = spearman(np.concatenate(scores.pred_err), np.concatenate(scores.true_err))
@@ -190,18 +208,23 @@ def evaluate(
     n_points: int = 2000,
     seed: int = 0,
     batch_size: int = 16,
+    with_baselines: bool = True,
     progress: bool = True,
 ) -> dict:
-    """Evaluate ``model_path`` on ``source``; returns the result document (see DESIGN.md "Result files")."""
+    """Evaluate ``model_path`` on ``source``; returns the result document (see DESIGN.md "Result files").
+
+    ``with_baselines`` False scores the model alone (no training caches needed: the quality gate)."""
     from tqdm import tqdm
 
     model, config, metadata = load_checkpoint(model_path)
     pose_aware = config.mode == "pose_aware"
-    train_caches = train_caches or recorded_train_caches(metadata)
-    if not train_caches:
-        raise ValueError(f"{model_path} does not record its training caches; give --train-caches for the baselines")
-    baselines = training_baselines(train_caches, clusters=clusters, seed=seed, progress=progress)
-    mean_shape = baselines.mean_shape()
+    baselines = mean_shape = None
+    if with_baselines:
+        train_caches = train_caches or recorded_train_caches(metadata)
+        if not train_caches:
+            raise ValueError(f"{model_path} does not record its training caches; give --train-caches for the baselines")
+        baselines = training_baselines(train_caches, clusters=clusters, seed=seed, progress=progress)
+        mean_shape = baselines.mean_shape()
     started = time.time()
     with tempfile.TemporaryDirectory(prefix="vtr_eval_") as tmp:
         caches = resolve_caches(source, Path(tmp), view_sets=view_sets, image_size=config.image_size)
@@ -230,7 +253,9 @@ def evaluate(
         "mode": config.mode,
         "results": rows,
         "error_spearman": float(np.nanmean(error_stats)) if error_stats else None,
-        "baselines": {
+        "baselines": None
+        if baselines is None
+        else {
             "train_caches": train_caches,
             "train_objects": int(len(baselines.shapes)),
             "clusters": int(len(baselines.centres)),

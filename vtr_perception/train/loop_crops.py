@@ -48,7 +48,13 @@ from vtr_perception.sim.truth import truth_in_cube
 class LoopCropConfig:
     """Which scenes, views and camera the samples come from (defaults: the demo's camera and views)."""
 
-    source: str = field(default="pybullet", metadata={"help": "mesh source of the scenes' objects"})
+    source: str = field(
+        default="pybullet",
+        metadata={
+            "help": "mesh source(s) of the scenes' objects, comma-separated (e.g. pybullet,pybullet:named,procedural): "
+            "scene i draws from the (i mod n)-th"
+        },
+    )
     split: str = field(default="train", metadata={"help": "object split the scenes draw from"})
     first_seed: int = field(default=1000, metadata={"help": "first scene seed"})
     scenes: int = field(default=60, metadata={"help": "scenes (seeds first_seed ..)"})
@@ -91,6 +97,29 @@ class LoopCropSamples:
         return len(self.num_views)
 
 
+def scene_source(config: LoopCropConfig, seed: int) -> str:
+    """The mesh source of scene ``seed``: the sources of ``config.source`` in turn."""
+    sources = [s.strip() for s in config.source.split(",") if s.strip()]
+    return sources[(seed - config.first_seed) % len(sources)]
+
+
+def scene_keys(source: str, split: str, seed: int, count: int) -> list[str]:
+    """``count`` objects of ``split`` for scene ``seed``, drawn from the objects that both split rules put there.
+
+    The dataset caches split by index within a category (``split_of_record``), the scenes by a hash of the id
+    (``split_of``): taking only objects on which they agree keeps every crop's object out of the caches' val and
+    test splits, which the quality gate and the model card evaluate on."""
+    from vtr_perception.data.sources import open_source
+    from vtr_perception.data.splits import split_of, split_of_record
+
+    records = [r for r in open_source(source).list_objects()
+               if split_of_record(r) == split and split_of(r.object_id) == split]  # fmt: skip
+    if not records:
+        raise ValueError(f"source {source!r} has no {split} objects under both split rules")
+    order = np.random.default_rng([seed, 7]).permutation(len(records))[:count]
+    return [records[i].key for i in order]
+
+
 def collect_scene(seed: int, config: LoopCropConfig, perception: PerceptionConfig, backend,
                   samples: LoopCropSamples, planner: NextBestViewPlanner | None = None) -> None:  # fmt: skip
     """Add the samples of one scene (every object: first view, then random or planned views) to ``samples``.
@@ -98,7 +127,10 @@ def collect_scene(seed: int, config: LoopCropConfig, perception: PerceptionConfi
     ``planner``: needed for ``config.views`` "nbv"; where it has no view (none allowed), a random one."""
     if config.views == "nbv" and planner is None:
         raise ValueError("loop crops with planned views (views=nbv) need a planner")
-    scene = make_tabletop_scene(config.source, num_objects=config.objects_per_scene, split=config.split, seed=seed)
+    source = scene_source(config, seed)
+    keys = scene_keys(source, config.split, seed, 2 * config.objects_per_scene)
+    scene = make_tabletop_scene(source, num_objects=config.objects_per_scene, split=config.split, seed=seed,
+                                object_keys=keys)  # fmt: skip
     camera = SimCameraConfig(width=config.width, height=config.height, fov_deg=config.fov_deg)
     loop = SimulatedLoop(scene, backend, planner, perception, camera=camera, look_at_start=False)
     resolution = backend.info.resolution

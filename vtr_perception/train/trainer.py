@@ -39,9 +39,15 @@ class TrainConfig:
 
     caches: tuple[str, ...] = field(
         default=(".cache/data/pybullet64", ".cache/data/procedural64"),
-        metadata={"help": "dataset cache directories (vtr-perception data build) to train on together"},
+        metadata={
+            "help": "dataset cache directories (vtr-perception data build) to train on together; one listed k times "
+            "is drawn k times as often in training (validated once)"
+        },
     )
-    view_set: str = field(default="aligned", metadata={"help": "view set of the training views"})
+    view_set: str = field(
+        default="aligned",
+        metadata={"help": "view set(s) of the training views, comma-separated (each object once per view set)"},
+    )
     max_views: int = field(default=3, metadata={"help": "each batch uses a random number of views in 1..max_views"})
     batch_size: int = field(default=12, metadata={"help": "objects per batch"})
     epochs: int = field(default=30, metadata={"help": "passes over the training objects"})
@@ -52,7 +58,13 @@ class TrainConfig:
     view_weight: float = field(default=0.5, metadata={"help": "weight of the per-view (warped) volume BCE"})
     pose_weight: float = field(default=0.1, metadata={"help": "weight of the pose head loss"})
     error_weight: float = field(default=1.0, metadata={"help": "weight of the error head loss"})
-    val_objects: int = field(default=64, metadata={"help": "validation objects per epoch (0: no validation)"})
+    val_objects: int = field(
+        default=64,
+        metadata={
+            "help": "validation objects per cache and view set each epoch (0: no validation); the score that picks "
+            "best.pt is the mean over caches and view sets, so every source counts the same"
+        },
+    )
     seed: int = field(default=0, metadata={"help": "seed of weights, batches and view draws"})
     num_workers: int = field(default=0, metadata={"help": "data loader worker processes"})
     threads: int = field(default=2, metadata={"help": "torch CPU threads"})
@@ -67,19 +79,33 @@ class TrainConfig:
     progress: bool = field(default=True, metadata={"help": "show a progress bar"})
 
 
-def make_dataset(config: TrainConfig, split: str, *, num_views: int, fixed: bool, seed: int):
+def view_sets(config: TrainConfig) -> list[str]:
+    return [v.strip() for v in config.view_set.split(",") if v.strip()]
+
+
+def make_datasets(config: TrainConfig, split: str, *, num_views: int, fixed: bool, seed: int) -> dict:
+    """One ViewDataset per (cache, view set), keyed '<cache name>/<view set>' ('#k' on a repeat; none in val)."""
+    from vtr_perception.data.cache import standard_build_command
     from vtr_perception.data.dataset import ViewDataset
 
     if not config.caches:
         raise ValueError("TrainConfig.caches is empty: give at least one dataset cache directory")
-    parts = []
-    for cache in config.caches:
+    parts = {}
+    caches = config.caches if split == "train" else tuple(dict.fromkeys(config.caches))
+    for k, cache in enumerate(caches):
         if not (Path(cache) / "index.json").is_file():
-            raise ValueError(f"dataset cache {cache} has no index.json (build it with `vtr-perception data build`)")
-        parts.append(
-            ViewDataset(cache, split=split, view_set=config.view_set, num_views=num_views, fixed=fixed, seed=seed)
-        )
-    return ConcatDataset(parts)
+            command = standard_build_command(cache) or "vtr-perception data build"
+            raise ValueError(f"dataset cache {cache} has no index.json (build it with `{command}`)")
+        for vs in view_sets(config):
+            repeat = f"#{k}" if cache in caches[:k] else ""
+            parts[f"{Path(cache).name}{repeat}/{vs}"] = ViewDataset(
+                cache, split=split, view_set=vs, num_views=num_views, fixed=fixed, seed=seed
+            )
+    return parts
+
+
+def make_dataset(config: TrainConfig, split: str, *, num_views: int, fixed: bool, seed: int):
+    return ConcatDataset(list(make_datasets(config, split, num_views=num_views, fixed=fixed, seed=seed).values()))
 
 
 @torch.no_grad()
@@ -110,8 +136,9 @@ def learning_rate(config: TrainConfig, epochs_done: float, seconds: float) -> fl
 LOG_COLUMNS = ["epoch", "step", "views", "loss", "occupancy", "view", "pose", "error", "lr", "seconds", "val_iou"]
 
 
-def make_loaders(config: TrainConfig) -> tuple[DataLoader, DataLoader | None]:
-    """The shuffled training loader (``max_views`` views an object) and the fixed validation loader, if any."""
+def make_loaders(config: TrainConfig) -> tuple[DataLoader, dict[str, DataLoader]]:
+    """The shuffled training loader (``max_views`` views an object) and the fixed validation loaders (per cache and
+    view set; none without validation)."""
     train_set = make_dataset(config, "train", num_views=config.max_views, fixed=False, seed=config.seed)
     if len(train_set) == 0:
         raise ValueError(f"no training objects in {config.caches}")
@@ -124,9 +151,11 @@ def make_loaders(config: TrainConfig) -> tuple[DataLoader, DataLoader | None]:
         generator=torch.Generator().manual_seed(config.seed),
     )
     if config.val_objects <= 0:
-        return loader, None
-    val_set = make_dataset(config, "val", num_views=min(3, config.max_views), fixed=True, seed=config.seed + 1)
-    return loader, (DataLoader(val_set, batch_size=config.batch_size, shuffle=False) if len(val_set) else None)
+        return loader, {}
+    val_sets = make_datasets(config, "val", num_views=min(3, config.max_views), fixed=True, seed=config.seed + 1)
+    return loader, {
+        k: DataLoader(v, batch_size=config.batch_size, shuffle=False) for k, v in val_sets.items() if len(v)
+    }
 
 
 @dataclass
@@ -196,7 +225,7 @@ def train(model_config: ReconstructorConfig, config: TrainConfig, *, resume: boo
     accelerator = Accelerator()
     out_dir = Path(config.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    loader, val_loader = make_loaders(config)
+    loader, val_loaders = make_loaders(config)
 
     model = Reconstructor(model_config)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
@@ -205,8 +234,7 @@ def train(model_config: ReconstructorConfig, config: TrainConfig, *, resume: boo
         init_weights(model, model_config, config.init_from)
     state = restore(model, optimizer, out_dir / "last.pt") if resuming else TrainState()
     model, optimizer, loader = accelerator.prepare(model, optimizer, loader)
-    if val_loader is not None:
-        val_loader = accelerator.prepare(val_loader)
+    val_loaders = {k: accelerator.prepare(v) for k, v in val_loaders.items()}
     pose_aware = model_config.mode == "pose_aware"
     view_counts = np.random.default_rng([config.seed, state.epoch])
 
@@ -238,16 +266,20 @@ def train(model_config: ReconstructorConfig, config: TrainConfig, *, resume: boo
             if config.max_minutes is not None and seconds > 60.0 * config.max_minutes:
                 out_of_time = True
                 break
-        val_iou = float("nan")
-        if val_loader is not None:
-            val_iou = validate(
-                model, val_loader, pose_aware=pose_aware, limit=config.val_objects, device=accelerator.device
-            )
+        val_iou, val_parts = float("nan"), {}
+        if val_loaders:
+            val_parts = {
+                k: validate(model, v, pose_aware=pose_aware, limit=config.val_objects, device=accelerator.device)
+                for k, v in val_loaders.items()
+            }
+            val_iou = float(np.mean(list(val_parts.values())))
+            log.info("epoch %d: val IoU@0.4 %s", epoch + 1, {k: round(v, 4) for k, v in val_parts.items()})
             writer.writerow([epoch, state.step, *[""] * 7, f"{time.monotonic() - t0:.1f}", f"{val_iou:.4f}"])
             log.info("epoch %d: val IoU@0.4 %.4f", epoch + 1, val_iou)
         log_file.flush()
         best = max(state.best_iou, val_iou) if math.isfinite(val_iou) else state.best_iou
-        metrics = {"val_iou": val_iou, "best_val_iou": best, "epoch": epoch + 1, "steps": state.step}
+        metrics = {"val_iou": val_iou, "val_iou_parts": val_parts, "best_val_iou": best, "epoch": epoch + 1,
+                   "steps": state.step}  # fmt: skip
         metadata = {
             "train_config": to_dict(config),
             "train_seconds": round(time.monotonic() - t0, 1),

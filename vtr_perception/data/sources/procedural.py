@@ -1,11 +1,13 @@
-"""Procedural object categories: chair, table, mug, bottle, lamp, sofa.
+"""Procedural object categories: furniture (chair, table, sofa, lamp) and things a robot meets on a table (mug,
+bottle, box, can, bowl, plate, cup, tool).
 
 Each instance is a union of closed primitives (one part each, see primitives.py) whose
 shape parameters are drawn from a generator seeded by a hash of the instance id, so
 ``chair_0042`` is the same chair in every process and on every machine. Objects stand on
 z = 0, z up, in metres, in a category-canonical pose: chairs and sofas face +x (back at
--x), the mug's handle points to +y. Category-level structure (shared layout, varying
-proportions) is what makes category learning and the retrieval baselines meaningful.
+-x), mug and cup handles point to +y, tools lie on the table with the handle along +x.
+Category-level structure (shared layout, varying proportions) is what makes category
+learning and the retrieval baselines meaningful.
 """
 
 from __future__ import annotations
@@ -181,6 +183,152 @@ def sofa(rng: np.random.Generator) -> tuple[list[P.Solid], dict]:
     return solids, p
 
 
+def box(rng: np.random.Generator) -> tuple[list[P.Solid], dict]:
+    """A carton: a box with a lid (shoe box), a gable top (milk carton) or a tape band (shipping box)."""
+    p = {
+        "length": rng.uniform(0.06, 0.35),
+        "width": rng.uniform(0.05, 0.25),
+        "height": rng.uniform(0.04, 0.3),
+        "top": str(rng.choice(["lid", "gable", "tape"])),
+    }
+    L, W, H = p["length"], p["width"], p["height"]
+    solids = [P.box((L, W, H), (0.0, 0.0, H / 2))]
+    if p["top"] == "lid":
+        lid_h = H * rng.uniform(0.15, 0.35)
+        solids.append(P.box((L * 1.04, W * 1.04, lid_h), (0.0, 0.0, H - lid_h / 2 + 0.002)))
+    elif p["top"] == "gable":
+        gable = rng.uniform(0.15, 0.4) * W
+        solids.append(
+            P.prism([(-W / 2, 0.0), (W / 2, 0.0), (0.0, gable)], L)
+            .rotated(P.rotation_rpy(np.pi / 2, 0.0, np.pi / 2))
+            .translated((-L / 2, 0.0, H - 0.001))
+        )
+        solids.append(P.box((L * 0.9, 0.006, gable * 0.3), (0.0, 0.0, H + gable + gable * 0.15 - 0.002)))
+    else:
+        solids.append(P.box((L + 0.004, W * rng.uniform(0.1, 0.3), H + 0.002), (0.0, 0.0, H / 2 + 0.001)))
+    return solids, p
+
+
+def can(rng: np.random.Generator) -> tuple[list[P.Solid], dict]:
+    """A tin or drink can: a cylinder narrowing at the rims, with a ring at the top."""
+    p = {"radius": rng.uniform(0.025, 0.06), "height": rng.uniform(0.05, 0.2), "neck": rng.uniform(0.8, 0.97)}
+    r, h = p["radius"], p["height"]
+    rim = min(0.012, 0.1 * h)
+    body = P.lathe([(0.0, 0.0), (r * p["neck"], 0.0), (r, rim), (r, h - rim), (r * p["neck"], h), (0.0, h)])
+    ring = P.torus(r * p["neck"] * 0.95, min(0.003, r * 0.05)).translated((0.0, 0.0, h))
+    return [body, ring], p
+
+
+def bowl(rng: np.random.Generator) -> tuple[list[P.Solid], dict]:
+    """A hollow bowl on a foot ring, shallow to deep."""
+    p = {
+        "radius": rng.uniform(0.05, 0.14),
+        "depth_ratio": rng.uniform(0.3, 0.7),
+        "wall": rng.uniform(0.004, 0.01),
+        "foot_ratio": rng.uniform(0.35, 0.6),
+    }
+    R, wall = p["radius"], p["wall"]
+    h = R * p["depth_ratio"]
+    rf = R * p["foot_ratio"]
+    foot_h = 0.1 * h
+    curve = [(rf + (R - rf) * np.sin(t * np.pi / 2), foot_h + (h - foot_h) * t) for t in np.linspace(0.0, 1.0, 6)]
+    inner = [
+        (max(r - wall, 0.5 * rf), z + wall * 1.5 * (1 - t))
+        for (r, z), t in zip(curve[::-1], np.linspace(0.0, 1.0, 6), strict=True)
+    ]
+    body = P.lathe([(0.0, foot_h), *curve, *inner, (0.0, foot_h + 1.5 * wall)])
+    foot = P.cylinder(rf, foot_h + 0.001)
+    return [body, foot], p
+
+
+def plate(rng: np.random.Generator) -> tuple[list[P.Solid], dict]:
+    """A plate or saucer: a flat disc with a raised rim on a foot."""
+    p = {
+        "radius": rng.uniform(0.06, 0.15),
+        "rim_height": rng.uniform(0.008, 0.03),
+        "well_ratio": rng.uniform(0.5, 0.75),
+    }
+    R, rh = p["radius"], p["rim_height"]
+    t, rw = 0.004, R * p["well_ratio"]
+    foot_h = 0.003
+    body = P.lathe([(0.0, foot_h), (rw, foot_h), (R, rh), (R - 0.004, rh + 0.002), (rw, foot_h + t), (0.0, foot_h + t)])
+    foot = P.lathe([(0.0, 0.0), (rw * 0.7, 0.0), (rw * 0.7, foot_h + 0.001), (0.0, foot_h + 0.001)])
+    return [body, foot], p
+
+
+def cup(rng: np.random.Generator) -> tuple[list[P.Solid], dict]:
+    """A teacup: wider than a mug, flared, a small handle, sometimes on a saucer."""
+    p = {
+        "radius": rng.uniform(0.03, 0.05),
+        "height_ratio": rng.uniform(0.6, 1.1),
+        "flare": rng.uniform(1.1, 1.5),
+        "wall": rng.uniform(0.003, 0.006),
+        "handle_radius": rng.uniform(0.012, 0.02),
+        "saucer": bool(rng.random() < 0.4),
+    }
+    r, wall = p["radius"], p["wall"]
+    h = 2 * r * p["height_ratio"]
+    r_top = r * p["flare"]
+    z0 = 0.0
+    solids = []
+    if p["saucer"]:
+        sr = r_top * rng.uniform(1.5, 1.9)
+        solids.append(
+            P.lathe([(0.0, 0.0), (sr * 0.6, 0.0), (sr, 0.012), (sr - 0.004, 0.014), (sr * 0.6, 0.006), (0.0, 0.006)])
+        )
+        z0 = 0.005
+    foot = 0.6 * r
+    body = P.lathe(
+        [
+            (0.0, 0.0),
+            (foot, 0.0),
+            (r, 0.25 * h),
+            (r_top, h),
+            (r_top - wall, h),
+            (r - wall, 0.25 * h + wall),
+            (0.0, 1.5 * wall),
+        ]
+    )
+    solids.append(body.translated((0.0, 0.0, z0)))
+    a, b = p["handle_radius"], min(0.005, p["handle_radius"] / 3)
+    handle = P.torus(a, b).rotated(P.rotation_rpy(np.pi / 2, 0.0, np.pi / 2))
+    solids.append(handle.translated((0.0, (r + r_top) / 2 + a - 2 * b, z0 + 0.55 * h)))
+    return solids, p
+
+
+def tool(rng: np.random.Generator) -> tuple[list[P.Solid], dict]:
+    """A hand tool lying on the table: a round handle along x and a head (hammer, screwdriver, spatula, wrench)."""
+    p = {
+        "kind": str(rng.choice(["hammer", "screwdriver", "spatula", "wrench"])),
+        "handle_length": rng.uniform(0.08, 0.2),
+        "handle_radius": rng.uniform(0.008, 0.018),
+        "head_length": rng.uniform(0.04, 0.12),
+    }
+    hl, hr, head = p["handle_length"], p["handle_radius"], p["head_length"]
+    along_x = P.rotation_rpy(0.0, np.pi / 2, 0.0)  # z axis -> x axis
+    solids = [P.cylinder(hr, hl).rotated(along_x).translated((0.0, 0.0, hr))]
+    if p["kind"] == "hammer":
+        side = hr * rng.uniform(1.4, 2.2)
+        solids.append(P.box((side, head, side), (hl + side / 2 - 0.002, 0.0, side / 2)))
+        solids[0] = solids[0].translated((0.0, 0.0, side / 2 - hr))
+    elif p["kind"] == "screwdriver":
+        shaft = P.cylinder(hr * 0.3, head).rotated(along_x).translated((hl - 0.002, 0.0, hr))
+        solids.append(shaft)
+    elif p["kind"] == "spatula":
+        width = hr * rng.uniform(3.0, 5.0)
+        solids.append(P.box((head, width, 0.004), (hl + head / 2 - 0.002, 0.0, 0.002)))
+        solids.append(P.box((0.02, hr, hr), (hl + 0.008, 0.0, hr / 2)))
+    else:
+        jaw = hr * rng.uniform(2.5, 4.0)
+        solids.append(P.box((0.01 + hr, jaw, hr), (hl + hr / 2, 0.0, hr / 2)))
+        for sy in (-1, 1):
+            solids.append(P.box((head * 0.4, hr * 0.8, hr), (hl + hr + head * 0.2, sy * (jaw / 2 - hr * 0.4), hr / 2)))
+    lo = np.min([s.vertices.min(axis=0) for s in solids], axis=0)
+    hi = np.max([s.vertices.max(axis=0) for s in solids], axis=0)
+    offset = (-(lo[0] + hi[0]) / 2, -(lo[1] + hi[1]) / 2, -lo[2])
+    return [s.translated(offset) for s in solids], p
+
+
 CATEGORIES: dict[str, Builder] = {
     "chair": chair,
     "table": table,
@@ -188,6 +336,12 @@ CATEGORIES: dict[str, Builder] = {
     "bottle": bottle,
     "lamp": lamp,
     "sofa": sofa,
+    "box": box,
+    "can": can,
+    "bowl": bowl,
+    "plate": plate,
+    "cup": cup,
+    "tool": tool,
 }
 
 
