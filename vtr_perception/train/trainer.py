@@ -212,6 +212,16 @@ def save_epoch(accelerator, model, optimizer, out_dir: Path, state: TrainState, 
         save_checkpoint(out_dir / "best.pt", unwrapped, metadata=metadata, metrics=metrics)
 
 
+def open_log(path: Path, *, append: bool):
+    """The training log (CSV): appended to when resuming an existing one, else new with its header."""
+    new_log = not path.exists() or not append
+    log_file = path.open("w" if new_log else "a", newline="")
+    writer = csv.writer(log_file)
+    if new_log:
+        writer.writerow(LOG_COLUMNS)
+    return log_file, writer
+
+
 def train(model_config: ReconstructorConfig, config: TrainConfig, *, resume: bool = False) -> dict:
     """Train and return the final metrics; checkpoints and ``log.csv`` in ``config.out_dir``."""
     from accelerate import Accelerator
@@ -238,12 +248,7 @@ def train(model_config: ReconstructorConfig, config: TrainConfig, *, resume: boo
     pose_aware = model_config.mode == "pose_aware"
     view_counts = np.random.default_rng([config.seed, state.epoch])
 
-    log_path = out_dir / "log.csv"
-    new_log = not log_path.exists() or not resume
-    log_file = log_path.open("w" if new_log else "a", newline="")
-    writer = csv.writer(log_file)
-    if new_log:
-        writer.writerow(LOG_COLUMNS)
+    log_file, writer = open_log(out_dir / "log.csv", append=resume)
     t0 = time.monotonic() - state.seconds_before
     metrics: dict = {"best_val_iou": state.best_iou}
     for epoch in range(state.epoch, config.epochs):
