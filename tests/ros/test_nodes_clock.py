@@ -24,9 +24,9 @@ from std_srvs.srv import Trigger  # noqa: E402
 from tests.ros.helpers import REPO, isolated_node, spin_until  # noqa: E402
 from tests.ros.node_processes import (  # noqa: E402
     NodeProcess,
+    any_model_params,
     diagnostic_values,
     trained_backend_params,
-    write_tiny_model,
 )
 from vtr_perception.ros import conversions as conv  # noqa: E402
 from vtr_perception.ros.qos import reliable_qos  # noqa: E402
@@ -43,10 +43,7 @@ STALE_WITHIN_S = 2.0
 
 @pytest.fixture(scope="module")
 def model_params(tmp_path_factory):
-    trained = trained_backend_params()
-    if trained is not None:
-        return trained
-    return {"model_dir": str(write_tiny_model(tmp_path_factory.mktemp("tiny_model"))), "backend": "torch"}
+    return trained_backend_params() or any_model_params(tmp_path_factory.mktemp("tiny_model"))
 
 
 def test_sim_time_namespace_and_stale_input(tmp_path, model_params):

@@ -17,7 +17,7 @@ import pytest
 pytest.importorskip("rclpy", exc_type=ImportError, reason="rclpy not installed (pip extra or system ROS 2)")
 
 from tests.ros.helpers import REPO  # noqa: E402
-from tests.ros.node_processes import NodeProcess, trained_backend_params, wait_for, write_tiny_model  # noqa: E402
+from tests.ros.node_processes import NodeProcess, any_model_params, trained_backend_params, wait_for  # noqa: E402
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
 
@@ -27,10 +27,7 @@ START_TIMEOUT_S = 90.0
 
 @pytest.fixture(scope="module")
 def model_params(tmp_path_factory):
-    trained = trained_backend_params()
-    if trained is not None:
-        return trained
-    return {"model_dir": str(write_tiny_model(tmp_path_factory.mktemp("tiny_model"))), "backend": "torch"}
+    return trained_backend_params() or any_model_params(tmp_path_factory.mktemp("tiny_model"))
 
 
 def start_loop(logs, model_params) -> dict[str, NodeProcess]:
