@@ -356,8 +356,9 @@ class ReconstructionNode(Node):
         taken = time.time()
         T = self.camera_pose(frame)
         received = frame.received if frame.received is not None else self.now_s()
-        lags = {"arrival": received - frame.stamp, "queue": taken - frame.completed,
-                "pose_wait": time.time() - taken}  # fmt: skip
+        lags = {"queue": taken - frame.completed, "pose_wait": time.time() - taken}
+        if received > 0.0:  # under use_sim_time the node's clock reads 0 until its first /clock message
+            lags["arrival"] = received - frame.stamp
         if T is None:
             self._skip("no_camera_pose", f"no camera pose near stamp {frame.stamp:.3f}")
             return
@@ -384,7 +385,9 @@ class ReconstructionNode(Node):
             start = time.perf_counter()
             self.publish(result.estimates, frame.parts["image"].header.stamp)
             self.stage_ms["publish"].append(1e3 * (time.perf_counter() - start))
-            self.latencies_ms.append(1e3 * (self.now_s() - frame.stamp))  # the node's clock, as the stamp
+            now = self.now_s()
+            if now > 0.0:  # the node's clock, as the stamp (0 before the first /clock under use_sim_time)
+                self.latencies_ms.append(1e3 * (now - frame.stamp))
             self.stats["updates"] += 1
 
     # ------------------------------------------------------------------ outputs
