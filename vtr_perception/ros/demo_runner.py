@@ -152,11 +152,17 @@ def bag_node_parameters(args: argparse.Namespace) -> dict:
 
 
 def run_bag(args: argparse.Namespace) -> int:
-    """Play a recorded camera run into the reconstruction and nbv nodes; write the final meshes and poses."""
+    """Play a recorded camera run into the reconstruction and nbv nodes; write the final meshes and poses.
+
+    Raises DemoError when the bag cannot be read: before any node starts where opening it shows that."""
     from vtr_perception.geometry.meshing import grid_to_mesh, save_mesh
     from vtr_perception.geometry.voxels import Normalization
-    from vtr_perception.ros.bag import play_into
+    from vtr_perception.ros.bag import check_bag, play_into
 
+    try:
+        check_bag(args.bag)
+    except (FileNotFoundError, ValueError) as exc:
+        raise DemoError(str(exc)) from None
     out = Path(args.out)
     log_dir = out / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
@@ -173,7 +179,10 @@ def run_bag(args: argparse.Namespace) -> int:
     threading.Thread(target=executor.spin, daemon=True).start()
     try:
         time.sleep(5.0)  # the reconstruction node loads its model
-        n = play_into(monitor, args.bag)
+        try:
+            n = play_into(monitor, args.bag)
+        except ValueError as exc:  # damage that only reading the messages shows
+            raise DemoError(str(exc)) from None
         monitor._wait(lambda: False, 3.0)  # let the last frames be processed
         print(f"played {n} messages from {args.bag}")
         with monitor._cond:
