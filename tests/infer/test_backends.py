@@ -79,3 +79,48 @@ def test_onnxruntime_rejects_missing_and_corrupt_files(tmp_path):
     bad.write_bytes(b"not a model")
     with pytest.raises(ValueError, match="bad.onnx"):
         OnnxRuntimeBackend(bad)
+
+
+def _rewired(source, path, *, rename=None, image_size=None):
+    """A copy of the ONNX model ``source`` with graph inputs/outputs renamed, or images declared at another size."""
+    import onnx
+
+    model = onnx.load(str(source))
+    rename = rename or {}
+    for value_info in [*model.graph.input, *model.graph.output]:
+        if value_info.name in rename:
+            old = value_info.name
+            value_info.name = rename[old]
+            for node in model.graph.node:
+                node.input[:] = [rename.get(n, n) if n == old else n for n in node.input]
+                node.output[:] = [rename.get(n, n) if n == old else n for n in node.output]
+        if image_size and value_info.name == "images":
+            for dim in value_info.type.tensor_type.shape.dim[3:]:
+                dim.dim_value = image_size
+    onnx.save(model, str(path))
+    return path
+
+
+@pytest.mark.parametrize(
+    "case, expected",
+    [
+        ("truncated", r"reconstructor\.onnx: not a readable ONNX model"),
+        ("input renamed", r"reconstructor\.onnx: model inputs are \['pixels', 'rotations'\], expected"),
+        ("output renamed", r"reconstructor\.onnx: model lacks outputs \['error'\]"),
+        ("wrong image size", r"reconstructor\.onnx: images has shape \(\?, \?, 3, 48, 48\), expected .*32, 32"),
+    ],
+)
+def test_onnxruntime_rejects_a_truncated_or_wrong_shaped_model_naming_the_file(tiny_model_files, tmp_path, case,
+                                                                               expected):  # fmt: skip
+    source = tiny_model_files[0] / "reconstructor.onnx"
+    bad = tmp_path / "reconstructor.onnx"
+    if case == "truncated":
+        bad.write_bytes(source.read_bytes()[:1000])
+    elif case == "input renamed":
+        _rewired(source, bad, rename={"images": "pixels"})
+    elif case == "output renamed":
+        _rewired(source, bad, rename={"error": "uncertainty"})
+    else:
+        _rewired(source, bad, image_size=48)
+    with pytest.raises(ValueError, match=expected):
+        OnnxRuntimeBackend(bad)

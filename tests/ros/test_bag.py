@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import time
 
 import numpy as np
@@ -13,9 +14,9 @@ pytest.importorskip("rosbags")
 from geometry_msgs.msg import PoseStamped  # noqa: E402
 from sensor_msgs.msg import Image  # noqa: E402
 
-from tests.ros.helpers import isolated_node, spin_until  # noqa: E402
+from tests.ros.helpers import PYTHON, REPO, child_env, isolated_node, spin_until  # noqa: E402
 from vtr_perception.ros import conversions as conv  # noqa: E402
-from vtr_perception.ros.bag import BagRecorder, read_bag  # noqa: E402
+from vtr_perception.ros.bag import BagRecorder, check_bag, read_bag  # noqa: E402
 
 pytestmark = pytest.mark.ros
 
@@ -49,6 +50,72 @@ def test_recorded_camera_messages_read_back_identical(tmp_path):
 def test_reading_a_missing_bag_or_one_without_images_fails_clearly(tmp_path):
     with pytest.raises(FileNotFoundError, match="does not exist"):
         list(read_bag(tmp_path / "nope"))
+
+
+def _small_bag(path, storage: str = "SQLITE3"):
+    """A two-message camera bag written with rosbags alone (sqlite3 or mcap storage)."""
+    from rclpy.serialization import serialize_message
+    from rosbags.rosbag2 import StoragePlugin, Writer
+    from rosbags.typesys import Stores, get_typestore
+
+    writer = Writer(path, version=9, storage_plugin=StoragePlugin[storage])
+    writer.open()
+    conn = writer.add_connection("/image", "sensor_msgs/msg/Image", typestore=get_typestore(Stores.ROS2_HUMBLE))
+    rgb = np.zeros((2, 2, 3), np.uint8)
+    for k in range(2):
+        writer.write(conn, k * 1000, serialize_message(conv.numpy_to_image(rgb, "rgb8", stamp=k + 1.0, frame_id="c")))
+    writer.close()
+    return path
+
+
+def _corrupt(tmp_path, case: str):
+    """A path that is no readable bag: ``case`` says how it broke."""
+    if case == "not a bag":
+        (tmp_path / "notes.txt").write_text("not a bag")
+        return tmp_path / "notes.txt"
+    if case == "empty directory":
+        (tmp_path / "empty").mkdir()
+        return tmp_path / "empty"
+    storage = "MCAP" if "mcap" in case else "SQLITE3"
+    bag = _small_bag(tmp_path / "bag", storage)
+    data = next(f for f in bag.iterdir() if f.name != "metadata.yaml")
+    if case == "garbage metadata.yaml":
+        (bag / "metadata.yaml").write_text("{{{ not yaml")
+    elif case.startswith("truncated"):
+        data.write_bytes(data.read_bytes()[: data.stat().st_size // 2])
+    else:
+        data.write_bytes(b"garbage" * 100)
+    return bag
+
+
+CORRUPT = ["not a bag", "empty directory", "garbage metadata.yaml", "garbage db3", "truncated db3", "garbage mcap",
+           "truncated mcap"]  # fmt: skip
+
+
+def test_a_good_bag_checks_and_counts_its_camera_messages(tmp_path):
+    for storage in ("SQLITE3", "MCAP"):
+        assert check_bag(_small_bag(tmp_path / storage, storage)) == 2
+
+
+@pytest.mark.parametrize("case", CORRUPT)
+def test_a_corrupt_bag_is_one_value_error_naming_it(tmp_path, case):
+    bag = _corrupt(tmp_path, case)
+    with pytest.raises(ValueError, match=rf"^bag {bag} is not a readable rosbag2 bag \([^\n]+\)$"):
+        check_bag(bag)
+    with pytest.raises(ValueError, match=f"bag {bag}"):
+        list(read_bag(bag))
+
+
+@pytest.mark.parametrize("case", ["not a bag", "garbage db3"])
+def test_demo_on_a_corrupt_bag_exits_1_with_one_line_before_any_node_starts(tmp_path, case):
+    bag = _corrupt(tmp_path, case)
+    out = tmp_path / "out"
+    done = subprocess.run([PYTHON, "-m", "vtr_perception.cli", "demo", "--bag", str(bag), "--out", str(out)],
+                          env=child_env(), cwd=REPO, capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert done.returncode == 1, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"vtr-perception demo: error: bag {bag} "), done.stderr
+    assert not (out / "logs").exists(), "nodes were started for a bag that does not open"
 
 
 def test_recording_from_an_executor_thread_writes_every_message_of_each_topic(tmp_path):

@@ -6,6 +6,7 @@ simulated table-top scene, published as image / depth / camera_info / camera_pos
 in each way a driver or a bag can break them, then valid, then in a burst. Checked: nothing is
 published for bad frames, each kind of problem is logged once (throttled) and counted in
 diagnostics, and valid frames afterwards still produce meshes and poses.
+A broken model file (truncated, or the wrong inputs) stops the node at start with one line.
 """
 
 from __future__ import annotations
@@ -24,7 +25,12 @@ from sensor_msgs.msg import CameraInfo, Image, PointCloud2  # noqa: E402
 from visualization_msgs.msg import Marker, MarkerArray  # noqa: E402
 
 from tests.ros.helpers import REPO, isolated_node, spin_until  # noqa: E402
-from tests.ros.node_processes import NodeProcess, any_model_params, diagnostic_values  # noqa: E402
+from tests.ros.node_processes import (  # noqa: E402
+    TRAINED_ONNX,
+    NodeProcess,
+    any_model_params,
+    diagnostic_values,
+)
 from vtr_perception.geometry.cameras import camera_from_angles  # noqa: E402
 from vtr_perception.ros import conversions as conv  # noqa: E402
 from vtr_perception.ros.qos import latched_qos, reliable_qos  # noqa: E402
@@ -126,6 +132,42 @@ def node_and_camera(tmp_path_factory):
     finally:
         code = proc.stop()
     assert code == 0, proc.output()
+
+
+def _broken_model(model_dir, case: str):
+    """A model dir whose reconstructor.onnx is the trained one truncated, or with its images input renamed."""
+    import onnx
+
+    model_dir.mkdir()
+    bad = model_dir / TRAINED_ONNX.name
+    if case == "truncated":
+        bad.write_bytes(TRAINED_ONNX.read_bytes()[:1000])
+        return bad, "not a readable ONNX model"
+    model = onnx.load(str(TRAINED_ONNX))
+    model.graph.input[0].name = "pixels"
+    for node in model.graph.node:
+        node.input[:] = ["pixels" if name == "images" else name for name in node.input]
+    onnx.save(model, str(bad))
+    return bad, "model inputs are ['pixels', 'rotations'], expected ['images', 'rotations']"
+
+
+@pytest.mark.parametrize("case", ["truncated", "input renamed"])
+def test_a_broken_model_file_stops_the_node_at_start_with_one_line_naming_it(tmp_path, case):
+    if not TRAINED_ONNX.is_file():
+        pytest.skip(f"needs {TRAINED_ONNX.relative_to(REPO)}")
+    bad, problem = _broken_model(tmp_path / "model", case)
+    proc = NodeProcess("vtr_perception.ros.reconstruction_node", tmp_path / "reconstruction.log",
+                       params={"model_dir": str(bad.parent)})  # fmt: skip
+    try:
+        code = proc.proc.wait(timeout=60)
+    finally:
+        proc.stop()
+    log = proc.output()
+    assert code != 0, log
+    errors = [line for line in log.splitlines() if "error" in line.lower()]
+    assert len(errors) == 1 and errors[0].startswith("reconstruction_node: error: "), log
+    assert f"{bad}: {problem}" in errors[0], log
+    assert "Traceback" not in log, log
 
 
 def _count(camera: Camera, key: str) -> int:

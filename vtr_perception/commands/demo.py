@@ -125,8 +125,15 @@ def run(args: argparse.Namespace) -> int:
             f"the demo needs ROS 2 (rclpy): source a ROS 2 install or `pip install -r requirements/ros.txt` ({exc})"
         ) from exc
 
+    from vtr_perception.deadline import DeadlineExceeded
+    from vtr_perception.ros.demo_monitor import DemoError
+
     if args.bag:
-        return run_bag(args)
+        try:
+            return run_bag(args)
+        except DemoError as exc:
+            print(f"vtr-perception demo: error: {exc}", file=sys.stderr)
+            return 1
     out = Path(args.out)
     log_dir = out / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
@@ -135,9 +142,6 @@ def run(args: argparse.Namespace) -> int:
     scene = make_tabletop_scene(args.source, num_objects=args.objects, seed=args.seed)
     print(f"scene: {', '.join(f'{o.key} ({o.category}, {o.size * 100:.0f} cm)' for o in scene.objects)}")
     print(f"ROS_DOMAIN_ID={env['ROS_DOMAIN_ID']} (localhost only); node logs in {log_dir}")
-    from vtr_perception.deadline import DeadlineExceeded
-    from vtr_perception.ros.demo_monitor import DemoError
-
     try:
         print("NBV run:")
         nbv_runs = run_loop(args, "nbv", scene, env, log_dir)

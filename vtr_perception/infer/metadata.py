@@ -54,19 +54,64 @@ def props_to_model_info(props: dict[str, str], *, source: str = "ONNX metadata")
         raise ValueError(f"{source}: malformed metadata ({exc})") from None
 
 
-def read_onnx_props(onnx_path: str | Path) -> dict[str, str]:
-    """metadata_props of an ONNX file, without loading its weights into memory."""
+def _load_onnx(onnx_path: str | Path):
+    """The ModelProto of an ONNX file, without its external weights; a FileNotFoundError or a ValueError."""
     import onnx
 
     path = Path(onnx_path)
     if not path.is_file():
         raise FileNotFoundError(f"ONNX model not found: {path}")
     try:
-        model = onnx.load(str(path), load_external_data=False)
+        return onnx.load(str(path), load_external_data=False)
     except Exception as exc:  # onnx raises DecodeError and friends
         raise ValueError(f"{path}: not a readable ONNX model ({exc})") from None
-    return {p.key: p.value for p in model.metadata_props}
+
+
+def read_onnx_props(onnx_path: str | Path) -> dict[str, str]:
+    """metadata_props of an ONNX file, without loading its weights into memory."""
+    return {p.key: p.value for p in _load_onnx(onnx_path).metadata_props}
+
+
+def expected_shapes(info: ModelInfo) -> dict[str, tuple[int | None, ...]]:
+    """The graph inputs and outputs a model described by ``info`` must have; None is a free (dynamic) axis."""
+    s, r = info.image_size, info.resolution
+    shapes: dict[str, tuple[int | None, ...]] = {"images": (None, None, 3, s, s)}
+    if info.needs_rotations:
+        shapes["rotations"] = (None, None, 3, 3)
+    shapes.update(occupancy=(None, r, r, r), error=(None, r, r, r), view_occupancy=(None, None, r, r, r),
+                  view_pose=(None, None, None))  # fmt: skip
+    return shapes
+
+
+def _shape(value_info) -> tuple[int | None, ...]:
+    return tuple(d.dim_value or None for d in value_info.type.tensor_type.shape.dim)
+
+
+def _show(shape: tuple[int | None, ...]) -> str:
+    return "(" + ", ".join("?" if d is None else str(d) for d in shape) + ")"
+
+
+def check_onnx_signature(model, info: ModelInfo, *, source: str) -> None:
+    """A ValueError naming ``source`` when the graph's inputs or outputs are not the ones ``info`` implies."""
+    expected = expected_shapes(info)
+    inputs = {i.name: _shape(i) for i in model.graph.input}
+    outputs = {o.name: _shape(o) for o in model.graph.output}
+    wanted_inputs = [n for n in INPUT_NAMES if n in expected]
+    if sorted(inputs) != sorted(wanted_inputs):
+        raise ValueError(f"{source}: model inputs are {sorted(inputs)}, expected {wanted_inputs} ({info.mode} model)")
+    missing = [n for n in OUTPUT_NAMES if n not in outputs]
+    if missing:
+        raise ValueError(f"{source}: model lacks outputs {missing} (has {sorted(outputs)})")
+    for name, want in expected.items():
+        got = inputs.get(name, outputs.get(name))
+        fits = len(got) == len(want) and all(w is None or g is None or g == w for g, w in zip(got, want, strict=True))
+        if not fits:
+            raise ValueError(f"{source}: {name} has shape {_show(got)}, expected {_show(want)} from its metadata")
 
 
 def read_onnx_model_info(onnx_path: str | Path) -> ModelInfo:
-    return props_to_model_info(read_onnx_props(onnx_path), source=str(onnx_path))
+    """The ModelInfo in an ONNX file's metadata, checked against the graph's input and output shapes."""
+    model = _load_onnx(onnx_path)
+    info = props_to_model_info({p.key: p.value for p in model.metadata_props}, source=str(onnx_path))
+    check_onnx_signature(model, info, source=str(onnx_path))
+    return info

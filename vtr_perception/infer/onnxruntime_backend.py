@@ -85,7 +85,11 @@ class OnnxRuntimeBackend:
         if providers is None:
             providers = choose_providers(ort.get_available_providers(), engine_cache=engine_cache,
                                          threads=intra_op_threads)  # fmt: skip
-        self.session = ort.InferenceSession(str(self.onnx_path), sess_options=options, providers=providers)
+        try:
+            self.session = ort.InferenceSession(str(self.onnx_path), sess_options=options, providers=providers)
+        except Exception as exc:  # onnxruntime's Fail, InvalidGraph, ... share no base class but Exception
+            first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise ValueError(f"{self.onnx_path}: ONNX Runtime cannot load the model ({first_line})") from None
         self.providers = self.session.get_providers()
         self.input_names = [i.name for i in self.session.get_inputs()]
         missing = set(OUTPUT_NAMES) - {o.name for o in self.session.get_outputs()}

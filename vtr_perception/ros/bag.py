@@ -6,6 +6,7 @@ written here plays in `ros2 bag play` and a bag recorded on a robot plays here.
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import threading
 import time
@@ -99,21 +100,61 @@ class BagRecorder:
         self._thread.join(timeout_s)
 
 
-def read_bag(path: str | Path, topics: dict[str, type] | None = None):
-    """Yield (relative topic, timestamp_ns, message) in time order for the camera topics of a bag."""
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+@contextlib.contextmanager
+def open_bag(path: str | Path):
+    """A rosbags Reader on ``path``; a missing bag is a FileNotFoundError, an unreadable one a ValueError naming it."""
     from rosbags.rosbag2 import Reader
 
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"bag {path} does not exist")
+    try:
+        reader = Reader(path)
+        reader.open()
+    except Exception as exc:  # rosbags' ReaderError, a FileNotFoundError for a directory without metadata.yaml
+        raise ValueError(f"bag {path} is not a readable rosbag2 bag ({_first_line(exc)})") from None
+    try:
+        yield reader
+    finally:
+        reader.close()
+
+
+def _camera_connections(reader, path: Path, wanted: dict[str, type]) -> list:
+    """The bag's connections on ``wanted`` topics (by relative name), checked: an image topic, the expected types."""
+    conns = [c for c in reader.connections if c.topic.rsplit("/", 1)[-1] in wanted]
+    if not any(c.topic.rsplit("/", 1)[-1] == "image" for c in conns):
+        raise ValueError(f"bag {path} has no image topic; it has {sorted(c.topic for c in reader.connections)}")
+    for c in conns:
+        expected = _type_name(wanted[c.topic.rsplit("/", 1)[-1]])
+        if c.msgtype != expected:
+            raise ValueError(f"bag {path}: topic {c.topic} holds {c.msgtype}, expected {expected}")
+    return conns
+
+
+def check_bag(path: str | Path, topics: dict[str, type] | None = None) -> int:
+    """The number of camera messages in a bag, after checking it opens and has an image topic of the right types."""
+    path = Path(path)
+    with open_bag(path) as reader:
+        return sum(c.msgcount for c in _camera_connections(reader, path, topics or CAMERA_TOPICS))
+
+
+def read_bag(path: str | Path, topics: dict[str, type] | None = None):
+    """Yield (relative topic, timestamp_ns, message) in time order for the camera topics of a bag."""
+    path = Path(path)
     wanted = topics or CAMERA_TOPICS
-    with Reader(path) as reader:
-        conns = [c for c in reader.connections if c.topic.rsplit("/", 1)[-1] in wanted]
-        if not any(c.topic.rsplit("/", 1)[-1] == "image" for c in conns):
-            raise ValueError(f"bag {path} has no image topic; it has {sorted(c.topic for c in reader.connections)}")
-        for conn, stamp, raw in reader.messages(connections=conns):
-            name = conn.topic.rsplit("/", 1)[-1]
-            yield name, stamp, deserialize_message(bytes(raw), wanted[name])
+    with open_bag(path) as reader:
+        conns = _camera_connections(reader, path, wanted)
+        try:
+            for conn, stamp, raw in reader.messages(connections=conns):
+                name = conn.topic.rsplit("/", 1)[-1]
+                yield name, stamp, deserialize_message(bytes(raw), wanted[name])
+        except Exception as exc:  # a damaged database page or a message that does not deserialise
+            raise ValueError(f"bag {path}: unreadable message ({_first_line(exc)})") from None
 
 
 def play_into(node: Node, path: str | Path, *, rate: float = 1.0) -> int:

@@ -37,6 +37,7 @@ from vtr_perception.sim.scenes import SceneObject, TableTopScene
 from vtr_perception.sim.truth import true_grid
 
 ARRIVED_M = 0.01  # the camera is at its goal when it reports a position this close to it
+NODE_CHECK_S = 0.25  # how often a wait asks whether a node process died
 
 
 class DemoError(RuntimeError):
@@ -79,8 +80,11 @@ class DemoMonitor(Node):
     def __init__(self, scene: TableTopScene, *, planner: str, seed: int, distance: float = 0.5,
                  elevation_deg: tuple[float, float] = (10.0, 80.0), min_angle_deg: float = 0.0,
                  view_distances: Sequence[float] = (), frames_per_view: int = FRAMES_PER_VIEW,
-                 reset_per_object: bool = True, log: Callable[[str], None] = print, **kwargs) -> None:  # fmt: skip
+                 reset_per_object: bool = True, log: Callable[[str], None] = print,
+                 node_failure: Callable[[], str | None] = lambda: None, **kwargs) -> None:  # fmt: skip
+        """``node_failure`` says which node process died (one line), or None while all run; every wait asks it."""
         super().__init__("demo_monitor", **kwargs)
+        self.node_failure = node_failure
         self.scene, self.planner, self.distance, self.log = scene, planner, distance, log
         # the NBV planner's limits and distances, so random views are drawn from the set it chooses from
         self.elevation_deg, self.min_angle_deg = elevation_deg, min_angle_deg
@@ -163,8 +167,17 @@ class DemoMonitor(Node):
 
     # driving (main thread)
     def _wait(self, predicate: Callable[[], bool], timeout: float) -> bool:
+        """Wait until ``predicate()`` or ``timeout``; a DemoError as soon as a node process is found dead."""
+        deadline = time.monotonic() + timeout
         with self._cond:
-            return self._cond.wait_for(predicate, timeout=timeout)
+            while not predicate():
+                if (failure := self.node_failure()) is not None:
+                    raise DemoError(failure)
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._cond.wait(min(left, NODE_CHECK_S))
+            return True
 
     def _move(self, T: np.ndarray) -> None:
         with self._cond:
@@ -175,14 +188,14 @@ class DemoMonitor(Node):
     def reset_reconstruction(self, timeout: float) -> None:
         """Have the reconstruction node forget every object; returns once its empty objects/error cloud
         has arrived (clouds from before the reset come before it, so none of them is taken for after)."""
-        if not self.reset_client.wait_for_service(timeout_sec=timeout):
+        if not self._wait(self.reset_client.service_is_ready, timeout):
             raise DemoError("the reconstruction node offers no reconstruction/reset service")
         with self._cond:
             empty_before = self.empty_clouds
         done = threading.Event()
         future = self.reset_client.call_async(Trigger.Request())
         future.add_done_callback(lambda _: done.set())
-        if not done.wait(timeout) or future.result() is None or not future.result().success:
+        if not self._wait(done.is_set, timeout) or future.result() is None or not future.result().success:
             raise DemoError(f"reconstruction/reset did not answer within {timeout:.0f} s")
         if not self._wait(lambda: self.empty_clouds > empty_before, timeout):
             raise DemoError(f"no empty objects/error cloud within {timeout:.0f} s of reconstruction/reset")

@@ -67,6 +67,14 @@ def planner_view_limits() -> dict:
     }
 
 
+def first_exit(nodes: dict[str, subprocess.Popen], log_dir: Path) -> str | None:
+    """'<name>_node exited (status N); see <log>' for the first of ``nodes`` no longer running, else None."""
+    for name, p in nodes.items():
+        if p.poll() is not None:
+            return f"{name}_node exited (status {p.returncode}); see {log_dir / f'{name}.log'}"
+    return None
+
+
 def stop_nodes(procs: list[subprocess.Popen]) -> None:
     for p in procs:
         if p.poll() is None:
@@ -92,17 +100,18 @@ def run_deadline_s(args: argparse.Namespace) -> float:
 def run_loop(args: argparse.Namespace, planner: str, scene, env: dict[str, str], log_dir: Path) -> list:
     """One closed-loop run over every object; returns the per-object ObjectRun list.
 
-    Raises DemoError when a node is missing or exits, DeadlineExceeded (its stacks in ``log_dir``) when the
-    run outlives ``--deadline`` (default run_deadline_s)."""
+    Raises DemoError when a node is missing or exits (any wait notices it within NODE_CHECK_S), DeadlineExceeded
+    (its stacks in ``log_dir``) when the run outlives ``--deadline`` (default run_deadline_s)."""
     scene_params = {"source": args.source, "num_objects": args.objects, "seed": args.seed, "rate_hz": 4.0}
-    procs = [start_node("sim_camera", scene_params, {"next_best_view": "camera_goal"}, env, log_dir)]
-    procs.append(start_node("reconstruction", {"backend": args.backend}, {}, env, log_dir))
+    nodes = {"sim_camera": start_node("sim_camera", scene_params, {"next_best_view": "camera_goal"}, env, log_dir)}
+    nodes["reconstruction"] = start_node("reconstruction", {"backend": args.backend}, {}, env, log_dir)
     if planner == "nbv":
         # a fixed number of views per object: the planner never stops early here
-        procs.append(
-            start_node("nbv", {"planner.stop_gain": 0.0, "planner.stop_information_gain": 0.0}, {}, env, log_dir)
+        nodes["nbv"] = start_node(
+            "nbv", {"planner.stop_gain": 0.0, "planner.stop_information_gain": 0.0}, {}, env, log_dir
         )
-    if args.rviz:
+    procs = list(nodes.values())
+    if args.rviz:  # not watched: closing its window is no fault of the loop
         procs.extend(start_rviz(env, log_dir))
     context = rclpy.Context()
     rclpy.init(context=context, domain_id=int(env["ROS_DOMAIN_ID"]))
@@ -111,6 +120,7 @@ def run_loop(args: argparse.Namespace, planner: str, scene, env: dict[str, str],
         planner=planner,
         seed=args.seed + 1,
         reset_per_object=not args.keep_tracks,
+        node_failure=lambda: first_exit(nodes, log_dir),
         context=context,
         **planner_view_limits(),
     )
@@ -130,9 +140,8 @@ def run_loop(args: argparse.Namespace, planner: str, scene, env: dict[str, str],
             if not monitor._wait(lambda: monitor.camera_pose is not None, 60.0):
                 raise DemoError(f"the simulated camera did not start; see {log_dir}/sim_camera.log")
             for obj in scene.objects:
-                for p in procs:
-                    if p.poll() is not None:
-                        raise DemoError(f"a node exited (status {p.returncode}); see the logs in {log_dir}")
+                if (failure := first_exit(nodes, log_dir)) is not None:
+                    raise DemoError(failure)
                 runs.append(monitor.run_object(obj, steps=args.steps, timeout=args.timeout))
     finally:
         executor.shutdown()
@@ -152,11 +161,17 @@ def bag_node_parameters(args: argparse.Namespace) -> dict:
 
 
 def run_bag(args: argparse.Namespace) -> int:
-    """Play a recorded camera run into the reconstruction and nbv nodes; write the final meshes and poses."""
+    """Play a recorded camera run into the reconstruction and nbv nodes; write the final meshes and poses.
+
+    Raises DemoError when the bag cannot be read: before any node starts where opening it shows that."""
     from vtr_perception.geometry.meshing import grid_to_mesh, save_mesh
     from vtr_perception.geometry.voxels import Normalization
-    from vtr_perception.ros.bag import play_into
+    from vtr_perception.ros.bag import check_bag, play_into
 
+    try:
+        check_bag(args.bag)
+    except (FileNotFoundError, ValueError) as exc:
+        raise DemoError(str(exc)) from None
     out = Path(args.out)
     log_dir = out / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
@@ -173,7 +188,10 @@ def run_bag(args: argparse.Namespace) -> int:
     threading.Thread(target=executor.spin, daemon=True).start()
     try:
         time.sleep(5.0)  # the reconstruction node loads its model
-        n = play_into(monitor, args.bag)
+        try:
+            n = play_into(monitor, args.bag)
+        except ValueError as exc:  # damage that only reading the messages shows
+            raise DemoError(str(exc)) from None
         monitor._wait(lambda: False, 3.0)  # let the last frames be processed
         print(f"played {n} messages from {args.bag}")
         with monitor._cond:
