@@ -81,7 +81,9 @@ def test_sim_time_namespace_and_stale_input(tmp_path, model_params):
             def updated() -> dict[str, str] | None:
                 with lock:
                     values = diagnostic_values(diagnostics[-1][1]) if diagnostics else {}
-                return values if values.get("latency_ms_p50", "0.0") != "0.0" else None
+                # frames that arrive before the node's first /clock have no arrival lag: wait for one that has
+                ready = values.get("latency_ms_p50", "0.0") != "0.0" and "stage_ms.arrival" in values
+                return values if ready else None
 
             if not spin_until(executor, lambda: updated() is not None, timeout_s=FIRST_UPDATE_TIMEOUT_S):
                 pytest.fail(f"no diagnostics with a latency within {FIRST_UPDATE_TIMEOUT_S} s\n{logs()}")

@@ -21,6 +21,7 @@ pytest.importorskip("rclpy", exc_type=ImportError, reason="rclpy not installed (
 import rclpy  # noqa: E402
 import yaml  # noqa: E402
 from rclpy.context import Context  # noqa: E402
+from rclpy.parameter import Parameter  # noqa: E402
 
 from tests.ros.helpers import REPO  # noqa: E402
 from vtr_perception.nbv.config import PlannerConfig  # noqa: E402
@@ -160,8 +161,6 @@ def test_section_parameters_reads_every_key_form_rcl_applies():
 
 
 def _set(node, name: str, value):
-    from rclpy.parameter import Parameter
-
     return node.set_parameters([Parameter(name, value=value)])[0]
 
 
@@ -192,7 +191,8 @@ def test_run_time_changes_apply_or_are_refused():
         refused = _set(nbv, "planner.candidates", "cube")
         assert not refused.successful and "must be one of" in refused.reason
 
-        camera = SimCameraNode(context=context, parameter_overrides=[])
+        # procedural objects: the run-time set (make robot-check) has no pybullet_data
+        camera = SimCameraNode(context=context, parameter_overrides=[Parameter("source", value="procedural")])
         nodes.append(camera)
         assert not _set(camera, "num_objects", 2).successful
         assert _set(camera, "mode", "orbit").successful and camera.config.mode == camera.camera.config.mode == "orbit"
