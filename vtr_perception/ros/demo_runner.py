@@ -166,10 +166,11 @@ def run_bag(args: argparse.Namespace) -> int:
     Raises DemoError when the bag cannot be read: before any node starts where opening it shows that."""
     from vtr_perception.geometry.meshing import grid_to_mesh, save_mesh
     from vtr_perception.geometry.voxels import Normalization
-    from vtr_perception.ros.bag import check_bag, play_into
+    from vtr_perception.ros.bag import check_bag, play_into, topic_name
 
+    remaps = getattr(args, "remaps", {})
     try:
-        check_bag(args.bag)
+        check_bag(args.bag, image_topic=topic_name(remaps, "image"))
     except (FileNotFoundError, ValueError) as exc:
         raise DemoError(str(exc)) from None
     out = Path(args.out)
@@ -177,8 +178,8 @@ def run_bag(args: argparse.Namespace) -> int:
     log_dir.mkdir(parents=True, exist_ok=True)
     env = demo_environment()
     procs = [
-        start_node("reconstruction", bag_node_parameters(args), {}, env, log_dir),
-        start_node("nbv", {}, {}, env, log_dir),
+        start_node("reconstruction", bag_node_parameters(args), remaps, env, log_dir),
+        start_node("nbv", {}, remaps, env, log_dir),
     ]
     context = rclpy.Context()
     rclpy.init(context=context, domain_id=int(env["ROS_DOMAIN_ID"]))
@@ -187,9 +188,8 @@ def run_bag(args: argparse.Namespace) -> int:
     executor.add_node(monitor)
     threading.Thread(target=executor.spin, daemon=True).start()
     try:
-        time.sleep(5.0)  # the reconstruction node loads its model
-        try:
-            n = play_into(monitor, args.bag)
+        try:  # waits for the reconstruction node's image subscription (it loads its model first)
+            n = play_into(monitor, args.bag, remaps=remaps)
         except ValueError as exc:  # damage that only reading the messages shows
             raise DemoError(str(exc)) from None
         monitor._wait(lambda: False, 3.0)  # let the last frames be processed
