@@ -160,6 +160,20 @@ def bag_node_parameters(args: argparse.Namespace) -> dict:
     return {"backend": args.backend, "image_qos": getattr(args, "image_qos", "reliable")}
 
 
+def settle(monitor: DemoMonitor, *, quiet_s: float = 3.0, timeout_s: float = 30.0) -> bool:
+    """Wait until the reconstruction node has caught up with a played bag: no ``objects/error`` update for
+    ``quiet_s`` and the object positions of the last update received (at most ``timeout_s``)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        updates = monitor.updates
+        wait_s = min(quiet_s, max(deadline - time.monotonic(), 0.0))
+        changed = monitor._wait(lambda n=updates: monitor.updates != n, wait_s)
+        with monitor._cond:
+            if not changed and monitor.positions_stamp == monitor.grid_stamp:
+                return True
+    return False
+
+
 def run_bag(args: argparse.Namespace) -> int:
     """Play a recorded camera run into the reconstruction and nbv nodes; write the final meshes and poses.
 
@@ -182,7 +196,7 @@ def run_bag(args: argparse.Namespace) -> int:
         start_node("nbv", {}, remaps, env, log_dir),
     ]
     context = rclpy.Context()
-    rclpy.init(context=context, domain_id=int(env["ROS_DOMAIN_ID"]))
+    rclpy.init(args=[], context=context, domain_id=int(env["ROS_DOMAIN_ID"]))  # not argv: --remap is for the nodes
     monitor = DemoMonitor(None, planner="bag", seed=args.seed, context=context)
     executor = SingleThreadedExecutor(context=context)
     executor.add_node(monitor)
@@ -192,7 +206,7 @@ def run_bag(args: argparse.Namespace) -> int:
             n = play_into(monitor, args.bag, remaps=remaps)
         except ValueError as exc:  # damage that only reading the messages shows
             raise DemoError(str(exc)) from None
-        monitor._wait(lambda: False, 3.0)  # let the last frames be processed
+        settle(monitor, timeout_s=args.timeout)
         print(f"played {n} messages from {args.bag}")
         with monitor._cond:
             grids, views, positions = dict(monitor.grids), dict(monitor.view_counts), dict(monitor.positions)
