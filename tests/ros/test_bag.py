@@ -12,6 +12,7 @@ pytest.importorskip("rclpy")
 pytest.importorskip("rosbags")
 
 from geometry_msgs.msg import PoseStamped  # noqa: E402
+from rclpy.qos import DurabilityPolicy, ReliabilityPolicy  # noqa: E402
 from sensor_msgs.msg import Image  # noqa: E402
 
 from tests.ros.helpers import PYTHON, REPO, child_env, isolated_node, spin_until  # noqa: E402
@@ -159,3 +160,110 @@ def test_recording_from_an_executor_thread_writes_every_message_of_each_topic(tm
     assert recorder.counts == {"image": frames, "depth": frames, "camera_info": frames, "camera_pose": frames}
     read = Counter(name for name, _, _ in read_bag(path))
     assert read == Counter({f"/{name}": n for name, n in recorder.counts.items()})
+
+
+def _offers(path) -> dict[str, list]:
+    """Each topic's offered QoS profiles as the bag's metadata keeps them."""
+    from rosbags.rosbag2 import Reader
+
+    with Reader(path) as reader:
+        return {c.topic: c.ext.offered_qos_profiles for c in reader.connections}
+
+
+def test_recorder_takes_a_best_effort_driver_and_a_latched_topic_with_their_qos_under_their_full_names(tmp_path):
+    """A best-effort camera is recorded, a latched message sent before recording is too, names are kept."""
+    from sensor_msgs.msg import CameraInfo
+
+    from vtr_perception.ros.qos import image_qos, latched_qos
+
+    path = tmp_path / "run"
+    rgb = np.zeros((4, 6, 3), np.uint8)
+    with isolated_node("bag_qos_test") as (node, executor):
+        driver = node.create_publisher(Image, "/camera/camera/color/image_raw", image_qos("sensor_data"))
+        other = node.create_publisher(Image, "/other/color/image_raw", 10)  # same last segment, not asked for
+        latched = node.create_publisher(CameraInfo, "/camera/camera/color/camera_info", latched_qos())
+        latched.publish(CameraInfo(width=6, height=4))  # before the recorder exists
+        topics = {"/camera/camera/color/image_raw": Image, "/camera/camera/color/camera_info": CameraInfo}
+        recorder = BagRecorder(node, path, topics)
+        assert spin_until(executor, lambda: len(recorder.recording) == 2, timeout_s=10.0), recorder.recording
+        qos = recorder.recording
+        assert qos["/camera/camera/color/image_raw"].reliability == ReliabilityPolicy.BEST_EFFORT
+        assert qos["/camera/camera/color/camera_info"].durability == DurabilityPolicy.TRANSIENT_LOCAL
+        for k in range(3):
+            spin_until(executor, lambda: False, timeout_s=0.2)
+            driver.publish(conv.numpy_to_image(rgb, "rgb8", stamp=float(k + 1), frame_id="cam"))
+            other.publish(conv.numpy_to_image(rgb, "rgb8", stamp=float(k + 1), frame_id="cam"))
+        assert spin_until(executor, lambda: recorder.count >= 4, timeout_s=10.0), recorder.counts
+        recorder.close()
+    read = [(topic, msg) for topic, _, msg in read_bag(path)]
+    assert sorted({t for t, _ in read}) == ["/camera/camera/color/camera_info", "/camera/camera/color/image_raw"]
+    assert sum(t == "/camera/camera/color/image_raw" for t, _ in read) == 3
+    assert [m.width for t, m in read if t.endswith("camera_info")] == [6]
+    offers = _offers(path)
+    assert [q.reliability.name for q in offers["/camera/camera/color/image_raw"]] == ["BEST_EFFORT"]
+    assert [q.durability.name for q in offers["/camera/camera/color/camera_info"]] == ["TRANSIENT_LOCAL"]
+
+
+def test_recording_qos_follows_rosbag2_and_replay_offers_reliable_with_the_recorded_durability():
+    from vtr_perception.ros.bag import offered_to_bag, recording_qos, replay_qos
+    from vtr_perception.ros.qos import image_qos, latched_qos, reliable_qos
+
+    best, reliable, latched = image_qos("sensor_data"), reliable_qos(), latched_qos(depth=3)
+    assert recording_qos([reliable, best]).reliability == ReliabilityPolicy.BEST_EFFORT
+    assert recording_qos([reliable]).reliability == ReliabilityPolicy.RELIABLE
+    assert recording_qos([latched]).durability == DurabilityPolicy.TRANSIENT_LOCAL
+    assert recording_qos([latched, reliable]).durability == DurabilityPolicy.VOLATILE  # a volatile one: not latched
+    for offers, durability in (([best], DurabilityPolicy.VOLATILE), ([latched], DurabilityPolicy.TRANSIENT_LOCAL),
+                               ([], DurabilityPolicy.VOLATILE)):  # fmt: skip
+        replay = replay_qos([offered_to_bag(q) for q in offers])
+        assert replay.reliability == ReliabilityPolicy.RELIABLE and replay.durability == durability
+
+
+def test_player_offers_a_recorded_latched_topic_latched_to_a_late_subscriber(tmp_path):
+    """The bag's metadata says camera_info was latched: a subscriber that joins after the play still gets it."""
+    from rclpy.serialization import serialize_message
+    from rosbags.rosbag2 import Writer
+    from rosbags.typesys import Stores, get_typestore
+    from sensor_msgs.msg import CameraInfo
+
+    from vtr_perception.ros.bag import BagPlayer, offered_to_bag
+    from vtr_perception.ros.qos import latched_qos
+
+    path, store = tmp_path / "bag", get_typestore(Stores.ROS2_HUMBLE)
+    with Writer(path, version=9) as writer:
+        latched = [offered_to_bag(latched_qos())]
+        image = writer.add_connection("/image", "sensor_msgs/msg/Image", typestore=store)
+        info = writer.add_connection(
+            "/info", "sensor_msgs/msg/CameraInfo", typestore=store, offered_qos_profiles=latched
+        )
+        writer.write(info, 1000, serialize_message(CameraInfo(width=640, height=480)))
+        writer.write(image, 2000, serialize_message(conv.numpy_to_image(np.zeros((2, 2, 3), np.uint8), "rgb8")))
+    got = []
+    with isolated_node("bag_latched_test") as (node, executor):
+        player = BagPlayer(node, path)
+        assert player.play() == 2
+        node.create_subscription(CameraInfo, "/info", got.append, latched_qos())
+        assert spin_until(executor, lambda: got, timeout_s=10.0)
+    assert got[0].width == 640
+
+
+def test_a_bag_without_the_remapped_image_topic_names_what_it_has_and_never_matches_a_last_segment(tmp_path):
+    """/camera/image is not /image: the check names the topics and the remapping to give."""
+    bag = _small_bag(tmp_path / "bag")
+    assert check_bag(bag, image_topic="/image") == 2
+    with pytest.raises(
+        ValueError, match=r"has no image topic /camera/image \(remap image:=TOPIC\); it has \['/image'\]"
+    ):
+        check_bag(bag, image_topic="/camera/image")
+
+
+def test_remap_arguments_parse_and_a_malformed_one_is_one_error():
+    from vtr_perception.commands.demo import parse_remaps
+
+    assert parse_remaps(["image:=/camera/camera/color/image_raw", " depth := /d "]) == {
+        "image": "/camera/camera/color/image_raw",
+        "depth": "/d",
+    }
+    for bad in ("image=/x", ":=/x", "image:="):
+        with pytest.raises(ValueError, match="--remap expects FROM:=TO"):
+            parse_remaps([bad])
