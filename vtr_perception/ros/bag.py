@@ -168,6 +168,11 @@ class BagRecorder:
                 infos = self._node.get_publishers_info_by_topic(full)
                 offers = [i.qos_profile for i in infos if i.topic_type == _type_name(msg_type)]
                 if not offers:
+                    if infos:  # published, but as another type: not recorded
+                        self._node.get_logger().warning(
+                            f"bag: {full} is {infos[0].topic_type}, not {_type_name(msg_type)}; not recording it",
+                            throttle_duration_sec=10.0,
+                        )
                     continue
                 del self._pending[name]
                 self._queue.put(("topic", name, full, _type_name(msg_type), [offered_to_bag(q) for q in offers]))
