@@ -267,3 +267,16 @@ def test_remap_arguments_parse_and_a_malformed_one_is_one_error():
     for bad in ("image=/x", ":=/x", "image:="):
         with pytest.raises(ValueError, match="--remap expects FROM:=TO"):
             parse_remaps([bad])
+
+
+def test_world_frame_of_a_bag_goes_to_both_nodes_and_the_player_only_when_given():
+    import argparse
+
+    from vtr_perception.commands.demo import add_arguments
+    from vtr_perception.ros.demo_runner import bag_node_parameters, bag_world_frame
+
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    plain, odom = parser.parse_args(["--bag", "b"]), parser.parse_args(["--bag", "b", "--world-frame", "odom"])
+    assert bag_world_frame(plain) == "world" and "world_frame" not in bag_node_parameters(plain)
+    assert bag_world_frame(odom) == "odom" and bag_node_parameters(odom)["world_frame"] == "odom"

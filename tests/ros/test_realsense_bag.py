@@ -2,7 +2,8 @@
 
 The bag is written with rosbags from the simulated table top: bgr8 colour and 16UC1 depth in mm as
 realsense2_camera publishes them (best effort), camera_info, and the camera pose only as TF
-(world -> camera_link on /tf, camera_link -> camera_color_optical_frame latched on /tf_static).
+(odom -> camera_link on /tf, camera_link -> camera_color_optical_frame latched on /tf_static), played with
+`--world-frame odom`.
 """
 
 from __future__ import annotations
@@ -100,7 +101,7 @@ def write_realsense_bag(path, *, frames: int = 5, seed: int = 7):
         camera.move_to(T_world_optical)
         frame = camera.render()
         T_world_link = T_world_optical @ np.linalg.inv(T_LINK_OPTICAL)
-        writer.write(conns["/tf"], ns(stamp), _tf_message(store, [(T_world_link, "world", "camera_link")], stamp))
+        writer.write(conns["/tf"], ns(stamp), _tf_message(store, [(T_world_link, "odom", "camera_link")], stamp))
         valid = np.isfinite(frame.depth) & (frame.depth > 0)
         depth_mm = np.where(valid, np.round(np.nan_to_num(frame.depth) * 1000.0), 0).astype(np.uint16)
         bgr = np.ascontiguousarray(frame.rgb[..., ::-1])
@@ -132,12 +133,13 @@ def test_the_realsense_bag_needs_its_remappings_and_then_checks(realsense_bag):
 def test_player_gives_the_camera_pose_from_the_bags_tf_and_offers_reliable_with_recorded_durability(realsense_bag):
     path, _, poses, stamps = realsense_bag
     with isolated_node("realsense_player") as (node, _):
-        player = BagPlayer(node, path, remaps=REMAPS)
+        player = BagPlayer(node, path, remaps=REMAPS, world_frame="odom")
         assert player.pose_publisher is not None and player.pose_publisher.topic_name == "/camera_pose"
         for T_world_optical, stamp in zip(poses, stamps, strict=True):
-            T = player.transforms.lookup("world", OPTICAL, stamp)
+            T = player.transforms.lookup("odom", OPTICAL, stamp)
             np.testing.assert_allclose(T, T_world_optical, atol=1e-6)
-        assert player.transforms.lookup("world", OPTICAL, stamps[-1] + 5.0) is None  # past the recorded TF
+        assert player.transforms.lookup("odom", OPTICAL, stamps[-1] + 5.0) is None  # past the recorded TF
+        assert player.transforms.lookup("world", OPTICAL, stamps[0]) is None  # no such frame in this bag
         qos = {topic: pub.qos_profile for topic, pub in player.publishers.items()}
         assert set(qos) - {"/tf", "/tf_static"} == {COLOR, DEPTH, INFO}
         assert all(q.reliability == ReliabilityPolicy.RELIABLE for q in qos.values())  # recorded best effort
@@ -151,11 +153,14 @@ def test_demo_builds_the_objects_of_a_realsense_bag_played_through_remappings(re
     path, scene, _, _ = realsense_bag
     out = tmp_path / "out"
     remaps = [arg for src, dst in REMAPS.items() for arg in ("--remap", f"{src}:={dst}")]
-    cmd = [PYTHON, "-m", "vtr_perception.cli", "demo", "--bag", str(path), "--out", str(out), *remaps]
+    cmd = [PYTHON, "-m", "vtr_perception.cli", "demo", "--bag", str(path), "--out", str(out), *remaps, "--world-frame",
+           "odom"]  # fmt: skip
     done = subprocess.run(cmd, env=child_env(), cwd=REPO, capture_output=True, text=True, timeout=240)
     logs = "".join(f.read_text() for f in sorted((out / "logs").glob("*.log"))) if (out / "logs").exists() else ""
     assert done.returncode == 0, done.stdout + done.stderr + logs[-3000:]
-    poses = json.loads((out / "poses.json").read_text())["objects"]
+    written = json.loads((out / "poses.json").read_text())
+    assert written["frame"] == "odom"
+    poses = written["objects"]
     assert all(o["estimated_position"] is not None for o in poses), poses
     found = np.array([o["estimated_position"] for o in poses], dtype=np.float64).reshape(-1, 3)
     centres = np.array([o.center for o in scene.objects])

@@ -59,6 +59,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="--bag: remap a node input to a topic of the bag, as ros2 run's -r (repeatable), e.g. "
         "image:=/camera/camera/color/image_raw; the bag's topics are played under their recorded names",
     )
+    parser.add_argument(
+        "--world-frame",
+        metavar="FRAME",
+        help="--bag: the fixed frame of the bag's TF (e.g. odom or map) for both nodes and for the camera poses "
+        "the player derives from TF (default: the nodes' world_frame parameter, world)",
+    )
 
 
 def parse_remaps(values: list[str]) -> dict[str, str]:

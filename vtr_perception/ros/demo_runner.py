@@ -156,8 +156,25 @@ def run_loop(args: argparse.Namespace, planner: str, scene, env: dict[str, str],
 
 
 def bag_node_parameters(args: argparse.Namespace) -> dict:
-    """reconstruction_node parameters for `demo --bag`: the backend and the image QoS (reliable by default)."""
-    return {"backend": args.backend, "image_qos": getattr(args, "image_qos", "reliable")}
+    """reconstruction_node parameters for `demo --bag`: the backend, the image QoS (reliable by default) and
+    ``--world-frame`` where given."""
+    qos = getattr(args, "image_qos", "reliable")
+    return {"backend": args.backend, "image_qos": qos, **_world_frame_parameter(args)}
+
+
+def _world_frame_parameter(args: argparse.Namespace) -> dict:
+    frame = getattr(args, "world_frame", None)
+    return {"world_frame": frame} if frame else {}
+
+
+def bag_world_frame(args: argparse.Namespace) -> str:
+    """The nodes' fixed frame in `demo --bag`: ``--world-frame``, else the shipped parameters' world_frame."""
+    if getattr(args, "world_frame", None):
+        return args.world_frame
+    from vtr_perception.resources import shipped_parameters
+    from vtr_perception.ros.reconstruction_node import ReconstructionNodeConfig
+
+    return shipped_parameters("reconstruction").get("world_frame", ReconstructionNodeConfig().world_frame)
 
 
 def settle(monitor: DemoMonitor, *, quiet_s: float = 3.0, timeout_s: float = 30.0) -> bool:
@@ -182,7 +199,7 @@ def run_bag(args: argparse.Namespace) -> int:
     from vtr_perception.geometry.voxels import Normalization
     from vtr_perception.ros.bag import check_bag, play_into, topic_name
 
-    remaps = getattr(args, "remaps", {})
+    remaps, world_frame = getattr(args, "remaps", {}), bag_world_frame(args)
     try:
         check_bag(args.bag, image_topic=topic_name(remaps, "image"))
     except (FileNotFoundError, ValueError) as exc:
@@ -193,7 +210,7 @@ def run_bag(args: argparse.Namespace) -> int:
     env = demo_environment()
     procs = [
         start_node("reconstruction", bag_node_parameters(args), remaps, env, log_dir),
-        start_node("nbv", {}, remaps, env, log_dir),
+        start_node("nbv", _world_frame_parameter(args), remaps, env, log_dir),
     ]
     context = rclpy.Context()
     rclpy.init(args=[], context=context, domain_id=int(env["ROS_DOMAIN_ID"]))  # not argv: --remap is for the nodes
@@ -203,7 +220,7 @@ def run_bag(args: argparse.Namespace) -> int:
     threading.Thread(target=executor.spin, daemon=True).start()
     try:
         try:  # waits for the reconstruction node's image subscription (it loads its model first)
-            n = play_into(monitor, args.bag, remaps=remaps)
+            n = play_into(monitor, args.bag, remaps=remaps, world_frame=world_frame)
         except ValueError as exc:  # damage that only reading the messages shows
             raise DemoError(str(exc)) from None
         settle(monitor, timeout_s=args.timeout)
@@ -215,7 +232,7 @@ def run_bag(args: argparse.Namespace) -> int:
         monitor.destroy_node()
         rclpy.shutdown(context=context)
         stop_nodes(procs)
-    summary, poses = {"objects": []}, {"frame": "world", "objects": []}
+    summary, poses = {"objects": []}, {"frame": world_frame, "objects": []}
     for i, g in sorted(grids.items()):
         mesh = grid_to_mesh(
             g.occupancy, threshold=0.4, normalization=Normalization(center=g.center, scale=1 / g.extent)
