@@ -280,3 +280,12 @@ def test_world_frame_of_a_bag_goes_to_both_nodes_and_the_player_only_when_given(
     plain, odom = parser.parse_args(["--bag", "b"]), parser.parse_args(["--bag", "b", "--world-frame", "odom"])
     assert bag_world_frame(plain) == "world" and "world_frame" not in bag_node_parameters(plain)
     assert bag_world_frame(odom) == "odom" and bag_node_parameters(odom)["world_frame"] == "odom"
+
+
+def test_playing_into_nothing_is_a_timeout_naming_the_image_topic(tmp_path):
+    from vtr_perception.ros.bag import play_into
+
+    bag = _small_bag(tmp_path / "bag")
+    with isolated_node("bag_nobody_test") as (node, _):
+        with pytest.raises(TimeoutError, match="nothing subscribed to /image within 1 s"):
+            play_into(node, bag, wait_s=1.0)

@@ -356,8 +356,11 @@ class BagPlayer:
 
 def play_into(node: Node, path: str | Path, *, rate: float = 1.0, remaps: dict[str, str] | None = None,
               world_frame: str = "world", wait_s: float = 60.0) -> int:  # fmt: skip
-    """Play a bag from ``node`` into nodes reading it through ``remaps`` (see :class:`BagPlayer`); the count."""
+    """Play a bag from ``node`` into nodes reading it through ``remaps`` (see :class:`BagPlayer`); the count.
+
+    A TimeoutError when nothing subscribes to the image topic within ``wait_s``."""
     player = BagPlayer(node, path, remaps=remaps, world_frame=world_frame)
-    player.wait_for_subscriber(wait_s)
+    if not player.wait_for_subscriber(wait_s):
+        raise TimeoutError(f"nothing subscribed to {player.image_topic} within {wait_s:.0f} s")
     time.sleep(1.0)  # let discovery match the other topics' subscribers too
     return player.play(rate=rate)

@@ -208,13 +208,15 @@ def run_bag(args: argparse.Namespace) -> int:
     log_dir = out / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     env = demo_environment()
-    procs = [
-        start_node("reconstruction", bag_node_parameters(args), remaps, env, log_dir),
-        start_node("nbv", _world_frame_parameter(args), remaps, env, log_dir),
-    ]
+    nodes = {
+        "reconstruction": start_node("reconstruction", bag_node_parameters(args), remaps, env, log_dir),
+        "nbv": start_node("nbv", _world_frame_parameter(args), remaps, env, log_dir),
+    }
     context = rclpy.Context()
     rclpy.init(args=[], context=context, domain_id=int(env["ROS_DOMAIN_ID"]))  # not argv: --remap is for the nodes
-    monitor = DemoMonitor(None, planner="bag", seed=args.seed, context=context)
+    monitor = DemoMonitor(
+        None, planner="bag", seed=args.seed, context=context, node_failure=lambda: first_exit(nodes, log_dir)
+    )
     executor = SingleThreadedExecutor(context=context)
     executor.add_node(monitor)
     threading.Thread(target=executor.spin, daemon=True).start()
@@ -223,6 +225,8 @@ def run_bag(args: argparse.Namespace) -> int:
             n = play_into(monitor, args.bag, remaps=remaps, world_frame=world_frame)
         except ValueError as exc:  # damage that only reading the messages shows
             raise DemoError(str(exc)) from None
+        except TimeoutError as exc:  # the reconstruction node never subscribed
+            raise DemoError(first_exit(nodes, log_dir) or f"{exc}; see {log_dir}/reconstruction.log") from None
         settle(monitor, timeout_s=args.timeout)
         print(f"played {n} messages from {args.bag}")
         with monitor._cond:
@@ -231,7 +235,7 @@ def run_bag(args: argparse.Namespace) -> int:
         executor.shutdown()
         monitor.destroy_node()
         rclpy.shutdown(context=context)
-        stop_nodes(procs)
+        stop_nodes(list(nodes.values()))
     summary, poses = {"objects": []}, {"frame": world_frame, "objects": []}
     for i, g in sorted(grids.items()):
         mesh = grid_to_mesh(
