@@ -4,8 +4,9 @@ auto tries, in order:
   tensorrt     needs `import tensorrt`, a CUDA GPU and an engine for this target (built once, cached)
   onnxruntime  needs the ONNX file (providers: TensorRT EP, CUDA EP, CPU as available)
   torch        needs the checkpoint
-Each rejected option is logged as one INFO line with its reason. A corrupt, mismatched or
-unbuildable engine is one WARNING and auto falls back to ONNX Runtime, never a crash. An
+An option that is absent here (no package, no file) is logged as one INFO line with its reason. A
+file that is present but cannot load (a corrupt ONNX file, a corrupt, mismatched or unbuildable engine)
+is one WARNING, and auto falls back to the next option, never a crash. An
 explicitly requested kind that cannot load raises BackendUnavailable (a ValueError) instead.
 """
 
@@ -188,8 +189,12 @@ def load_backend(
             log.warning("TensorRT engine unusable, falling back to ONNX Runtime: %s", exc)
             reasons.append(f"{name}: {exc}")
             continue
-        except Exception as exc:  # any failure of one option must leave the next one a chance
+        except BackendUnavailable as exc:
             log.info("backend %s rejected: %s", name, exc)
+            reasons.append(f"{name}: {exc}")
+            continue
+        except Exception as exc:  # a present file that fails to load must leave the next option a chance
+            log.warning("backend %s failed to load, trying the next: %s", name, exc)
             reasons.append(f"{name}: {exc}")
             continue
         log.info("inference backend: %s", describe(backend))
