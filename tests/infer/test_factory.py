@@ -39,7 +39,7 @@ def test_garbage_engine_file_falls_back_to_onnxruntime_with_one_warning(tiny_mod
     backend = load_backend("auto", model_dir=tiny_model_files[0], engine_path=engine)
     assert backend.name == "onnxruntime"
     warnings = _messages(caplog, logging.WARNING)
-    assert len(warnings) == 1 and "falling back to ONNX Runtime" in warnings[0] and "no build record" in warnings[0]
+    assert len(warnings) == 1 and "falling back to onnxruntime" in warnings[0] and "no build record" in warnings[0]
 
 
 def test_engine_built_from_another_onnx_is_refused_with_one_warning(tiny_model_files, tmp_path, caplog):
@@ -100,4 +100,4 @@ def test_corrupt_onnx_file_is_a_warning_and_auto_falls_back_to_the_checkpoint(ti
     backend = load_backend("auto", model_dir=tmp_path, checkpoint=checkpoint)
     assert backend.name == "torch"
     warnings = _messages(caplog, logging.WARNING)
-    assert len(warnings) == 1 and warnings[0].startswith("backend onnxruntime failed to load")
+    assert len(warnings) == 1 and warnings[0].startswith("backend onnxruntime failed to load, falling back to torch")

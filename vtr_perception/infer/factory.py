@@ -6,7 +6,8 @@ auto tries, in order:
   torch        needs the checkpoint
 An option that is absent here (no package, no file) is logged as one INFO line with its reason. A
 file that is present but cannot load (a corrupt ONNX file, a corrupt, mismatched or unbuildable engine)
-is one WARNING, and auto falls back to the next option, never a crash. An
+is one WARNING when auto falls back to a later option that loads, never a crash (when none loads,
+the one BackendUnavailable lists every reason). An
 explicitly requested kind that cannot load raises BackendUnavailable (a ValueError) instead.
 """
 
@@ -181,22 +182,20 @@ def load_backend(
         log.info("inference backend: %s", describe(backend))
         return backend
 
-    reasons = []
+    reasons, unusable = [], []
     for name, loader in loaders.items():
         try:
             backend = loader()
-        except EngineUnusable as exc:
-            log.warning("TensorRT engine unusable, falling back to ONNX Runtime: %s", exc)
+        except Exception as exc:  # one option's failure must leave the next one a chance
             reasons.append(f"{name}: {exc}")
+            if isinstance(exc, BackendUnavailable) and not isinstance(exc, EngineUnusable):
+                log.info("backend %s rejected: %s", name, exc)
+            else:  # a file that is present but cannot load
+                unusable.append((name, exc))
             continue
-        except BackendUnavailable as exc:
-            log.info("backend %s rejected: %s", name, exc)
-            reasons.append(f"{name}: {exc}")
-            continue
-        except Exception as exc:  # a present file that fails to load must leave the next option a chance
-            log.warning("backend %s failed to load, trying the next: %s", name, exc)
-            reasons.append(f"{name}: {exc}")
-            continue
+        # Warned only once a later option loads: when none does, the one error below says it all.
+        for failed, exc in unusable:
+            log.warning("backend %s failed to load, falling back to %s: %s", failed, name, exc)
         log.info("inference backend: %s", describe(backend))
         return backend
     raise BackendUnavailable("no inference backend could load: " + "; ".join(reasons))
