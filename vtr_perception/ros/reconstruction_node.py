@@ -53,7 +53,7 @@ from vtr_perception.perception.pipeline import PerceptionPipeline
 from vtr_perception.ros import conversions as conv
 from vtr_perception.ros.camera_pose import CameraPoseSource
 from vtr_perception.ros.marker_scene import MarkerKeyframes
-from vtr_perception.ros.mesh_export import SaveError, object_matrix, save_meshes
+from vtr_perception.ros.mesh_export import SaveError, object_matrix, object_name, save_meshes
 from vtr_perception.ros.node_main import run_node
 from vtr_perception.ros.parameters import declare_from_dataclass, watch_dataclass
 from vtr_perception.ros.qos import image_qos, latched_qos, reliable_qos
@@ -478,7 +478,7 @@ class ReconstructionNode(Node):
         self.pub_poses.publish(conv.matrices_to_pose_array(np.array(poses).reshape(-1, 4, 4), stamp=stamp,
                                                            frame_id=frame_id))  # fmt: skip
         self.tf_publisher.send_many(
-            [(T, frame_id, f"object_{i}") for i, T in zip(ids, poses, strict=True)], stamp=stamp
+            [(T, frame_id, object_name(i)) for i, T in zip(ids, poses, strict=True)], stamp=stamp
         )
         self.robot_outputs.publish(estimates, {i: out.mesh for i, out in zip(ids, outputs, strict=True)},
                                    stamp=stamp, frame_id=frame_id)  # fmt: skip
