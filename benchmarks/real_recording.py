@@ -17,8 +17,9 @@ normal of the dominant horizontal plane in the depth (floor or table top).
 ``run`` plays the frames through PerceptionPipeline with the shipped model and writes
 benchmarks/results/real_recording_<name>.json and .png: confirmed tracks per frame, each final
 object's size, position, height of its mesh bottom above the table plane, views, and time per frame.
-With ``--objects`` (a JSON list of {"name", "xy"} in the turned world) each track is matched to the
-nearest labelled object standing on the table within ``--match-m``; without it only tracks are listed.
+With ``--objects`` (a JSON list of {"name", "xy", "half_xy", "standing"}: footprints in the turned world) each
+track is given the labelled object whose footprint, grown by ``--match-m``, holds its centre: a standing object
+should have exactly one track, and a track on no labelled object is a false one; without it only tracks are listed.
 """
 
 from __future__ import annotations
@@ -142,6 +143,8 @@ def load_recording(root: str | Path, start: int = 0, stop: int | None = None, st
         raise ValueError(f"{root}: no frames in [{start}, {stop}) with step {step}")
     files = [_frame_files(root, i) for i in indices]
     T = np.stack([np.loadtxt(f[2]).reshape(4, 4) for f in files])
+    u, _, vt = np.linalg.svd(T[:, :3, :3])
+    T[:, :3, :3] = u @ vt  # the nearest rotations: the files hold 7 digits, short of a PoseStamped's check
     h, w = read_depth_mm(files[0][1]).shape
     intrinsics = Intrinsics(fx=K[0, 0], fy=K[1, 1], cx=K[0, 2], cy=K[1, 2], width=w, height=h)
     R = gravity_rotation(T, [f[1] for f in files], intrinsics)
@@ -240,6 +243,14 @@ def play(rec: Recording, config: PerceptionConfig, backend, rate_hz: float, plan
     return {"pipeline": pipe, "frames": frames, "tracks_ever_confirmed": sorted(ever), "table_heights": heights}
 
 
+def label_of(center: np.ndarray, labels: list[dict], margin_m: float) -> str | None:
+    """The labelled object whose footprint (``xy`` +- ``half_xy``, grown by ``margin_m``) holds ``center``; the one
+    with the nearest centre where several do, None where none does."""
+    inside = [(float(np.linalg.norm(np.asarray(o["xy"]) - center[:2])), o["name"]) for o in labels
+              if np.all(np.abs(np.asarray(o["xy"]) - center[:2]) <= np.asarray(o["half_xy"]) + margin_m)]  # fmt: skip
+    return min(inside)[1] if inside else None
+
+
 def track_rows(pipe, labels: list[dict], match_m: float, table_z: float | None) -> list[dict]:
     """One row per confirmed track: size, position, views, its mesh bottom against the table, the labelled object."""
     rows = []
@@ -257,10 +268,7 @@ def track_rows(pipe, labels: list[dict], match_m: float, table_z: float | None) 
             if table_z is not None:
                 row["bottom_above_table_cm"] = 100 * (bottom - table_z)
         if labels:
-            d = [float(np.linalg.norm(np.asarray(o["xy"]) - t.center[:2])) for o in labels]
-            j = int(np.argmin(d))
-            row["object"] = labels[j]["name"] if d[j] <= match_m else None
-            row["object_distance_m"] = d[j]
+            row["object"] = label_of(t.center, labels, match_m)
         rows.append(row)
     return rows
 
@@ -297,19 +305,14 @@ def _box_corners(center: np.ndarray, extent: np.ndarray) -> np.ndarray:
     return center + 0.5 * signs * extent
 
 
-def draw(path: Path, rec: Recording, pipe, rows: list[dict], labels: list[dict], frame: int) -> None:
-    """Frame ``frame`` with every final track's box projected, and a top view of the tracks' points and labels."""
-    import matplotlib
-
-    matplotlib.use("Agg")
+def _draw_frame(ax, rec: Recording, pipe, frame: int) -> None:
+    """The recording's frame ``frame`` with every confirmed track's box projected into it."""
     import matplotlib.pyplot as plt
 
     from vtr_perception.geometry.cameras import invert
 
-    fig, (ax_img, ax_top) = plt.subplots(1, 2, figsize=(13, 5))
-    ax_img.imshow(read_rgb(rec.files[frame][0]))
-    T_cw = invert(rec.T_world_camera[frame])
-    K = rec.intrinsics
+    ax.imshow(read_rgb(rec.files[frame][0]))
+    T_cw, K = invert(rec.T_world_camera[frame]), rec.intrinsics
     edges = [(a, b) for a in range(8) for b in range(a + 1, 8) if bin(a ^ b).count("1") == 1]
     for t in pipe.tracker.confirmed():
         c = (T_cw[:3, :3] @ _box_corners(t.center, t.extent).T).T + T_cw[:3, 3]
@@ -318,24 +321,57 @@ def draw(path: Path, rec: Recording, pipe, rows: list[dict], labels: list[dict],
         uv = np.stack([K.fx * c[:, 0] / c[:, 2] + K.cx, K.fy * c[:, 1] / c[:, 2] + K.cy], axis=1)
         color = plt.cm.tab10(t.id % 10)
         for a, b in edges:
-            ax_img.plot(uv[[a, b], 0], uv[[a, b], 1], color=color, lw=1.5)
-        ax_img.text(uv[:, 0].min(), uv[:, 1].min(), str(t.id), color=color, fontsize=11, weight="bold")
-    ax_img.set_xlim(0, K.width)
-    ax_img.set_ylim(K.height, 0)
-    ax_img.set_title(f"frame {rec.indices[frame]}: confirmed tracks' boxes")
-    ax_img.axis("off")
+            ax.plot(uv[[a, b], 0], uv[[a, b], 1], color=color, lw=1.5)
+        ax.text(uv[:, 0].min(), uv[:, 1].min(), str(t.id), color=color, fontsize=11, weight="bold")
+    ax.set_xlim(0, K.width)
+    ax.set_ylim(K.height, 0)
+    ax.set_title(f"frame {rec.indices[frame]}: confirmed tracks' boxes")
+    ax.axis("off")
+
+
+def _draw_timeline(ax, frames: list[dict]) -> None:
+    """Which tracks are confirmed at each frame (stability): one row per track ever confirmed."""
+    import matplotlib.pyplot as plt
+
+    ids = sorted({i for f in frames for i in f["confirmed"]})
+    x = [f["frame"] for f in frames]
+    for row, i in enumerate(ids):
+        on = [xx for xx, f in zip(x, frames, strict=True) if i in f["confirmed"]]
+        ax.plot(on, [row] * len(on), "s", ms=3, color=plt.cm.tab10(i % 10))
+    ax.set_yticks(range(len(ids)), [str(i) for i in ids])
+    ax.set_xlabel("recording frame")
+    ax.set_ylabel("track id")
+    ax.set_title(f"confirmed tracks per frame ({len(ids)} tracks ever confirmed)")
+
+
+def draw(path: Path, rec: Recording, pipe, rows: list[dict], labels: list[dict], frames: list[dict],
+         show_frame: bool = False) -> None:  # fmt: skip
+    """Left: which tracks are confirmed when (or, with ``show_frame``, the last frame with the tracks' boxes:
+    the recording's own image, so not for committing data under a restrictive licence); right: a top view of
+    the tracks' points and the labelled footprints."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (ax_img, ax_top) = plt.subplots(1, 2, figsize=(13, 5))
+    if show_frame:
+        _draw_frame(ax_img, rec, pipe, len(rec.indices) - 1)
+    else:
+        _draw_timeline(ax_img, frames)
     for t in pipe.tracker.confirmed():
         if len(t.points):
             ax_top.scatter(t.points[:, 0], t.points[:, 1], s=1, color=plt.cm.tab10(t.id % 10))
             ax_top.text(t.center[0], t.center[1], str(t.id), fontsize=10, weight="bold")
     for o in labels:
-        ax_top.plot(*o["xy"], "kx", ms=10)
+        (x, y), (hx, hy) = o["xy"], o.get("half_xy", (0.0, 0.0))
+        ax_top.add_patch(plt.Rectangle((x - hx, y - hy), 2 * hx, 2 * hy, fill=False, ls="--", color="k", lw=0.8))
         ax_top.annotate(o["name"], o["xy"], textcoords="offset points", xytext=(5, -12), fontsize=8)
     cams = rec.T_world_camera[:, :3, 3]
     ax_top.plot(cams[:, 0], cams[:, 1], "-", color="0.7", lw=0.8, label="camera path")
     ax_top.set_aspect("equal")
     ax_top.legend(loc="best", fontsize=8)
-    ax_top.set_title(f"top view (world m): {len(rows)} tracks; x = labelled objects")
+    ax_top.set_title(f"top view (world m): {len(rows)} tracks; dashed = labelled footprints")
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=90)
@@ -345,7 +381,7 @@ def draw(path: Path, rec: Recording, pipe, rows: list[dict], labels: list[dict],
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True)
-    for name in ("convert", "run"):
+    for name in ("convert", "run", "nodes"):
         s = sub.add_parser(name)
         s.add_argument("data", help="recording directory (camera-intrinsics.txt, frame-XXXXXX.*)")
         s.add_argument("--start", type=int, default=0, help="first frame number")
@@ -353,13 +389,21 @@ def build_parser() -> argparse.ArgumentParser:
         s.add_argument("--step", type=int, default=25, help="use every n-th frame")
         s.add_argument("--rate", type=float, default=2.0, help="frames per second of the bag / the stamps (Hz)")
     sub.choices["convert"].add_argument("bag", help="new rosbag2 directory")
+    for name in ("run", "nodes"):
+        s = sub.choices[name]
+        s.add_argument("--name", default="redkitchen", help="result name: benchmarks/results/real_recording_<name>")
+        s.add_argument("--objects", default=None, help="JSON file: [{name, xy, half_xy, standing}] on the table")
+        s.add_argument("--match-m", type=float, default=0.05,
+                       help="a track centred within this of a labelled object's footprint is that object")  # fmt: skip
+        s.add_argument("--runtime", default="onnxruntime", choices=("auto", "onnxruntime", "torch", "tensorrt"))
+        s.add_argument("--out", default=None, help="result JSON (default benchmarks/results/real_recording_<name>...)")
     run = sub.choices["run"]
-    run.add_argument("--name", default="redkitchen", help="result name: benchmarks/results/real_recording_<name>")
-    run.add_argument("--objects", default=None, help="JSON file: [{name, xy}] of the objects standing on the table")
-    run.add_argument("--match-m", type=float, default=0.08, help="a track within this of a labelled object is it")
     run.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="PerceptionConfig override")
-    run.add_argument("--runtime", default="onnxruntime", choices=("auto", "onnxruntime", "torch", "tensorrt"))
-    run.add_argument("--out", default=None, help="result JSON (default benchmarks/results/real_recording_<name>.json)")
+    run.add_argument(
+        "--show-frame",
+        action="store_true",
+        help="draw the last frame's image with the boxes instead of the timeline (where its licence permits)",
+    )
     return p
 
 
@@ -396,7 +440,7 @@ def run(args: argparse.Namespace, rec: Recording) -> int:
                "overrides": args.set, "labelled_objects": labels, "summary": summary, "tracks": rows,
                "tracks_ever_confirmed": played["tracks_ever_confirmed"], "per_frame": played["frames"]}  # fmt: skip
     write_result(out.stem, payload, path=out)
-    draw(out.with_suffix(".png"), rec, played["pipeline"], rows, labels, len(rec.indices) - 1)
+    draw(out.with_suffix(".png"), rec, played["pipeline"], rows, labels, played["frames"], args.show_frame)
     s = summary
     print(f"{s['frames_used']}/{s['frames']} frames used; {s['tracks_final']} tracks; "
           f"standing objects found once {s['standing_objects_found_once']}/{s['standing_objects_labelled']}; "
@@ -409,6 +453,68 @@ def run(args: argparse.Namespace, rec: Recording) -> int:
     return 0
 
 
+def _node_rows(out: Path, labels: list[dict], match_m: float, table_z: float | None) -> list[dict]:
+    """One row per object `demo --bag` wrote: position, views, mesh bottom against the table, the labelled object."""
+    from vtr_perception.geometry.meshing import load_mesh
+
+    poses = {o["id"]: o for o in json.loads((out / "poses.json").read_text())["objects"]}
+    rows = []
+    for o in json.loads((out / "summary.json").read_text())["objects"]:
+        pos = poses.get(o["id"], {}).get("estimated_position")
+        row = {"id": o["id"], "views": o["views"], "position": pos}
+        mesh_file = out / f"object_{o['id']}.ply"
+        if mesh_file.exists() and table_z is not None:
+            vertices = np.asarray(load_mesh(mesh_file).vertices)
+            row["bottom_above_table_cm"] = 100 * (float(vertices[:, 2].min()) - table_z)
+            row["mesh_extent_cm"] = [float(v) for v in 100 * np.ptp(vertices, axis=0)]
+        if labels and pos is not None:
+            row["object"] = label_of(np.asarray(pos), labels, match_m)
+        rows.append(row)
+    return rows
+
+
+def run_nodes(args: argparse.Namespace, rec: Recording) -> int:
+    """The recording as a bag through `vtr-perception demo --bag` (the nodes as processes, over DDS)."""
+    import os
+    import subprocess
+    import tempfile
+
+    from vtr_perception.perception.segmentation import segment_depth
+
+    labels = json.loads(Path(args.objects).read_text()) if args.objects else []
+    heights = [segment_depth(load_depth_m(rec.files[k][1]), rec.intrinsics, rec.T_world_camera[k], PerceptionConfig())
+               for k in range(0, len(rec.indices), 5)]  # fmt: skip
+    table_z = dominant_height([h for h in (_table_height(s.plane_world) for s in heights) if h is not None])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(RESULTS_DIR.parents[1]), os.environ.get("PYTHONPATH", "")])}
+    with tempfile.TemporaryDirectory() as tmp:
+        bag, out = Path(tmp) / "bag", Path(tmp) / "demo"
+        write_bag(rec, bag, args.rate)
+        cmd = [sys.executable, "-m", "vtr_perception.cli", "demo", "--bag", str(bag), "--out", str(out),
+               "--backend", args.runtime]  # fmt: skip
+        t0 = time.monotonic()
+        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+        wall_s = time.monotonic() - t0
+        if proc.returncode != 0 or not (out / "summary.json").exists():
+            raise ValueError(f"demo --bag failed ({proc.returncode}): {(proc.stderr or proc.stdout).strip()[-300:]}")
+        rows = _node_rows(out, labels, args.match_m, table_z)
+        log = (out / "logs" / "reconstruction.log").read_text()
+    warned = [line.split("frame skipped (")[1].split(")")[0] for line in log.splitlines() if "frame skipped (" in line]
+    standing = [o["name"] for o in labels if o.get("standing", True)]
+    summary = {"objects": len(rows), "wall_s": wall_s, "table_z": table_z,
+               "standing_objects_found_once": sum(sum(r.get("object") == n for r in rows) == 1 for n in standing),
+               "standing_objects_labelled": len(standing),
+               "objects_off_labelled_objects": [r["id"] for r in rows if labels and r.get("object") is None],
+               "skip_warnings_logged": {r: warned.count(r) for r in sorted(set(warned))}}  # fmt: skip
+    out_json = Path(args.out) if args.out else RESULTS_DIR / f"real_recording_{args.name}_nodes.json"
+    payload = {"recording": str(args.data), "frames_used": rec.indices, "rate_hz": args.rate,
+               "demo_command": f"python -m vtr_perception.cli demo --bag BAG --out DIR --backend {args.runtime}",
+               "labelled_objects": labels, "summary": summary, "objects": rows}  # fmt: skip
+    write_result(out_json.stem, payload, path=out_json)
+    print(f"{len(rows)} objects through the nodes: {[(r['id'], r.get('object')) for r in rows]}; {summary}")
+    print(f"wrote {out_json}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -417,7 +523,7 @@ def main(argv: list[str] | None = None) -> int:
             counts = write_bag(rec, args.bag, args.rate)
             print(f"wrote {sum(counts.values())} messages of {len(rec.indices)} frames to {args.bag}: {counts}")
             return 0
-        return run(args, rec)
+        return run_nodes(args, rec) if args.command == "nodes" else run(args, rec)
     except (ValueError, FileNotFoundError, OSError) as exc:
         print(f"real_recording: error: {exc}", file=sys.stderr)
         return 2
