@@ -6,6 +6,8 @@ world is turned so the floor is horizontal, and bad input is one error line.
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -29,24 +31,40 @@ def _rotation_x(deg: float) -> np.ndarray:
     return np.array([[1.0, 0.0, 0.0], [0.0, c, -s], [0.0, s, c]])
 
 
-def write_recording(root, frames: int = 5, tilt_deg: float = 70.0) -> np.ndarray:
-    """Cameras 1 m above a floor (z = 0), looking down at it from around; poses in a world turned by
-    ``tilt_deg`` about x, as a SLAM system's first-frame world is. Returns that turn."""
+def _depth_to_scene(T: np.ndarray, rays: np.ndarray, box: tuple[np.ndarray, np.ndarray] | None) -> np.ndarray:
+    """Depth (m along the optical axis) to the floor z = 0 and an axis-aligned box standing on it."""
+    dirs = rays @ T[:3, :3].T
+    origin = T[:3, 3]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = np.where(dirs[..., 2] < 0, -origin[2] / dirs[..., 2], np.inf)
+        if box is not None:
+            t1, t2 = (box[0] - origin) / dirs, (box[1] - origin) / dirs
+            near, far = np.minimum(t1, t2).max(axis=-1), np.maximum(t1, t2).min(axis=-1)
+            t = np.where((far >= near) & (near > 0), np.minimum(t, near), t)
+    return t  # the rays have unit optical-axis component, so the ray parameter is the depth
+
+
+def write_recording(
+    root, frames: int = 5, tilt_deg: float = 70.0, box=None, size=(W, H, F), reach: float = 1.0
+) -> np.ndarray:
+    """Cameras ``reach`` above a floor (z = 0) and as far out, looking down at it from around (and at
+    ``box``, (lo, hi), where given); poses in a world turned by ``tilt_deg`` about x, as a SLAM system's
+    first-frame world is. Returns that turn."""
+    w, h, f = size
     root.mkdir()
-    np.savetxt(root / "camera-intrinsics.txt", [[F, 0, W / 2], [0, F, H / 2], [0, 0, 1]])
+    np.savetxt(root / "camera-intrinsics.txt", [[f, 0, w / 2], [0, f, h / 2], [0, 0, 1]])
     R0 = np.eye(4)
     R0[:3, :3] = _rotation_x(tilt_deg)
-    v, u = np.mgrid[0:H, 0:W]
-    rays = np.stack([(u - W / 2) / F, (v - H / 2) / F, np.ones((H, W))], axis=-1)
+    v, u = np.mgrid[0:h, 0:w]
+    rays = np.stack([(u - w / 2) / f, (v - h / 2) / f, np.ones((h, w))], axis=-1)
     for k in range(frames):
         a = 2 * np.pi * k / frames
-        T = look_at(np.array([np.cos(a), np.sin(a), 1.0]), np.array([0.1 * np.cos(a), 0.0, 0.0]))
-        dirs = rays @ T[:3, :3].T
-        depth_m = -T[2, 3] / np.minimum(dirs[..., 2], -1e-6)  # ray length along the optical axis to z = 0
+        T = look_at(reach * np.array([np.cos(a), np.sin(a), 1.0]), np.array([0.1 * np.cos(a), 0.0, 0.0]))
+        depth_m = _depth_to_scene(T, rays, box)
         depth_mm = np.where(depth_m < 5.0, 1000 * depth_m, 0).astype(np.uint16)
         stem = root / f"frame-{k:06d}"
         Image.fromarray(depth_mm).save(f"{stem}.depth.png")
-        Image.fromarray(np.full((H, W, 3), 40 * k, np.uint8)).save(f"{stem}.color.png")
+        Image.fromarray(np.full((h, w, 3), 40 * k, np.uint8)).save(f"{stem}.color.png")
         np.savetxt(f"{stem}.pose.txt", R0 @ T)
     return R0[:3, :3]
 
@@ -75,7 +93,7 @@ def test_the_world_is_turned_so_the_floor_is_horizontal(tmp_path):
     up = rec.R_gravity @ R0 @ np.array([0.0, 0.0, 1.0])  # the true up in the turned world
     assert np.degrees(np.arccos(np.clip(up[2], -1, 1))) < 1.0
     heights = rec.T_world_camera[:, 2, 3]
-    assert np.ptp(heights) < 1e-3  # every camera 1 m above the floor: the same height once level
+    assert np.ptp(heights) < 1e-3  # every camera as high above the floor: the same height once level
 
 
 def test_bad_input_is_one_error_line(tmp_path, capsys):
@@ -86,3 +104,22 @@ def test_bad_input_is_one_error_line(tmp_path, capsys):
     (tmp_path / "exists").mkdir()
     assert main(["convert", str(tmp_path / "rec"), str(tmp_path / "exists"), "--step", "1"]) == 2
     assert "already exists" in capsys.readouterr().err
+
+
+def test_a_box_on_the_floor_is_one_track_standing_on_it(tmp_path):
+    """The whole `run` path (turned world, pipeline with the shipped model, labels, JSON): one box, one track."""
+    lo, hi = np.array([-0.08, -0.06, 0.0]), np.array([0.08, 0.06, 0.12])
+    R0 = write_recording(tmp_path / "rec", frames=6, box=(lo, hi), size=(320, 240, 277.0), reach=0.5)
+    rec = load_recording(tmp_path / "rec")
+    centre = rec.R_gravity @ R0 @ (0.5 * (lo + hi))
+    labels = tmp_path / "labels.json"
+    labels.write_text(json.dumps([{"name": "box", "xy": centre[:2].tolist(), "half_xy": [0.08, 0.08]}]))
+    out = tmp_path / "result.json"
+    assert main(["run", str(tmp_path / "rec"), "--step", "1", "--objects", str(labels), "--out", str(out)]) == 0
+    result = json.loads(out.read_text())
+    summary = result["summary"]
+    assert summary["frames_used"] == 6
+    assert summary["tracks_per_object"] == {"box": [result["tracks"][0]["id"]]}, result["tracks"]
+    assert summary["tracks_off_labelled_objects"] == []
+    assert abs(summary["table_z"] - centre[2] + 0.06) < 0.01  # the floor, 6 cm under the box's centre
+    assert out.with_suffix(".png").exists()
