@@ -9,8 +9,9 @@ the world is turned to gravity first (``gravity_rotation``): a hand-held camera'
 horizontal, so up is the direction most nearly perpendicular to every frame's x axis, refined to the
 normal of the dominant horizontal plane in the depth (floor or table top).
 
-    python benchmarks/real_recording.py convert DATA_DIR BAG [--step 25]   # a bag for `demo --bag`
-    python benchmarks/real_recording.py run DATA_DIR [--step 5] [--name redkitchen]
+    python benchmarks/real_recording.py convert DATA_DIR BAG [--step 25] [--rate 2]   # a bag for `demo --bag`
+    python benchmarks/real_recording.py run DATA_DIR [--step 25] [--objects LABELS] [--set KEY=VALUE ...]
+    python benchmarks/real_recording.py nodes DATA_DIR [--step 25] [--rate 0.5] [--objects LABELS]
 
 ``convert`` writes /image (rgb8), /depth (16UC1, mm), /camera_info and /camera_pose (PoseStamped in
 ``world``) at ``--rate`` Hz, the layout `vtr-perception demo --record` writes and `demo --bag` plays.
@@ -20,6 +21,10 @@ object's size, position, height of its mesh bottom above the table plane, views,
 With ``--objects`` (a JSON list of {"name", "xy", "half_xy", "standing"}: footprints in the turned world) each
 track is given the labelled object whose footprint, grown by ``--match-m``, holds its centre: a standing object
 should have exactly one track, and a track on no labelled object is a false one; without it only tracks are listed.
+``nodes`` writes the bag to a temporary directory, plays it through `vtr-perception demo --bag` (the nodes as
+processes over DDS) and writes benchmarks/results/real_recording_<name>_nodes.json: the objects the nodes
+published, their views, labels and mesh bottoms, and the frame-skip warnings in the node's log. The data of
+7-Scenes may be used for non-commercial purposes only: it is not in the project (docs/experiments.md).
 """
 
 from __future__ import annotations
