@@ -74,14 +74,15 @@ def test_frames_become_a_bag_the_player_reads(tmp_path):
     assert main(["convert", str(tmp_path / "rec"), str(tmp_path / "bag"), "--step", "1", "--rate", "4"]) == 0
     assert check_bag(tmp_path / "bag") == 5 * 4
     messages = list(read_bag(tmp_path / "bag"))
-    counts = {name: sum(n == name for n, _, _ in messages) for name in ("image", "depth", "camera_info", "camera_pose")}
-    assert counts == {"image": 5, "depth": 5, "camera_info": 5, "camera_pose": 5}
-    depth = [m for n, _, m in messages if n == "depth"]
+    names = ("/image", "/depth", "/camera_info", "/camera_pose")
+    counts = {name: sum(n == name for n, _, _ in messages) for name in names}
+    assert counts == dict.fromkeys(names, 5)
+    depth = [m for n, _, m in messages if n == "/depth"]
     assert depth[0].encoding == "16UC1" and (depth[0].width, depth[0].height) == (W, H)
-    stamps = [conv.stamp_to_seconds(m.header.stamp) for n, _, m in messages if n == "image"]
+    stamps = [conv.stamp_to_seconds(m.header.stamp) for n, _, m in messages if n == "/image"]
     np.testing.assert_allclose(np.diff(stamps), 0.25)
     rec = load_recording(tmp_path / "rec")
-    pose = conv.pose_to_matrix(next(m for n, _, m in messages if n == "camera_pose"))
+    pose = conv.pose_to_matrix(next(m for n, _, m in messages if n == "/camera_pose"))
     np.testing.assert_allclose(pose, rec.T_world_camera[0], atol=1e-6)
     raw = np.asarray(Image.open(tmp_path / "rec" / "frame-000000.depth.png"))
     np.testing.assert_allclose(conv.image_to_depth(depth[0]), np.where(raw > 0, raw / 1000.0, np.nan), atol=1e-6)
