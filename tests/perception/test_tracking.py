@@ -265,9 +265,15 @@ def test_a_stacked_fragment_track_joins_the_older_whole_one_which_keeps_its_view
     tracker.step([_points_det([-0.06, -0.06, 0.0], [0.06, 0.06, 0.13], n=400, seed=3)], K, T, 0.0)
     (whole,) = tracker.tracks.values()
     whole.buffer.views.append("a view")  # stands for a View: the merge must keep it
-    step = tracker.step([_shell_det(0.06, 0.08, 0.13, seed=2)], K, camera_on_circle(90), 1.0)  # unmatched: too small
+    points = whole.points.copy()
+    piece = _points_det([-0.015, -0.015, 0.10], [0.015, 0.015, 0.13], seed=2)  # too small to match: a new track
+    step = tracker.step([piece], K, T, 1.0)
     assert list(tracker.tracks) == [whole.id] and whole.buffer.views == ["a view"]
+    assert np.array_equal(whole.points, points)  # a piece of what it has seen whole adds nothing
     assert step.created == [] and step.retired == []  # the fragment's track never came out of the step
+    # a piece at the edge of the box may be a neighbour the box reaches over: it keeps its own track
+    edge = _points_det([0.025, 0.025, 0.0], [0.055, 0.055, 0.04], seed=4)
+    assert len(tracker.step([edge], K, T, 2.0).created) == 1 and len(tracker.tracks) == 2
 
 
 def test_neighbours_whose_boxes_overlap_but_footprints_do_not_stay_two_tracks():

@@ -29,10 +29,13 @@ from vtr_perception.perception.segmentation import Detection, segmentation_strid
 from vtr_perception.perception.view_buffer import ViewBuffer
 
 _GATED = 1e6
-# Two tracks whose footprints (convex hulls of their fused points in world xy) share at least this fraction of the
-# smaller one are one object: separate objects on a table stand side by side, more than cluster_eps_m apart, and
-# segmentation makes a piece over a standing one part of it (a lamp's shade over its base).
+# Two tracks stand on one footprint when the convex hull of one's fused points in world xy covers at least
+# STACKED_OVERLAP of the other's and their xy box centres are at most STACKED_CENTRE_FRACTION of the larger box's
+# longest side (or cluster_eps_m) apart: separate objects on a table stand side by side, more than cluster_eps_m
+# apart, and segmentation makes a piece over a standing one part of it (a lamp's shade over its base). A piece
+# near the edge of a track's box is left alone: it may be a neighbour the track's box reaches over.
 STACKED_OVERLAP = 0.5
+STACKED_CENTRE_FRACTION = 0.25
 
 
 @dataclass
@@ -208,9 +211,15 @@ def _inside(points: np.ndarray, box_points: np.ndarray, margin_m: float, fractio
 
 
 def _one_object(a: Track, b: Track, tracks: list[Track], cell_m: float, margin_m: float) -> bool:
-    """Whether the older track ``a`` and the younger ``b`` are one object: on one footprint and either stacked
-    (one's points all above the other's, as a shade over a base) or one inside the other's box (a piece of it).
-    A younger track whose box holds another track too is a blob of touching objects, never one of them."""
+    """Whether the older track ``a`` and the younger ``b`` are one object: on one footprint (module constants)
+    and either stacked (one's points all above the other's, as a shade over a base) or one inside the other's
+    box (a piece of it). A younger track whose box holds another track too is a blob of touching objects,
+    never one of them."""
+    boxes = [(t.points[:, :2].min(axis=0), t.points[:, :2].max(axis=0)) for t in (a, b)]
+    apart = float(np.linalg.norm(0.5 * (boxes[0][0] + boxes[0][1]) - 0.5 * (boxes[1][0] + boxes[1][1])))
+    larger = max(float(np.max(hi - lo)) for lo, hi in boxes)
+    if apart > max(STACKED_CENTRE_FRACTION * larger, margin_m):
+        return False
     if footprint_overlap(a.points, b.points, cell_m) < STACKED_OVERLAP:
         return False
     za, zb = a.points[:, 2], b.points[:, 2]
@@ -236,15 +245,17 @@ def stacked_pair(tracks: list[Track], cell_m: float, margin_m: float) -> tuple[T
 def absorb(keep: Track, other: Track, voxel: float, margin_m: float) -> bool:
     """Make ``keep`` the whole object of ``keep`` and ``other`` (two pieces of it); ``other`` is dropped after.
 
-    Geometry is the union. Views, evidence and the estimate are those of a track whose box already held the
-    other's points (it saw the whole object); when neither did, both saw pieces, whose silhouettes would carve
-    the object away: the views start again from the next frames, which show it whole. Returns whether
-    ``other`` was the whole one (its detections are then the object's)."""
-    whole_other = False
+    When ``keep``'s box already held ``other``'s points, ``other`` was a piece of what ``keep`` has seen whole:
+    ``keep`` stays as it is. Otherwise the geometry is the union, and views, evidence and estimate are
+    ``other``'s if its box held ``keep``'s points (it saw the whole object), else none: both saw pieces, whose
+    silhouettes would carve the object away, and the views start again from the next frames, which show it
+    whole. Returns whether ``other`` was the whole one (its detections are then the object's)."""
+    keep.confirmed = keep.confirmed or other.confirmed
+    keep.first_seen, keep.last_seen = min(keep.first_seen, other.first_seen), max(keep.last_seen, other.last_seen)
     if _inside(other.points, keep.points, margin_m):
-        pass  # keep saw the whole object: its views, evidence and estimate stay
-    elif _inside(keep.points, other.points, margin_m):
-        whole_other = True
+        return False
+    whole_other = _inside(keep.points, other.points, margin_m)
+    if whole_other:
         keep.buffer, keep.evidence = other.buffer, other.evidence
         keep.estimate, keep.network, keep.fused_version = None, None, -1  # estimated again under keep's id
         keep.needs_reconstruction = len(keep.buffer) > 0
@@ -260,8 +271,6 @@ def absorb(keep: Track, other: Track, voxel: float, margin_m: float) -> bool:
     keep.center, keep.extent = 0.5 * (lo + hi), hi - lo
     keep.hits += other.hits
     keep.misses = min(keep.misses, other.misses)
-    keep.confirmed = keep.confirmed or other.confirmed
-    keep.first_seen, keep.last_seen = min(keep.first_seen, other.first_seen), max(keep.last_seen, other.last_seen)
     keep.fused_direction = None  # the next frame fuses whatever its direction
     return whole_other
 
