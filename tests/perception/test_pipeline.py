@@ -212,3 +212,21 @@ def test_a_view_a_neighbour_partly_hides_adds_no_view():
         assert pipe.process(rgb, depth, K, T, 5.0).skipped is None
         assert len(track.buffer) == views + views_added
         assert pipe.event_counts["occluded_view_dropped"] == 1 - views_added
+
+
+def test_the_support_plane_is_carried_to_the_next_frame_and_dropped_on_reset_and_pose_jumps():
+    pipe = _pipeline()
+    assert pipe.plane_hint is None
+    _feed(pipe, [0])
+    first = pipe.plane_hint
+    assert first is not None and first[2] > 0.999 and abs(first[3]) < 0.003  # the table top, z = 0
+    _feed(pipe, [5], start=1.0)  # refitted from the hint: still the table
+    assert pipe.plane_hint is not None and abs(pipe.plane_hint[3]) < 0.003
+    T = camera_on_circle(10)
+    rgb, depth, _ = render([BOX], K, T)
+    T_wrong = T.copy()
+    T_wrong[:3, 3] += [0.0, 0.0, 0.5]  # a jump: this frame's plane is 0.5 m off and must not become the hint
+    pipe.process(rgb, depth, K, T_wrong, 2.0)
+    assert abs(pipe.plane_hint[3]) < 0.003
+    pipe.reset()
+    assert pipe.plane_hint is None

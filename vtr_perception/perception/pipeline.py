@@ -109,9 +109,12 @@ class PerceptionPipeline:
         self.skip_counts: Counter[str] = Counter()
         self.event_counts: Counter[str] = Counter()  # not skips: border-cut views, reconstructions, ...
         self.max_model_views = min(config.max_views, backend.info.max_views)
+        # The last depth frame's support plane (world): the next frame refits it instead of searching (support.py).
+        self.plane_hint: np.ndarray | None = None
 
     def reset(self) -> list[int]:
         """Start over: forget every object and its views (returns the ids forgotten); counters stay."""
+        self.plane_hint = None
         return self.tracker.reset()
 
     @property
@@ -131,12 +134,15 @@ class PerceptionPipeline:
                 out[t.id] = t.estimate
         return out
 
-    def _segment(self, rgb, depth, intrinsics, T, mask) -> Segmentation | str:
+    def _segment(self, rgb, depth, intrinsics, T, mask, jumped: bool = False) -> Segmentation | str:
         cfg = self.config
         if mask is not None:
             seg = segment_mask(mask, depth, intrinsics, T, cfg)
         elif depth is not None:
-            seg = segment_depth(depth, intrinsics, T, cfg)
+            # No hint used or kept across a camera pose jump: that pose, and the world plane it gives, may be off.
+            seg = segment_depth(depth, intrinsics, T, cfg, plane_hint=None if jumped else self.plane_hint)
+            if not jumped:
+                self.plane_hint = seg.plane_world
         else:
             return "no_depth_and_no_mask"
         if seg.reason is not None:
@@ -172,7 +178,7 @@ class PerceptionPipeline:
         if depth is not None and np.shape(depth) != (intrinsics.height, intrinsics.width):
             return self._skip("depth_size_mismatch", timings)
         jumped = self.tracker.pose_jumped(T)
-        seg = self._segment(rgb, depth, intrinsics, T, mask)
+        seg = self._segment(rgb, depth, intrinsics, T, mask, jumped)
         t1 = time.perf_counter()
         timings["segmentation"] = 1e3 * (t1 - t0)
         if isinstance(seg, str):

@@ -121,12 +121,18 @@ def segmentation_stride(config: PerceptionConfig, intrinsics: Intrinsics) -> int
 
 
 def segment_depth(
-    depth: np.ndarray, intrinsics: Intrinsics, T_world_camera: np.ndarray, config: PerceptionConfig
+    depth: np.ndarray,
+    intrinsics: Intrinsics,
+    T_world_camera: np.ndarray,
+    config: PerceptionConfig,
+    plane_hint: np.ndarray | None = None,
 ) -> Segmentation:
     """Table-top segmentation: find the support surface, cluster what stands on it (DBSCAN), keep objects.
 
     A cluster is an object when it stands on the support (its lowest point near the plane), lies within
     the support's seen extent (perception/support.py) and is no longer than ``max_object_size_m``.
+    ``plane_hint`` (an earlier frame's ``plane_world``) skips the plane search while it still fits
+    (``fit_support``); the extent is found in every frame.
     """
     depth = np.asarray(depth)
     _check_inputs(depth, "depth", intrinsics)
@@ -138,7 +144,7 @@ def segment_depth(
         return Segmentation([], None, "no_valid_depth")
     thr_grid = noise_threshold(np.nan_to_num(d_grid), config)
     camera = np.asarray(T_world_camera, dtype=np.float64)[:3, 3]
-    support = fit_support(pts_grid, valid, thr_grid, camera, config)
+    support = fit_support(pts_grid, valid, thr_grid, camera, config, hint=plane_hint)
     if support is None or support.inliers < config.plane_min_fraction * n_valid:
         return Segmentation([], None, "no_support_plane")
     plane = support.plane
@@ -245,15 +251,21 @@ def _full_resolution_mask(
     x0, x1 = cols[0] * s, min((cols[-1] + 1) * s, depth.shape[1])
     block = cells[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
     up = np.repeat(np.repeat(block, s, axis=0), s, axis=1)[: y1 - y0, : x1 - x0]
-    window = up & _object_pixels(depth[y0:y1, x0:x1], intrinsics, T_world_camera, plane, config, (y0, x0))
-    ys, xs = np.nonzero(window)
-    p = _pixel_points(depth, intrinsics, T_world_camera, ys + y0, xs + x0)
+    d = depth[y0:y1, x0:x1]
+    window = up & _object_pixels(d, intrinsics, T_world_camera, plane, config, (y0, x0))
     margin = config.cluster_eps_m / 2.0
-    inside = np.all((p >= points.min(axis=0) - margin) & (p <= points.max(axis=0) + margin), axis=1)
-    if not inside.any():
+    lo, hi = points.min(axis=0) - margin, points.max(axis=0) + margin
+    T = np.asarray(T_world_camera, dtype=np.float64)
+    u = (x0 + np.arange(x1 - x0) + 0.5 - intrinsics.cx) / intrinsics.fx
+    v = (y0 + np.arange(y1 - y0) + 0.5 - intrinsics.cy) / intrinsics.fy
+    with np.errstate(invalid="ignore"):
+        for c in range(3):  # each world coordinate of every window pixel, d * (R[c] . ray) + t[c], in the box
+            coord = d * (T[c, 0] * u[None, :] + T[c, 1] * v[:, None] + T[c, 2]) + T[c, 3]
+            window &= (coord >= lo[c]) & (coord <= hi[c])
+    if not window.any():
         return None
     mask = np.zeros(depth.shape, dtype=bool)
-    mask[ys[inside] + y0, xs[inside] + x0] = True
+    mask[y0:y1, x0:x1] = window
     return mask
 
 
@@ -295,18 +307,6 @@ def merge_overlapping_clusters(points: np.ndarray, labels: np.ndarray, min_overl
         labels[labels == pair[1]] = pair[0]
     _, compact = np.unique(labels, return_inverse=True)  # renumber 0..n-1, noise stays -1
     return np.where(labels >= 0, compact.reshape(labels.shape) - int(labels.min() < 0), -1)
-
-
-def _pixel_points(
-    depth: np.ndarray, intrinsics: Intrinsics, T_world_camera: np.ndarray, ys: np.ndarray, xs: np.ndarray
-) -> np.ndarray:
-    d = depth[ys, xs].astype(np.float64)
-    rays = np.stack(
-        [(xs + 0.5 - intrinsics.cx) / intrinsics.fx, (ys + 0.5 - intrinsics.cy) / intrinsics.fy, np.ones_like(d)],
-        axis=1,
-    )
-    T = np.asarray(T_world_camera, dtype=np.float64)
-    return (rays * d[:, None]) @ T[:3, :3].T + T[:3, 3]
 
 
 def _object_pixels(
