@@ -267,7 +267,7 @@ def start_run(objects: int, args, model_dir: Path, backend: str, logs: Path):
         os.environ[key] = env[key]  # this process's listener joins the same graph
     procs = [start("vtr_perception.ros.reconstruction_node",
                    {"backend": backend, "model_dir": str(model_dir), "diagnostics_period_s": 1.0,
-                    "pose_qos": args.pose_qos},
+                    "pose_qos": args.pose_qos, "image_qos": args.image_qos},
                    logs / f"reconstruction_{objects}.log", env, ROOT / "config" / "reconstruction.yaml")]  # fmt: skip
     listener = Listener()
     replay = None
@@ -397,6 +397,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                              "(0: one burst, which loses samples on Fast DDS/UDP here)")  # fmt: skip
     parser.add_argument("--pose-qos", default="reliable", choices=("reliable", "sensor_data"),
                         help="the node's pose_qos parameter (default: reliable, as shipped)")  # fmt: skip
+    parser.add_argument("--image-qos", default="reliable", choices=("reliable", "sensor_data"),
+                        help="the node's image_qos (default: reliable, as for a same-host driver: best effort loses "
+                             "most VGA frames over UDP)")  # fmt: skip
     parser.add_argument("--seed", type=int, default=5, help="scene seed")
     parser.add_argument(
         "--camera",
@@ -453,6 +456,7 @@ def main() -> int:
         "transport": "Fast DDS UDPv4 on localhost",
         "camera": "sim_camera_node (live rendering)" if args.live_sim else "pre-rendered sim frames replayed",
         "pose_qos": args.pose_qos,
+        "image_qos": args.image_qos,
         "load_average_1min": os.getloadavg()[0],  # the CPU is shared: timings depend on it
         "reset_every_s": args.reset_every,
         "publish_spacing_ms": args.publish_spacing_ms,
