@@ -22,7 +22,7 @@ from scipy.spatial import ConvexHull, QhullError
 from vtr_perception.perception.config import PerceptionConfig
 
 _RANSAC_SAMPLE = 2000  # points that rank the best hypotheses: enough to rank planes, cheap to score
-_RANSAC_FINALISTS = 8  # hypotheses scored on the whole sample (all of them are scored on a quarter of it)
+_RANSAC_FINALISTS = 16  # hypotheses scored on the whole sample (all of them are scored on a quarter of it)
 
 
 def depth_sigma(depth_m: np.ndarray, config: PerceptionConfig) -> np.ndarray:
