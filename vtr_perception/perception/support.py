@@ -46,14 +46,23 @@ class SupportSurface:
 
     def height(self, points: np.ndarray) -> np.ndarray:
         """Signed distance (m) of ``points`` above the plane."""
-        return points @ self.plane[:3] + self.plane[3]
+        return _plane_distance(points, self.plane)
 
     def outside_m(self, points: np.ndarray) -> np.ndarray:
         """How far (m) each point's foot on the plane lies beyond the seen patch's hull (<= 0 inside)."""
         if self.hull is None:
             return np.full(len(points), np.inf)
-        uv = points @ self.basis.T
-        return np.max(uv @ self.hull[:, :2].T + self.hull[:, 2], axis=1)
+        uv = _in_plane(points, self.basis)
+        # elementwise, one hull face at a time: threaded BLAS products of this size stall on a loaded machine
+        out = np.full(len(points), -np.inf)
+        for a, b, c in self.hull:
+            np.maximum(out, uv[:, 0] * a + uv[:, 1] * b + c, out=out)
+        return out
+
+
+def _in_plane(points: np.ndarray, basis: np.ndarray) -> np.ndarray:
+    """(N, 2) coordinates of (N, 3) ``points`` along the two rows of ``basis`` (elementwise, no BLAS)."""
+    return np.stack([points[:, 0] * e[0] + points[:, 1] * e[1] + points[:, 2] * e[2] for e in basis], axis=1)
 
 
 def _plane_basis(normal: np.ndarray) -> np.ndarray:
@@ -99,12 +108,13 @@ def refine_plane(points: np.ndarray, threshold: np.ndarray, plane: np.ndarray, r
     """``plane`` refitted ``rounds`` times by least squares to its inliers among ``points`` (normal side kept)."""
     for _ in range(rounds):
         inlier = np.abs(_plane_distance(points, plane)) < threshold
-        fit = points[inlier][:: max(1, int(inlier.sum()) // 5000)]
-        if len(fit) < 3:
+        fit = np.ascontiguousarray(points[inlier][:: max(1, int(inlier.sum()) // 5000)].T)  # (3, n): fast rows
+        if fit.shape[1] < 3:
             break
-        centroid = fit.mean(axis=0)
-        centred = fit - centroid
-        normal = np.linalg.eigh(np.einsum("ni,nj->ij", centred, centred))[1][:, 0]  # smallest-variance axis
+        centroid = fit.mean(axis=1)
+        centred = fit - centroid[:, None]
+        scatter = np.array([[centred[i] @ centred[j] for j in range(3)] for i in range(3)])
+        normal = np.linalg.eigh(scatter)[1][:, 0]  # the smallest-variance axis
         normal = normal if normal @ plane[:3] >= 0 else -normal
         plane = np.append(normal, -normal @ centroid)
     return plane
@@ -201,7 +211,7 @@ def fit_support(
         # The hull of a patch of a plane seen through a pinhole is the hull of its rim cells (the image of a
         # plane is a projective map of it): qhull gets the rim, a tenth of the points.
         rim = patch & ~ndimage.binary_erosion(patch, structure=square)
-        uv = points_grid[rim] @ basis.T
+        uv = _in_plane(points_grid[rim], basis)
         try:
             hull = ConvexHull(uv).equations
         except (QhullError, ValueError):
