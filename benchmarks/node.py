@@ -1,20 +1,24 @@
 """End-to-end node benchmark: sim_camera_node -> reconstruction_node over DDS, latency, throughput, memory.
 
     python benchmarks/node.py                    # the shipped model (models/), 60 s soak per object count
+    python benchmarks/node.py --camera qvga --no-room   # the bare table at 320x240
     python benchmarks/node.py --duration 300     # the full 5-minute soak
     python benchmarks/node.py --random-init      # an untrained default-size model (same compute, no real meshes)
 
-For 1 and 3 objects: frames of the simulated table-top scene, orbiting the table, arrive at
-15 Hz (the node keeps the newest frame and drops the rest), the reconstruction node runs the
-ONNX Runtime backend when a reconstructor.onnx is there (else torch), and this process
-listens like rviz does. The frames are rendered once and replayed (see ReplayCamera). Every
-``--reset-every`` seconds it calls ``reconstruction/reset``, so the objects are rebuilt from their
-first views again and markers keep changing: one orbit gives an object all the views its buffer
-keeps, after which a reconstruction, and so a latency sample, is rare.
+For 1 and 3 objects: frames of the simulated table-top scene in the cluttered room (sim/room.py),
+640x480 at 65 deg with RealSense D435 depth noise by default (``--camera``, ``--no-room``,
+``--depth-noise``; the JSON's ``sim_camera``), orbiting the table, arrive at 15 Hz (the node
+keeps the newest frame and drops the rest), the reconstruction node runs the ONNX Runtime
+backend when a reconstructor.onnx is there (else torch), and this process listens like rviz
+does. The frames are rendered once and replayed (see ReplayCamera). Every ``--reset-every``
+seconds it calls ``reconstruction/reset``, so the objects are rebuilt from their first views
+again and markers keep changing: one orbit gives an object all the views its buffer keeps,
+after which a reconstruction, and so a latency sample, is rare.
 
     latency_ms_*   wall time of a marker's arrival here minus its image stamp (the camera's
                    capture time): queueing + sync + perception + network + publish + DDS
-    throughput_hz  frames the node took all the way through the pipeline per second
+    throughput_hz  frames the node took all the way through the pipeline per second (frames_received =
+                   frames_processed + frames_dropped: the node keeps the newest frame, never a queue)
     updates_hz     MarkerArray updates per second (frames that changed an object's reconstruction)
     rss_mb_*       resident memory of the node process after warm-up and at the end of the soak
 
@@ -101,15 +105,33 @@ def exported_model_dir(checkpoint: Path, tmp: Path) -> Path:
     return out
 
 
+CAMERAS = {"vga": (640, 480, 65.0), "qvga": (320, 240, 60.0), "hd": (1280, 720, 65.0)}
+
+
+def camera_config(args, objects: int, **extra) -> SimCameraConfig:
+    """The simulated camera the benchmark runs: ``--camera`` profile (or ``--width/--height/--fov``), room, noise."""
+    width, height, fov = CAMERAS[args.camera]
+    return SimCameraConfig(source="procedural", num_objects=objects, seed=args.seed, mode="orbit", distance=0.4,
+                           room=not args.no_room, width=args.width or width, height=args.height or height,
+                           fov_deg=args.fov or fov, depth_noise=args.depth_noise, **extra)  # fmt: skip
+
+
+def camera_record(args) -> dict:
+    """The camera the JSON records (the same values ``camera_config`` uses)."""
+    c = camera_config(args, 1)
+    return {"profile": args.camera, "width": c.width, "height": c.height, "fov_deg": c.fov_deg, "room": c.room,
+            "depth_noise": c.depth_noise, "rate_hz": args.rate}  # fmt: skip
+
+
 class ReplayCamera:
     """Pre-rendered orbit frames of the simulated scene, published at ``rate`` Hz with fresh stamps.
 
-    A real camera driver costs next to nothing per frame; rendering 320x240 RGB-D at 15 Hz
-    (~80 ms a frame) would take a whole core of this 2-core machine away from the node under
+    A real camera driver costs next to nothing per frame; rendering RGB-D at 15 Hz
+    (~80 ms a 320x240 frame) would take a whole core of this 2-core machine away from the node under
     test, so the frames are rendered once and replayed (``--live-sim`` runs sim_camera_node instead).
     """
 
-    def __init__(self, node, *, objects: int, seed: int, rate: float, step_deg: float, spacing_s: float) -> None:
+    def __init__(self, node, *, objects: int, args, step_deg: float, spacing_s: float) -> None:
         from geometry_msgs.msg import PoseStamped
         from sensor_msgs.msg import CameraInfo, Image
 
@@ -117,9 +139,8 @@ class ReplayCamera:
         from vtr_perception.ros.qos import image_qos, reliable_qos
         from vtr_perception.sim.camera import SimCamera
 
-        self.conv, self.rate, self.spacing_s = conv, rate, spacing_s
-        sim = SimCamera(SimCameraConfig(source="procedural", num_objects=objects, seed=seed, mode="orbit",
-                                        distance=0.4, orbit_speed_deg=step_deg))  # fmt: skip
+        self.conv, self.rate, self.spacing_s = conv, args.rate, spacing_s
+        sim = SimCamera(camera_config(args, objects, orbit_speed_deg=step_deg))
         self.frames = []
         frames = max(2, round(360.0 / step_deg))  # one full circle, so the replay loops without a jump
         for _ in tqdm(range(frames), desc=f"rendering {frames} frames", unit="frame"):
@@ -246,19 +267,22 @@ def start_run(objects: int, args, model_dir: Path, backend: str, logs: Path):
         os.environ[key] = env[key]  # this process's listener joins the same graph
     procs = [start("vtr_perception.ros.reconstruction_node",
                    {"backend": backend, "model_dir": str(model_dir), "diagnostics_period_s": 1.0,
-                    "pose_qos": args.pose_qos},
+                    "pose_qos": args.pose_qos, "image_qos": args.image_qos},
                    logs / f"reconstruction_{objects}.log", env, ROOT / "config" / "reconstruction.yaml")]  # fmt: skip
     listener = Listener()
     replay = None
     if args.live_sim:
+        c = camera_config(args, objects)
         procs.append(start("vtr_perception.ros.sim_camera_node",
                            {"num_objects": objects, "seed": args.seed, "rate_hz": args.rate, "mode": "orbit",
-                            "publish_spacing_s": args.publish_spacing_ms / 1e3,
-                            "orbit_speed_deg": args.orbit_speed, "distance": 0.4},
+                            "publish_spacing_s": args.publish_spacing_ms / 1e3, "source": c.source,
+                            "orbit_speed_deg": args.orbit_speed, "distance": c.distance, "room": c.room,
+                            "width": c.width, "height": c.height, "fov_deg": c.fov_deg,
+                            "depth_noise": c.depth_noise},
                            logs / f"sim_camera_{objects}.log", env, ROOT / "config" / "sim_camera.yaml"))  # fmt: skip
     else:
-        replay = ReplayCamera(listener.node, objects=objects, seed=args.seed, rate=args.rate,
-                              step_deg=args.orbit_speed, spacing_s=args.publish_spacing_ms / 1e3)  # fmt: skip
+        replay = ReplayCamera(listener.node, objects=objects, args=args, step_deg=args.orbit_speed,
+                              spacing_s=args.publish_spacing_ms / 1e3)  # fmt: skip
         replay.start()
     return procs, listener, replay
 
@@ -324,6 +348,9 @@ def summarise_run(objects: int, m: dict) -> dict:
         "input_rate_hz": float(after.get("input_rate_hz", 0.0)),
         # per input topic as the node received it: below the camera rate means samples lost on the way
         "input_hz": {k.removeprefix("input_hz."): float(v) for k, v in after.items() if k.startswith("input_hz.")},
+        # frames assembled by the node while measuring: processed all the way, or dropped (a newer one arrived first)
+        "frames_received": delta("frames_processed") + delta("frames_dropped"),
+        "frames_processed": delta("frames_processed"),
         "frames_dropped": delta("frames_dropped"),
         "frames_skipped": delta("frames_skipped"),
         "errors": int(after.get("errors", 0)),
@@ -352,7 +379,7 @@ def run_one(objects: int, args, model_dir: Path, backend: str, logs: Path) -> di
     return summarise_run(objects, measured)
 
 
-def main() -> int:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--duration", type=float, default=60.0, help="soak seconds per object count (default 60)")
     parser.add_argument("--warmup", type=float, default=10.0, help="seconds after the first marker before measuring")
@@ -370,14 +397,31 @@ def main() -> int:
                              "(0: one burst, which loses samples on Fast DDS/UDP here)")  # fmt: skip
     parser.add_argument("--pose-qos", default="reliable", choices=("reliable", "sensor_data"),
                         help="the node's pose_qos parameter (default: reliable, as shipped)")  # fmt: skip
+    parser.add_argument("--image-qos", default="reliable", choices=("reliable", "sensor_data"),
+                        help="the node's image_qos (default: reliable, as for a same-host driver: best effort loses "
+                             "most VGA frames over UDP)")  # fmt: skip
     parser.add_argument("--seed", type=int, default=5, help="scene seed")
+    parser.add_argument(
+        "--camera",
+        default="vga",
+        choices=sorted(CAMERAS),
+        help="camera profile: vga 640x480 at 65 deg (default), qvga 320x240 at 60, hd 1280x720 at 65",
+    )
+    parser.add_argument("--width", type=int, default=0, help="image width (default: the --camera profile's)")
+    parser.add_argument("--height", type=int, default=0, help="image height (default: the --camera profile's)")
+    parser.add_argument("--fov", type=float, default=0.0, help="horizontal field of view, deg (default: profile's)")
+    parser.add_argument("--no-room", action="store_true", help="the bare table without the room's clutter")
+    parser.add_argument("--depth-noise", default="realsense_d435", help="depth noise profile (sim/depth_noise.py)")
     parser.add_argument("--model-dir", default=str(ROOT / "models"), help="model directory (default models/)")
     parser.add_argument("--backend", default="", help="backend (default: onnxruntime when an ONNX file exists)")
     parser.add_argument("--random-init", action="store_true", help="an untrained default-size model instead")
     parser.add_argument("--startup-timeout", type=float, default=120.0)
     parser.add_argument("--out", default=None, help="result path (default benchmarks/results/node.json)")
-    args = parser.parse_args()
+    return parser.parse_args(argv)
 
+
+def main() -> int:
+    args = parse_args()
     with tempfile.TemporaryDirectory(prefix="node_benchmark_") as tmp:
         tmp = Path(tmp)
         if args.random_init:
@@ -407,10 +451,13 @@ def main() -> int:
         "backend": backend,
         "model": model,
         "camera_rate_hz": args.rate,
-        "image_size": "320x240 (config/sim_camera.yaml)",
+        "image_size": f"{camera_record(args)['width']}x{camera_record(args)['height']}",
+        "sim_camera": camera_record(args),
         "transport": "Fast DDS UDPv4 on localhost",
         "camera": "sim_camera_node (live rendering)" if args.live_sim else "pre-rendered sim frames replayed",
         "pose_qos": args.pose_qos,
+        "image_qos": args.image_qos,
+        "load_average_1min": os.getloadavg()[0],  # the CPU is shared: timings depend on it
         "reset_every_s": args.reset_every,
         "publish_spacing_ms": args.publish_spacing_ms,
         "target": {"latency_ms_p50_below": TARGET_P50_MS, "met": bool(head["latency_ms_p50"] < TARGET_P50_MS)},

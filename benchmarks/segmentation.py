@@ -10,8 +10,10 @@ is labelled by the true instance most of its mask covers: a table object (found)
 
     python benchmarks/segmentation.py [--scenes 2] [--views 6] [--sizes 640x480 1280x720] [--noise kinect_v1]
 
-Wall times depend on the machine's load (the load average is recorded); cpu_p50_ms is the process's CPU
-time per call (all its threads), less sensitive to other processes on a shared machine.
+Wall times depend on the machine's load (the load average at the start and the end is recorded);
+cpu_p50_ms is the process's CPU time per call (all its threads), less sensitive to other processes on a
+shared machine. hinted_*: each frame after a scene's first with the previous frame's support plane as
+``plane_hint``, as PerceptionPipeline runs it (the plane search is skipped while the hint fits).
 """
 
 from __future__ import annotations
@@ -73,6 +75,15 @@ def label_detections(detections, truth: np.ndarray, num_objects: int, min_visibl
     }
 
 
+def time_calls(call: tuple, hint, repeats: int, wall_ms: list[float], cpu_ms: list[float]) -> None:
+    """Append wall and process CPU ms of ``repeats`` calls of ``segment_depth(*call, plane_hint=hint)``."""
+    for _ in range(repeats):
+        t0, c0 = time.perf_counter(), time.process_time()
+        segment_depth(*call, plane_hint=hint)
+        wall_ms.append(1e3 * (time.perf_counter() - t0))
+        cpu_ms.append(1e3 * (time.process_time() - c0))
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--scenes", type=int, default=2)
@@ -89,6 +100,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from vtr_perception.sim.scenes import make_tabletop_scene
 
+    load_start = os.getloadavg()[0]
     config = PerceptionConfig()
     scenes = [
         make_tabletop_scene(args.source, num_objects=3, split=args.split, seed=s, room=True) for s in range(args.scenes)
@@ -98,24 +110,30 @@ def main(argv: list[str] | None = None) -> int:
         width, height = (int(v) for v in size.split("x"))
         K = Intrinsics.from_fov(width, height, args.fov)
         min_visible = int(args.min_visible_px * width * height / (640 * 480))
-        ms, cpu_ms, totals = [], [], {"visible": 0, "found": 0, "false": 0, "duplicates": 0, "frames": 0}
+        times: dict[str, list[float]] = {"ms": [], "cpu_ms": [], "hinted_ms": [], "hinted_cpu_ms": []}
+        totals = {"visible": 0, "found": 0, "false": 0, "duplicates": 0, "frames": 0}
         for seed, scene in enumerate(scenes):
+            hint = None  # the previous frame's plane, as PerceptionPipeline passes it (the table is world-fixed)
             for depth, T, truth in frames(scene, K, args.views, args.noise, seed):
                 seg = segment_depth(depth, K, T, config)  # warm-up, and the detections scored
-                for _ in range(args.repeats):
-                    t0, c0 = time.perf_counter(), time.process_time()
-                    segment_depth(depth, K, T, config)
-                    ms.append(1e3 * (time.perf_counter() - t0))
-                    cpu_ms.append(1e3 * (time.process_time() - c0))
+                call = (depth, K, T, config)
+                time_calls(call, None, args.repeats, times["ms"], times["cpu_ms"])
+                if hint is not None:
+                    time_calls(call, hint, args.repeats, times["hinted_ms"], times["hinted_cpu_ms"])
+                hint = seg.plane_world
                 for key, value in label_detections(seg.detections, truth, len(scene.objects), min_visible).items():
                     totals[key] += value
                 totals["frames"] += 1
+        ms, cpu_ms = times["ms"], times["cpu_ms"]
         run = {
             "size": size,
             "stride": segmentation_stride(config, K),
             "p50_ms": float(np.percentile(ms, 50)),
             "p95_ms": float(np.percentile(ms, 95)),
             "cpu_p50_ms": float(np.percentile(cpu_ms, 50)),  # process CPU time: less sensitive to the load
+            # with the previous frame's plane as a hint (the node's case): the plane search is skipped
+            "hinted_p50_ms": float(np.percentile(times["hinted_ms"], 50)) if times["hinted_ms"] else None,
+            "hinted_cpu_p50_ms": float(np.percentile(times["hinted_cpu_ms"], 50)) if times["hinted_ms"] else None,
             "target_p50_ms": TARGETS_MS.get(size),
             **totals,
             "found_fraction": totals["found"] / max(totals["visible"], 1),
@@ -132,6 +150,8 @@ def main(argv: list[str] | None = None) -> int:
         "split": args.split,
         "room": True,
         "load_average_1min": os.getloadavg()[0],  # the CPU is shared: timings depend on it
+        "load_average_1min_start": load_start,
+        "cpu_count": os.cpu_count(),
     }
     print("->", write_result("segmentation", payload, path=args.out))
     return 0

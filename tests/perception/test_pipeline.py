@@ -7,7 +7,7 @@ from tests.perception.doubles import FixedShapeBackend
 from tests.perception.scenes import Box, camera_on_circle, render
 from vtr_perception.geometry.cameras import Intrinsics
 from vtr_perception.perception.config import PerceptionConfig
-from vtr_perception.perception.pipeline import PerceptionPipeline
+from vtr_perception.perception.pipeline import REFUSION_INTERVAL_S, PerceptionPipeline
 
 K = Intrinsics.from_fov(320, 240, 60)
 BOX = Box((0.03, -0.02), (0.12, 0.06, 0.09), 35)
@@ -212,3 +212,33 @@ def test_a_view_a_neighbour_partly_hides_adds_no_view():
         assert pipe.process(rgb, depth, K, T, 5.0).skipped is None
         assert len(track.buffer) == views + views_added
         assert pipe.event_counts["occluded_view_dropped"] == 1 - views_added
+
+
+def test_the_support_plane_is_carried_to_the_next_frame_and_dropped_on_reset_and_pose_jumps():
+    pipe = _pipeline()
+    assert pipe.plane_hint is None
+    _feed(pipe, [0])
+    first = pipe.plane_hint
+    assert first is not None and first[2] > 0.999 and abs(first[3]) < 0.003  # the table top, z = 0
+    _feed(pipe, [5], start=1.0)  # refitted from the hint: still the table
+    assert pipe.plane_hint is not None and abs(pipe.plane_hint[3]) < 0.003
+    T = camera_on_circle(10)
+    rgb, depth, _ = render([BOX], K, T)
+    T_wrong = T.copy()
+    T_wrong[:3, 3] += [0.0, 0.0, 0.5]  # a jump: this frame's plane is 0.5 m off and must not become the hint
+    pipe.process(rgb, depth, K, T_wrong, 2.0)
+    assert abs(pipe.plane_hint[3]) < 0.003
+    pipe.reset()
+    assert pipe.plane_hint is None
+
+
+def test_new_evidence_without_a_new_view_is_fused_at_most_once_per_refusion_interval():
+    pipe = _pipeline()
+    _feed(pipe, [0, 20, 40, 60])
+    (est,) = pipe.estimates().values()
+    calls, last = len(pipe.backend.calls), est.last_update
+    soon = _feed(pipe, [61], start=last + 0.3 * REFUSION_INTERVAL_S)  # near-duplicate view, new depth
+    assert soon.updated == [] and pipe.estimates()[est.id] is est
+    later = _feed(pipe, [62], start=last + 1.2 * REFUSION_INTERVAL_S)  # the evidence of both frames is fused
+    assert later.updated == [est.id] and len(pipe.backend.calls) == calls
+    assert pipe.event_counts["evidence_refusions"] == 1

@@ -4,7 +4,7 @@ import pytest
 from tests.perception.scenes import Box, camera_on_circle, render
 from vtr_perception.geometry.cameras import Intrinsics, look_at
 from vtr_perception.perception.config import PerceptionConfig
-from vtr_perception.perception.segmentation import segment_depth, segment_mask
+from vtr_perception.perception.segmentation import dbscan, segment_depth, segment_mask
 
 K = Intrinsics.from_fov(320, 240, 60)
 BOXES = [
@@ -150,3 +150,23 @@ def test_thin_object_far_away_is_segmented_whole_with_the_shipped_stride():
     truth = ids >= 2
     assert (seg.detections[0].mask & truth).sum() > 0.85 * truth.sum()
     assert seg.detections[0].extent[2] > 0.14
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_dbscan_labels_equal_open3ds(seed):
+    """Blobs, a thin bridge between two of them (border points between clusters), strays and duplicates."""
+    import open3d as o3d
+
+    rng = np.random.default_rng(seed)
+    blobs = [rng.normal(c, 0.012, (150, 3)) for c in ([0, 0, 0], [0.08, 0, 0], [0, 0.3, 0.1])]
+    bridge = np.linspace([0.0, 0.0, 0.0], [0.08, 0.0, 0.0], 9) + rng.normal(0, 0.002, (9, 3))
+    strays = rng.uniform(-0.5, 0.5, (60, 3))
+    points = np.concatenate([*blobs, bridge, strays, blobs[0][:5]])
+    points = points[rng.permutation(len(points))]
+    for eps, min_points in [(0.02, 4), (0.015, 10), (0.03, 1)]:
+        cloud = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(points))
+        expected = np.asarray(cloud.cluster_dbscan(eps, min_points))
+        got = dbscan(points, eps, min_points)
+        assert np.array_equal(got, expected), (eps, min_points)
+    assert dbscan(np.empty((0, 3)), 0.02, 4).shape == (0,)
+    assert (dbscan(strays[:3], 0.02, 4) == -1).all()

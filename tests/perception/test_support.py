@@ -5,6 +5,7 @@ import pytest
 
 from tests.perception.scenes import Box, camera_on_circle, render
 from vtr_perception.geometry.cameras import Intrinsics
+from vtr_perception.perception import support
 from vtr_perception.perception.config import PerceptionConfig
 from vtr_perception.perception.segmentation import segment_depth, segmentation_stride
 from vtr_perception.perception.support import noise_threshold
@@ -74,3 +75,63 @@ def test_a_fixed_6mm_band_lets_noise_through_at_range():
     assert noise_threshold(np.array([1.4]), PerceptionConfig())[0] > 0.02
     seg = segment_depth(noisy, K, T, fixed)
     assert seg.reason == "no_support_plane" or len(seg.detections) != 2
+
+
+def _noisy_view(azimuth=-60, seed=3):
+    K = Intrinsics.from_fov(640, 480, 60)
+    T = camera_on_circle(azimuth, radius=1.0, height=0.6)
+    _, depth, _ = render(ON_TABLE, K, T)
+    return apply_depth_noise(depth, K, depth_noise_profile("kinect_v1"), np.random.default_rng(seed)), K, T
+
+
+def test_a_plane_hint_that_still_fits_replaces_the_search(monkeypatch):
+    depth, K, T = _noisy_view()
+    searched = segment_depth(depth, K, T, PerceptionConfig())
+    hint = searched.plane_world + np.array([0.0, 0.0, 0.0, 0.004])  # 4 mm off: refitted to this frame's points
+
+    def no_search(*args, **kwargs):
+        raise AssertionError("RANSAC ran although the hint fits")
+
+    monkeypatch.setattr(support, "ransac_plane", no_search)
+    hinted = segment_depth(depth, K, T, PerceptionConfig(), plane_hint=hint)
+    assert hinted.reason is None and abs(hinted.plane_world[3] - searched.plane_world[3]) < 0.002
+    assert hinted.plane_world[:3] @ searched.plane_world[:3] > np.cos(np.radians(0.5))
+    assert len(_found(hinted.detections, ON_TABLE)) == 2 and len(hinted.detections) == 2
+
+
+@pytest.mark.parametrize("hint", [[0.0, 0.0, 1.0, -0.3], [0.0, np.sin(0.7), np.cos(0.7), 0.0], [1.0, 0.0, 0.0, 0.0]])
+def test_a_plane_hint_that_no_longer_fits_falls_back_to_the_search(hint):
+    """A plane 30 cm up, one tilted 40 deg through the table, a wall: the table is found as without a hint."""
+    depth, K, T = _noisy_view(azimuth=30, seed=4)
+    searched = segment_depth(depth, K, T, PerceptionConfig())
+    hinted = segment_depth(depth, K, T, PerceptionConfig(), plane_hint=np.array(hint))
+    assert hinted.reason is None and abs(hinted.plane_world[3] - searched.plane_world[3]) < 0.002
+    assert hinted.plane_world[:3] @ searched.plane_world[:3] > np.cos(np.radians(0.5))
+    assert len(_found(hinted.detections, ON_TABLE)) == 2 and len(hinted.detections) == 2
+
+
+def test_inlier_counts_match_the_plain_float64_count():
+    rng = np.random.default_rng(0)
+    points = rng.uniform(-1.0, 1.0, (500, 3))
+    threshold = rng.uniform(0.005, 0.05, 500)
+    normals = rng.normal(size=(40, 3))
+    normals /= np.linalg.norm(normals, axis=1, keepdims=True)
+    offsets = rng.uniform(-0.5, 0.5, 40)
+    plain = (np.abs(points @ normals.T + offsets) < threshold[:, None]).sum(axis=0)
+    assert np.abs(support._inlier_counts(points, threshold, normals, offsets) - plain).max() <= 1  # float32 ties
+    assert plain.max() > 0
+
+
+def test_steep_cells_are_the_wall_not_the_floor():
+    """A floor (z = 0) meeting a wall (x = 0.5) on a grid: only the wall's inner cells are steep."""
+    h, w = 20, 30
+    x = np.linspace(0.0, 1.0, w)[None, :].repeat(h, axis=0)
+    y = np.linspace(0.0, 0.6, h)[:, None].repeat(w, axis=1)
+    z = np.where(x > 0.5, (x - 0.5) * 4.0, 0.0)  # the wall rises 4 m per metre of x
+    grid = np.stack([np.minimum(x, 0.5), y, z], axis=-1)
+    cells = np.ones((h, w), dtype=bool)
+    cells[5, 5] = False
+    steep = support.steep_cells(grid, cells, np.array([0.0, 0.0, 1.0]))
+    wall = (x > 0.55)[1:-1, 1:-1]
+    assert steep[1:-1, 1:-1][wall].all() and not steep[1:-1, 1:-1][(x < 0.45)[1:-1, 1:-1]].any()
+    assert not steep[[0, -1]].any() and not steep[:, [0, -1]].any() and not steep[5, 5]

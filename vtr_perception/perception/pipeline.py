@@ -98,6 +98,11 @@ def size_prior_detection(
 
 _log = logging.getLogger(__name__)
 
+# Fusing new evidence alone re-meshes and republishes an object (marching cubes, decimation and a marker of
+# thousands of points: ~100 ms of CPU on the 2-core machine); between frames at camera rate the evidence
+# changes little, so an estimate takes new evidence without a new view at most this often (seconds).
+REFUSION_INTERVAL_S = 1.0
+
 
 class PerceptionPipeline:
     """Frames in, posed metric object reconstructions out (plain class; the ROS node wraps it)."""
@@ -109,9 +114,12 @@ class PerceptionPipeline:
         self.skip_counts: Counter[str] = Counter()
         self.event_counts: Counter[str] = Counter()  # not skips: border-cut views, reconstructions, ...
         self.max_model_views = min(config.max_views, backend.info.max_views)
+        # The last depth frame's support plane (world): the next frame refits it instead of searching (support.py).
+        self.plane_hint: np.ndarray | None = None
 
     def reset(self) -> list[int]:
         """Start over: forget every object and its views (returns the ids forgotten); counters stay."""
+        self.plane_hint = None
         return self.tracker.reset()
 
     @property
@@ -131,12 +139,15 @@ class PerceptionPipeline:
                 out[t.id] = t.estimate
         return out
 
-    def _segment(self, rgb, depth, intrinsics, T, mask) -> Segmentation | str:
+    def _segment(self, rgb, depth, intrinsics, T, mask, jumped: bool = False) -> Segmentation | str:
         cfg = self.config
         if mask is not None:
             seg = segment_mask(mask, depth, intrinsics, T, cfg)
         elif depth is not None:
-            seg = segment_depth(depth, intrinsics, T, cfg)
+            # No hint used or kept across a camera pose jump: that pose, and the world plane it gives, may be off.
+            seg = segment_depth(depth, intrinsics, T, cfg, plane_hint=None if jumped else self.plane_hint)
+            if not jumped:
+                self.plane_hint = seg.plane_world
         else:
             return "no_depth_and_no_mask"
         if seg.reason is not None:
@@ -172,7 +183,7 @@ class PerceptionPipeline:
         if depth is not None and np.shape(depth) != (intrinsics.height, intrinsics.width):
             return self._skip("depth_size_mismatch", timings)
         jumped = self.tracker.pose_jumped(T)
-        seg = self._segment(rgb, depth, intrinsics, T, mask)
+        seg = self._segment(rgb, depth, intrinsics, T, mask, jumped)
         t1 = time.perf_counter()
         timings["segmentation"] = 1e3 * (t1 - t0)
         if isinstance(seg, str):
@@ -202,7 +213,7 @@ class PerceptionPipeline:
         timings["evidence"] = 1e3 * (time.perf_counter() - t3)
 
         updated, network_ms, pose_ms = [], 0.0, 0.0
-        for track in self._due_for_reconstruction():
+        for track in self._due_for_reconstruction(stamp):
             before = track.estimate
             if track.needs_reconstruction:
                 n_ms, p_ms = self._reconstruct(track, stamp)
@@ -269,15 +280,21 @@ class PerceptionPipeline:
                                        segmentation_stride(cfg, intrinsics))  # fmt: skip
         return visible < cfg.view_min_visible_fraction
 
-    def _due_for_reconstruction(self) -> list[Track]:
+    def _due_for_reconstruction(self, stamp: float) -> list[Track]:
         """Tracks with new views to reconstruct or new evidence to fuse, those whose estimate is oldest first.
 
         Fusing new evidence into the last network answer takes a turn as a reconstruction does (it meshes
-        again), so ``max_reconstructions_per_frame`` bounds both.
+        again), so ``max_reconstructions_per_frame`` bounds both. New evidence alone is fused into an estimate
+        at least ``REFUSION_INTERVAL_S`` (frame stamps) old: a new view is reconstructed at once.
         """
+
+        def refuse(t: Track) -> bool:
+            fresh = t.estimate is not None and stamp - t.estimate.last_update < REFUSION_INTERVAL_S
+            return t.network is not None and self._evidence_moved_on(t) and not fresh
+
         due = [t for t in self.tracker.confirmed()
                if (t.needs_reconstruction and len(t.buffer) >= self.config.min_views_to_reconstruct)
-               or (t.network is not None and self._evidence_moved_on(t))]  # fmt: skip
+               or refuse(t)]  # fmt: skip
         due.sort(key=lambda t: -np.inf if t.estimate is None else t.estimate.last_update)
         limit = self.config.max_reconstructions_per_frame
         return due[:limit] if limit > 0 else due

@@ -10,8 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import open3d as o3d
 from scipy import ndimage
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+from scipy.spatial import cKDTree
 
 from vtr_perception.geometry.cameras import Intrinsics
 from vtr_perception.perception.config import PerceptionConfig
@@ -87,23 +89,20 @@ def _detection(
 
 
 def backproject(depth: np.ndarray, intrinsics: Intrinsics, T_world_camera: np.ndarray, stride: int = 1):
-    """World points of every ``stride``-th pixel: returns (points (h, w, 3), depth (h, w)) on that sub-grid."""
+    """World points of every ``stride``-th pixel: returns (points (h, w, 3), depth (h, w)) on that sub-grid.
+
+    Each world coordinate is d * (R[c] . ray) + t[c], built elementwise (no threaded BLAS product)."""
     d = depth[::stride, ::stride].astype(np.float64)
     d[~np.isfinite(d)] = np.nan  # inf * 0 in the products below would warn
-    v = np.arange(0, depth.shape[0], stride) + 0.5
-    u = np.arange(0, depth.shape[1], stride) + 0.5
-    rays = np.stack(
-        np.broadcast_arrays(
-            ((u - intrinsics.cx) / intrinsics.fx)[None, :],
-            ((v - intrinsics.cy) / intrinsics.fy)[:, None],
-            np.ones((1, 1)),
-        ),
-        axis=-1,
-    )
-    with np.errstate(invalid="ignore"):
-        pts_cam = rays * d[..., None]
+    v = (np.arange(0, depth.shape[0], stride) + 0.5 - intrinsics.cy) / intrinsics.fy
+    u = (np.arange(0, depth.shape[1], stride) + 0.5 - intrinsics.cx) / intrinsics.fx
     T = np.asarray(T_world_camera, dtype=np.float64)
-    return pts_cam @ T[:3, :3].T + T[:3, 3], d
+    pts = np.empty((*d.shape, 3))
+    with np.errstate(invalid="ignore"):
+        for c in range(3):
+            np.multiply(d, T[c, 0] * u[None, :] + T[c, 1] * v[:, None] + T[c, 2], out=pts[..., c])
+            pts[..., c] += T[c, 3]
+    return pts, d
 
 
 def _check_inputs(image: np.ndarray, name: str, intrinsics: Intrinsics) -> None:
@@ -121,12 +120,18 @@ def segmentation_stride(config: PerceptionConfig, intrinsics: Intrinsics) -> int
 
 
 def segment_depth(
-    depth: np.ndarray, intrinsics: Intrinsics, T_world_camera: np.ndarray, config: PerceptionConfig
+    depth: np.ndarray,
+    intrinsics: Intrinsics,
+    T_world_camera: np.ndarray,
+    config: PerceptionConfig,
+    plane_hint: np.ndarray | None = None,
 ) -> Segmentation:
     """Table-top segmentation: find the support surface, cluster what stands on it (DBSCAN), keep objects.
 
     A cluster is an object when it stands on the support (its lowest point near the plane), lies within
     the support's seen extent (perception/support.py) and is no longer than ``max_object_size_m``.
+    ``plane_hint`` (an earlier frame's ``plane_world``) skips the plane search while it still fits
+    (``fit_support``); the extent is found in every frame.
     """
     depth = np.asarray(depth)
     _check_inputs(depth, "depth", intrinsics)
@@ -138,7 +143,7 @@ def segment_depth(
         return Segmentation([], None, "no_valid_depth")
     thr_grid = noise_threshold(np.nan_to_num(d_grid), config)
     camera = np.asarray(T_world_camera, dtype=np.float64)[:3, 3]
-    support = fit_support(pts_grid, valid, thr_grid, camera, config)
+    support = fit_support(pts_grid, valid, thr_grid, camera, config, hint=plane_hint)
     if support is None or support.inliers < config.plane_min_fraction * n_valid:
         return Segmentation([], None, "no_support_plane")
     plane = support.plane
@@ -245,15 +250,21 @@ def _full_resolution_mask(
     x0, x1 = cols[0] * s, min((cols[-1] + 1) * s, depth.shape[1])
     block = cells[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
     up = np.repeat(np.repeat(block, s, axis=0), s, axis=1)[: y1 - y0, : x1 - x0]
-    window = up & _object_pixels(depth[y0:y1, x0:x1], intrinsics, T_world_camera, plane, config, (y0, x0))
-    ys, xs = np.nonzero(window)
-    p = _pixel_points(depth, intrinsics, T_world_camera, ys + y0, xs + x0)
+    d = depth[y0:y1, x0:x1]
+    window = up & _object_pixels(d, intrinsics, T_world_camera, plane, config, (y0, x0))
     margin = config.cluster_eps_m / 2.0
-    inside = np.all((p >= points.min(axis=0) - margin) & (p <= points.max(axis=0) + margin), axis=1)
-    if not inside.any():
+    lo, hi = points.min(axis=0) - margin, points.max(axis=0) + margin
+    T = np.asarray(T_world_camera, dtype=np.float64)
+    u = (x0 + np.arange(x1 - x0) + 0.5 - intrinsics.cx) / intrinsics.fx
+    v = (y0 + np.arange(y1 - y0) + 0.5 - intrinsics.cy) / intrinsics.fy
+    with np.errstate(invalid="ignore"):
+        for c in range(3):  # each world coordinate of every window pixel, d * (R[c] . ray) + t[c], in the box
+            coord = d * (T[c, 0] * u[None, :] + T[c, 1] * v[:, None] + T[c, 2]) + T[c, 3]
+            window &= (coord >= lo[c]) & (coord <= hi[c])
+    if not window.any():
         return None
     mask = np.zeros(depth.shape, dtype=bool)
-    mask[ys[inside] + y0, xs[inside] + x0] = True
+    mask[y0:y1, x0:x1] = window
     return mask
 
 
@@ -264,9 +275,42 @@ def cluster_points(points: np.ndarray, config: PerceptionConfig) -> np.ndarray:
     dims = keys.max(axis=0) + 1
     flat = (keys[:, 0] * dims[1] + keys[:, 1]) * dims[2] + keys[:, 2]
     _, first, inverse = np.unique(flat, return_index=True, return_inverse=True)
-    thinned = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(points[first]))
-    labels = np.asarray(thinned.cluster_dbscan(config.cluster_eps_m, config.cluster_min_points))
+    labels = dbscan(points[first], config.cluster_eps_m, config.cluster_min_points)
     return merge_overlapping_clusters(points, labels[inverse.reshape(-1)])
+
+
+def dbscan(points: np.ndarray, eps: float, min_points: int) -> np.ndarray:
+    """DBSCAN labels (-1 noise) of (N, 3) ``points``, the same as Open3D's ``cluster_dbscan`` gives.
+
+    A point with at least ``min_points`` points (itself included) within ``eps`` is a core point; core points
+    within ``eps`` of each other share a cluster; a border point joins the first cluster (clusters numbered
+    by their lowest core index) that has a core point within ``eps``. One thread (a k-d tree's pairs and
+    connected components): Open3D's OpenMP team waits for its slowest thread, which on a loaded 2-core
+    machine took tens of ms of wall time for a 1 ms job.
+    """
+    n = len(points)
+    labels = np.full(n, -1, dtype=np.int64)
+    pairs = cKDTree(points).query_pairs(eps, output_type="ndarray") if n else np.empty((0, 2), np.int64)
+    a, b = pairs[:, 0], pairs[:, 1]
+    core = np.bincount(pairs.reshape(-1), minlength=n) + 1 >= min_points
+    core_idx = np.flatnonzero(core)
+    if len(core_idx) == 0:
+        return labels
+    both = core[a] & core[b]
+    graph = coo_matrix((np.ones(int(both.sum()), np.int8), (a[both], b[both])), shape=(n, n))
+    comp = connected_components(graph, directed=False)[1]
+    comps, first = np.unique(comp[core_idx], return_index=True)  # each cluster's lowest core index
+    rank = np.empty(int(comp.max()) + 1, dtype=np.int64)
+    rank[comps[np.argsort(core_idx[first], kind="stable")]] = np.arange(len(comps))
+    labels[core_idx] = rank[comp[core_idx]]
+    edge = core[a] != core[b]  # core - non-core pairs: border candidates
+    core_end = np.where(core[a[edge]], a[edge], b[edge])
+    other_end = np.where(core[a[edge]], b[edge], a[edge])
+    best = np.full(n, n, dtype=np.int64)
+    np.minimum.at(best, other_end, labels[core_end])
+    border = ~core & (best < n)
+    labels[border] = best[border]
+    return labels
 
 
 def merge_overlapping_clusters(points: np.ndarray, labels: np.ndarray, min_overlap: float = 0.25) -> np.ndarray:
@@ -287,26 +331,16 @@ def merge_overlapping_clusters(points: np.ndarray, labels: np.ndarray, min_overl
         return bool(inter >= min_overlap * max(smaller, 1e-12))
 
     while True:
-        ids = [k for k in np.unique(labels) if k >= 0]
-        boxes = {k: (points[labels == k].min(axis=0), points[labels == k].max(axis=0)) for k in ids}
+        n = int(labels.max()) + 1 if len(labels) else 0
+        count, lo, hi, _ = _cluster_stats(labels, n, points, {})  # every box in one sort
+        ids = [int(k) for k in np.flatnonzero(count)]
+        boxes = {k: (lo[k], hi[k]) for k in ids}
         pair = next(((a, b) for i, a in enumerate(ids) for b in ids[i + 1 :] if overlaps(boxes[a], boxes[b])), None)
         if pair is None:
             break
         labels[labels == pair[1]] = pair[0]
     _, compact = np.unique(labels, return_inverse=True)  # renumber 0..n-1, noise stays -1
     return np.where(labels >= 0, compact.reshape(labels.shape) - int(labels.min() < 0), -1)
-
-
-def _pixel_points(
-    depth: np.ndarray, intrinsics: Intrinsics, T_world_camera: np.ndarray, ys: np.ndarray, xs: np.ndarray
-) -> np.ndarray:
-    d = depth[ys, xs].astype(np.float64)
-    rays = np.stack(
-        [(xs + 0.5 - intrinsics.cx) / intrinsics.fx, (ys + 0.5 - intrinsics.cy) / intrinsics.fy, np.ones_like(d)],
-        axis=1,
-    )
-    T = np.asarray(T_world_camera, dtype=np.float64)
-    return (rays * d[:, None]) @ T[:3, :3].T + T[:3, 3]
 
 
 def _object_pixels(
