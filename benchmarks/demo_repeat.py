@@ -1,14 +1,14 @@
 """The demo, again and again, beside busy loops: does it ever hang, and how long does it take under load?
 
-Each run is `vtr-perception demo` in a subprocess with its own --deadline (stacks of every thread on file
-when a run outlives it). ``--busy-loops K`` starts K processes that spin on a core for the whole
-benchmark, as other jobs on a user's or CI's machine would. A run counts as hung when the demo ends with
-its deadline error or has to be killed after ``--kill-after`` seconds; its log directory (node logs,
-stack dumps) is kept under ``--keep``. Writes JSON: per run the exit status, seconds, whether it hung,
-the criteria line, the 1-minute load average at its start and end and, for failed runs, where the logs and
-stacks are. The demo and its nodes run this checkout's package (PYTHONPATH). The JSON is rewritten after
-every run ("complete": false until all are done); Ctrl-C (SIGINT to its process group) lets the running demo
-stop its nodes and writes the runs so far.
+Each run is `vtr-perception demo` in a subprocess with its own --deadline (stacks of every thread on file when a run
+outlives it). ``--busy-loops K`` starts K processes that spin on a core for the whole benchmark, as other jobs on a
+user's or CI's machine would. A run counts as hung when the demo ends with its deadline error or has to be killed
+after ``--kill-after`` seconds; its log directory (node logs, stack dumps) is kept under ``--keep``. Writes JSON:
+per run the exit status, seconds, whether it hung, the criteria line, the steps that waited out the demo's
+--timeout, the 1-minute load average at its start and end and, for failed runs, where the logs and stacks are. The
+demo and its nodes run this checkout's package (PYTHONPATH). The JSON is rewritten after every run ("complete":
+false until all are done); Ctrl-C (SIGINT to its process group) lets the running demo stop its nodes and writes the
+runs so far.
 
     python benchmarks/demo_repeat.py --runs 30 --busy-loops 2 [--objects 3 --steps 5]
 """
@@ -19,6 +19,7 @@ import argparse
 import multiprocessing as mp
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -33,6 +34,8 @@ from _common import RESULTS_DIR, ROOT, run_metadata  # noqa: E402
 from vtr_perception.io_utils import atomic_write_json  # noqa: E402
 
 DEADLINE_MARK = "did not finish within"
+# the conductor's lines for a step that waited out its --timeout (the run goes on; kept per run)
+WAIT_MARKS = ("no next_best_view within", "was not used within", "did not reach the initial view")
 
 
 def spin(stop: mp.Event) -> None:
@@ -78,6 +81,7 @@ def one_run(args: argparse.Namespace, index: int, work: Path) -> dict:
         "load_avg_1min_end": round(os.getloadavg()[0], 2),
         "criteria": next((ln for ln in stdout.splitlines()[::-1] if "NBV at or above random" in ln), None),
         "error": stderr.strip().splitlines()[-1] if code not in (0, None) and stderr.strip() else None,
+        "timed_out_waits": [ln.strip() for ln in stdout.splitlines() if any(m in ln for m in WAIT_MARKS)],
     }
     if hung or code != 0:
         kept = args.keep / f"run_{index:03d}"
@@ -107,6 +111,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.runs < 1 or args.busy_loops < 0:
         parser.error("--runs must be >= 1 and --busy-loops >= 0")
 
+    # Ctrl-C even when started in the background from a script (which starts it with SIGINT ignored): the demo
+    # and the busy loops then inherit a working SIGINT too
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     stop = mp.Event()
     loops = [mp.Process(target=spin, args=(stop,), daemon=True) for _ in range(args.busy_loops)]
     for p in loops:
@@ -147,6 +154,7 @@ def summary(rows: list[dict], args: argparse.Namespace, *, complete: bool) -> di
         "complete": complete,
         "hangs": sum(r["hung"] for r in rows),
         "failures": sum(r["exit_status"] != 0 for r in rows),
+        "timed_out_waits": sum(len(r["timed_out_waits"]) for r in rows),
         "seconds_p50": seconds[len(seconds) // 2] if seconds else None,
         "seconds_max": seconds[-1] if seconds else None,
         "busy_loops": args.busy_loops,
