@@ -2,6 +2,8 @@
 
 - nbv_node SIGKILLed while the demo's loop runs: the demo ends (before its deadline) with one line naming
   the dead node, and stops the other node processes (checked by pid: none survives).
+- a camera goal published before the camera's subscription is matched (lost, as DDS drops it): the demo's
+  conductor sends it again until the camera is there.
 - reconstruction_node SIGKILLed and started again beside a running camera: the new process publishes
   objects/poses again, within 10 s of being up (its "backend:" log line: imports and model loaded). The
   time from the restart itself is printed, not asserted: starting Python with rclpy, Open3D and the model
@@ -25,10 +27,17 @@ import pytest
 pytest.importorskip("rclpy", exc_type=ImportError, reason="rclpy not installed (pip extra or system ROS 2)")
 psutil = pytest.importorskip("psutil", reason="finds the demo's node processes")
 
-from geometry_msgs.msg import PoseArray  # noqa: E402
+import numpy as np  # noqa: E402
+import rclpy  # noqa: E402
+from geometry_msgs.msg import PoseArray, PoseStamped  # noqa: E402
+from rclpy.context import Context  # noqa: E402
+from rclpy.executors import SingleThreadedExecutor  # noqa: E402
 
 from tests.ros.helpers import PYTHON, REPO, child_env, isolated_node, spin_until  # noqa: E402
 from tests.ros.node_processes import NodeProcess, any_model_params, trained_backend_params, wait_for  # noqa: E402
+from vtr_perception.geometry.cameras import camera_from_angles  # noqa: E402
+from vtr_perception.ros import conversions as conv  # noqa: E402
+from vtr_perception.ros.demo_monitor import DemoMonitor  # noqa: E402
 from vtr_perception.ros.qos import reliable_qos  # noqa: E402
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
@@ -173,3 +182,37 @@ def test_reconstruction_node_killed_and_restarted_publishes_again_within_10_s(tm
     )
     assert seconds <= REPUBLISH_WITHIN_S, f"first objects/poses {seconds:.1f} s after the node was up\n{logs}"
     assert codes == {"sim_camera": 0, "reconstruction": 0}, codes
+
+
+def spinning(node) -> tuple[SingleThreadedExecutor, threading.Thread]:
+    executor = SingleThreadedExecutor(context=node.context)
+    executor.add_node(node)
+    thread = threading.Thread(target=executor.spin, daemon=True)
+    thread.start()
+    return executor, thread
+
+
+def test_a_camera_goal_sent_before_the_camera_listened_is_sent_again_until_it_arrives():
+    contexts = [Context(), Context()]  # two participants, as the demo and the camera process are
+    for c in contexts:
+        rclpy.init(context=c)
+    monitor = DemoMonitor(None, planner="nbv", seed=0, context=contexts[0], log=lambda _: None)
+    camera = rclpy.create_node("late_camera", context=contexts[1])
+    received: list[np.ndarray] = []
+    executors = []
+    try:
+        executors.append(spinning(monitor)[0])
+        T = camera_from_angles(40.0, 30.0, 0.5, target=np.zeros(3))
+        monitor._move(T)  # nobody subscribes camera_goal yet: this one is lost
+        camera.create_subscription(PoseStamped, "camera_goal", lambda m: received.append(conv.pose_to_matrix(m)),
+                                   reliable_qos())  # fmt: skip
+        executors.append(spinning(camera)[0])
+        assert monitor._wait_resending(lambda: bool(received), 60.0, monitor._resend_goal), "the goal never came"
+        np.testing.assert_allclose(received[0], T, atol=1e-6)
+    finally:
+        for executor in executors:
+            executor.shutdown()
+        monitor.destroy_node()
+        camera.destroy_node()
+        for c in contexts:
+            rclpy.shutdown(context=c)
