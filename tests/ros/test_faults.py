@@ -207,8 +207,10 @@ def test_a_camera_goal_sent_before_the_camera_listened_is_sent_again_until_it_ar
         camera.create_subscription(PoseStamped, "camera_goal", lambda m: received.append(conv.pose_to_matrix(m)),
                                    reliable_qos())  # fmt: skip
         executors.append(spinning(camera)[0])
-        assert monitor._wait_resending(lambda: bool(received), 60.0, monitor._resend_goal), "the goal never came"
+        came = monitor._wait_resending(lambda: bool(received), 60.0, "camera goal", monitor._resend_goal)
+        assert came, "the goal never came"
         np.testing.assert_allclose(received[0], T, atol=1e-6)
+        assert monitor.resent["camera goal"] >= 1
     finally:
         for executor in executors:
             executor.shutdown()

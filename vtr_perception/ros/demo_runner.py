@@ -143,6 +143,8 @@ def run_loop(args: argparse.Namespace, planner: str, scene, env: dict[str, str],
                 if (failure := first_exit(nodes, log_dir)) is not None:
                     raise DemoError(failure)
                 runs.append(monitor.run_object(obj, steps=args.steps, timeout=args.timeout))
+        if monitor.resent:  # messages DDS lost (or answered late): see demo_monitor.RESEND_S
+            print("sent again when unanswered: " + ", ".join(f"{what} {n}x" for what, n in monitor.resent.items()))
     finally:
         executor.shutdown()
         if recorder is not None:
