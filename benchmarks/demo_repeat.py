@@ -82,6 +82,8 @@ def one_run(args: argparse.Namespace, index: int, work: Path) -> dict:
         "criteria": next((ln for ln in stdout.splitlines()[::-1] if "NBV at or above random" in ln), None),
         "error": stderr.strip().splitlines()[-1] if code not in (0, None) and stderr.strip() else None,
         "timed_out_waits": [ln.strip() for ln in stdout.splitlines() if any(m in ln for m in WAIT_MARKS)],
+        # requests the demo's conductor sent again while unanswered (lost before DDS matched, or late)
+        "resent": [ln.strip() for ln in stdout.splitlines() if ln.startswith("sent again when unanswered")],
     }
     if hung or code != 0:
         kept = args.keep / f"run_{index:03d}"
@@ -155,6 +157,7 @@ def summary(rows: list[dict], args: argparse.Namespace, *, complete: bool) -> di
         "hangs": sum(r["hung"] for r in rows),
         "failures": sum(r["exit_status"] != 0 for r in rows),
         "timed_out_waits": sum(len(r["timed_out_waits"]) for r in rows),
+        "runs_with_resent_requests": sum(bool(r["resent"]) for r in rows),
         "seconds_p50": seconds[len(seconds) // 2] if seconds else None,
         "seconds_max": seconds[-1] if seconds else None,
         "busy_loops": args.busy_loops,
