@@ -332,11 +332,15 @@ class DemoMonitor(Node):
             here = self.camera_pose is not None and np.linalg.norm(T[:3, 3] - self.camera_pose[:3, 3]) < ARRIVED_M
             return not here and looks_at(T, aim, tolerance_m=0.25 * obj.size)
 
-        target = Int32(data=int(track_id))
-        self.pub_target.publish(target)
+        def send_target() -> None:
+            # the object's track as of now: a track the reconstruction retired (and started again under a new id)
+            # gets no plan from nbv_node ("object N is not in objects/error")
+            tid = self.track_for(obj, track_id)
+            self.pub_target.publish(Int32(data=int(track_id if tid is None else tid)))
+
+        send_target()
         # again while no suggestion comes: nbv_node answers each with a plan from its latest reconstruction
-        ok = self._wait_resending(suggested_for_this_object, timeout, "nbv/target",
-                                  lambda: self.pub_target.publish(target))  # fmt: skip
+        ok = self._wait_resending(suggested_for_this_object, timeout, "nbv/target", send_target)
         if not ok:
             self.log(f"  object {obj.index}: no next_best_view within {timeout:.0f} s, moving randomly")
             return self._random_view(obj, track_id)
