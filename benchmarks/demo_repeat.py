@@ -84,6 +84,7 @@ def one_run(args: argparse.Namespace, index: int, work: Path) -> dict:
         "timed_out_waits": [ln.strip() for ln in stdout.splitlines() if any(m in ln for m in WAIT_MARKS)],
         # requests the demo's conductor sent again while unanswered (lost before DDS matched, or late)
         "resent": [ln.strip() for ln in stdout.splitlines() if ln.startswith("sent again when unanswered")],
+        "warnings": [ln.strip() for ln in stdout.splitlines() if ln.startswith("warning:")],  # e.g. another graph
     }
     if hung or code != 0:
         kept = args.keep / f"run_{index:03d}"

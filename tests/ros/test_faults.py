@@ -4,6 +4,7 @@
   the dead node, and stops the other node processes (checked by pid: none survives).
 - a camera goal published before the camera's subscription is matched (lost, as DDS drops it): the demo's
   conductor sends it again until the camera is there.
+- another ROS graph on the demo's domain (a second camera_pose publisher): the demo prints a warning naming it.
 - reconstruction_node SIGKILLed and started again beside a running camera: the new process publishes
   objects/poses again, within 10 s of being up (its "backend:" log line: imports and model loaded). The
   time from the restart itself is printed, not asserted: starting Python with rclpy, Open3D and the model
@@ -38,6 +39,7 @@ from tests.ros.node_processes import NodeProcess, any_model_params, trained_back
 from vtr_perception.geometry.cameras import camera_from_angles  # noqa: E402
 from vtr_perception.ros import conversions as conv  # noqa: E402
 from vtr_perception.ros.demo_monitor import DemoMonitor  # noqa: E402
+from vtr_perception.ros.demo_runner import foreign_graph  # noqa: E402
 from vtr_perception.ros.qos import reliable_qos  # noqa: E402
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
@@ -217,3 +219,26 @@ def test_a_camera_goal_sent_before_the_camera_listened_is_sent_again_until_it_ar
         camera.destroy_node()
         for c in contexts:
             rclpy.shutdown(context=c)
+
+
+def test_a_second_camera_on_the_demo_domain_is_reported_as_another_graph():
+    context = Context()
+    rclpy.init(context=context)
+    monitor = DemoMonitor(None, planner="nbv", seed=0, context=context, log=lambda _: None)
+    cameras = [rclpy.create_node(f"camera_{k}", context=context) for k in range(2)]
+    env = {"ROS_DOMAIN_ID": os.environ["ROS_DOMAIN_ID"]}
+    try:
+        cameras[0].create_publisher(PoseStamped, "camera_pose", reliable_qos())
+        assert wait_for(lambda: monitor.count_publishers("camera_pose") == 1, timeout_s=30.0)
+        assert foreign_graph(monitor, env) is None  # the demo's own camera
+        cameras[1].create_publisher(PoseStamped, "camera_pose", reliable_qos())
+        assert wait_for(lambda: monitor.count_publishers("camera_pose") == 2, timeout_s=30.0)
+        assert foreign_graph(monitor, env) == (
+            f"warning: another ROS graph shares ROS_DOMAIN_ID={env['ROS_DOMAIN_ID']} (2 camera_pose publishers, "
+            "0 objects/error publishers); its messages mix with the demo's: set ROS_DOMAIN_ID to a domain nothing "
+            "else uses"
+        )
+    finally:
+        for node in [monitor, *cameras]:
+            node.destroy_node()
+        rclpy.shutdown(context=context)
