@@ -77,6 +77,14 @@ def first_exit(nodes: dict[str, subprocess.Popen], log_dir: Path, log_suffix: st
     return None
 
 
+def demo_namespace(args: argparse.Namespace) -> str:
+    """The ROS namespace of one demo's nodes and conductor: this process's own, so a second demo or a test that
+    drew the same random ROS_DOMAIN_ID on this machine does not mix its messages with ours (seen: another
+    graph's objects/error clouds taken for this demo's objects). The root namespace with --rviz, whose shipped
+    config names the topics from the root."""
+    return "" if getattr(args, "rviz", False) else f"/vtr_demo_{os.getpid()}"
+
+
 def foreign_graph(monitor, env: dict[str, str]) -> str | None:
     """A warning when more than one camera or reconstruction node publishes on this domain: another ROS graph
     (another demo or test on this machine) chose the same ROS_DOMAIN_ID and its messages mix with ours."""
@@ -119,13 +127,15 @@ def run_loop(args: argparse.Namespace, planner: str, scene, env: dict[str, str],
     (its stacks in ``log_dir``) when the run outlives ``--deadline`` (default run_deadline_s)."""
     scene_params = {"source": args.source, "num_objects": args.objects, "seed": args.seed, "rate_hz": 4.0}
     suffix = "" if planner == "nbv" else f"_{planner}"  # the random run's logs beside the NBV run's
-    nodes = {"sim_camera": start_node("sim_camera", scene_params, {"next_best_view": "camera_goal"}, env, log_dir,
-                                      suffix)}  # fmt: skip
-    nodes["reconstruction"] = start_node("reconstruction", {"backend": args.backend}, {}, env, log_dir, suffix)
+    namespace = demo_namespace(args)
+    ns = {"__ns": namespace} if namespace else {}
+    nodes = {"sim_camera": start_node("sim_camera", scene_params, {"next_best_view": "camera_goal", **ns}, env,
+                                      log_dir, suffix)}  # fmt: skip
+    nodes["reconstruction"] = start_node("reconstruction", {"backend": args.backend}, ns, env, log_dir, suffix)
     if planner == "nbv":
         # a fixed number of views per object: the planner never stops early here
         nodes["nbv"] = start_node(
-            "nbv", {"planner.stop_gain": 0.0, "planner.stop_information_gain": 0.0}, {}, env, log_dir, suffix
+            "nbv", {"planner.stop_gain": 0.0, "planner.stop_information_gain": 0.0}, ns, env, log_dir, suffix
         )
     procs = list(nodes.values())
     if args.rviz:  # not watched: closing its window is no fault of the loop
@@ -139,6 +149,7 @@ def run_loop(args: argparse.Namespace, planner: str, scene, env: dict[str, str],
         reset_per_object=not args.keep_tracks,
         node_failure=lambda: first_exit(nodes, log_dir, suffix),
         context=context,
+        namespace=namespace or None,
         **planner_view_limits(),
     )
     recorder = None
