@@ -53,6 +53,9 @@ from vtr_perception.ros.sim_camera_node import publish_spaced  # noqa: E402
 from vtr_perception.sim.camera import SimCameraConfig  # noqa: E402
 
 TARGET_P50_MS = 150.0
+# The nodes and this process's listener (and replayed camera) in a namespace of their own: a test or demo elsewhere
+# on this machine that drew the same random ROS_DOMAIN_ID fed markers into a soak (stamps two years old)
+NAMESPACE = f"/vtr_node_benchmark_{os.getpid()}"
 
 
 def ros_env() -> dict[str, str]:
@@ -62,7 +65,7 @@ def ros_env() -> dict[str, str]:
 
 
 def start(module: str, params: dict, log: Path, env: dict[str, str], params_file: Path) -> subprocess.Popen:
-    args = [sys.executable, "-m", module, "--ros-args", "--params-file", str(params_file)]
+    args = [sys.executable, "-m", module, "--ros-args", "--params-file", str(params_file), "-r", f"__ns:={NAMESPACE}"]
     for key, value in params.items():
         args += ["-p", f"{key}:={str(value).lower() if isinstance(value, bool) else value}"]
     return subprocess.Popen(args, env=env, stdout=open(log, "w"), stderr=subprocess.STDOUT,  # noqa: SIM115
@@ -185,14 +188,15 @@ class Listener:
         self._stamp = stamp_to_seconds
         self.context = Context()
         rclpy.init(context=self.context)
-        self.node = rclpy.create_node("node_benchmark_listener", context=self.context)
+        self.node = rclpy.create_node("node_benchmark_listener", context=self.context, namespace=NAMESPACE)
         self.lock = threading.Lock()
         self.latencies_ms: list[float] = []
         self.latency_times: list[float] = []  # time.monotonic() of each latency sample
         self.updates = 0
         self.diagnostics: dict[str, str] = {}
         self.node.create_subscription(MarkerArray, "objects/markers", self._on_markers, latched_qos())
-        self.node.create_subscription(DiagnosticArray, "diagnostics", self._on_diagnostics, reliable_qos())
+        # the node publishes /diagnostics from the root (the ROS convention), not in its namespace
+        self.node.create_subscription(DiagnosticArray, "/diagnostics", self._on_diagnostics, reliable_qos())
         self.reset_client = self.node.create_client(Trigger, "reconstruction/reset")
         self._trigger = Trigger.Request
         self.resets_answered = 0
