@@ -141,7 +141,7 @@ def run_loop(args: argparse.Namespace, planner: str, scene, env: dict[str, str],
     if args.rviz:  # not watched: closing its window is no fault of the loop
         procs.extend(start_rviz(env, log_dir))
     context = rclpy.Context()
-    rclpy.init(context=context, domain_id=int(env["ROS_DOMAIN_ID"]))
+    rclpy.init(args=[], context=context, domain_id=int(env["ROS_DOMAIN_ID"]))
     monitor = DemoMonitor(
         scene,
         planner=planner,
