@@ -132,7 +132,9 @@ def frame_update(centers_world: np.ndarray, frame: EvidenceFrame, voxel_m: float
     valid = inside & np.isfinite(d)
     margin = config.evidence_margin_m
     free = valid & (z < frame.guard[vi, ui] - margin)
-    occupied = valid & own & ~free & (z >= d) & (z <= d + config.evidence_band_voxels * voxel_m)
+    behind = z - d
+    occupied = (valid & own & ~free & (behind >= config.evidence_occupied_offset_m)
+                & (behind <= config.evidence_band_voxels * voxel_m))  # fmt: skip
     delta[free] = config.evidence_miss_logodds
     delta[occupied] = config.evidence_hit_logodds
     return delta
