@@ -176,6 +176,18 @@ def test_an_object_taken_away_resets_its_evidence():
     assert (grid.logodds > 0).sum() == 0
 
 
+def test_a_frame_that_does_not_match_the_track_but_sees_the_object_keeps_its_evidence():
+    grid = _grid()
+    for direction in SIX[:4]:
+        _add(grid, *_sphere_frame(direction))
+    depth, mask, T = _sphere_frame(SIX[0])
+    # The object still stands there (measured 3 mm farther: its front layer is carved), but the frame's mask is
+    # not the track's (a blob with a neighbour, say): its surface counts as seen, so no reset.
+    result = _add(grid, depth + 0.003, np.zeros_like(mask), T)
+    assert not result.reset and result.contradicted < CFG.evidence_reset_fraction
+    assert (grid.logodds < -0.5).sum() > 0 and grid.resets == 0
+
+
 def test_the_evidence_survives_its_cube_moving_and_growing():
     grid = _grid()
     for direction in SIX:
