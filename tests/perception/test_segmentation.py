@@ -4,7 +4,7 @@ import pytest
 from tests.perception.scenes import Box, camera_on_circle, render
 from vtr_perception.geometry.cameras import Intrinsics, look_at
 from vtr_perception.perception.config import PerceptionConfig
-from vtr_perception.perception.segmentation import dbscan, segment_depth, segment_mask
+from vtr_perception.perception.segmentation import dbscan, reject_non_objects, segment_depth, segment_mask
 
 K = Intrinsics.from_fov(320, 240, 60)
 BOXES = [
@@ -170,3 +170,20 @@ def test_dbscan_labels_equal_open3ds(seed):
         assert np.array_equal(got, expected), (eps, min_points)
     assert dbscan(np.empty((0, 3)), 0.02, 4).shape == (0,)
     assert (dbscan(strays[:3], 0.02, 4) == -1).all()
+
+
+def test_a_tracked_object_partly_beyond_this_views_table_extent_is_kept_and_a_rail_beyond_it_is_not():
+    config = PerceptionConfig()
+    rng = np.random.default_rng(0)
+    points = rng.uniform([0.20, 0.0, 0.0], [0.30, 0.1, 0.1], size=(200, 3))  # a 10 cm object
+    labels, clearance = np.zeros(200, dtype=np.int64), np.zeros(200)
+    half_beyond = np.where(points[:, 0] > 0.25, 0.1, -0.1)  # this view saw the table under half of it only
+    footprint = np.array([[[0.19, -0.01], [0.31, 0.11]]])
+
+    assert (reject_non_objects(points, labels, clearance, half_beyond, config) == -1).all()
+    kept = reject_non_objects(points, labels, clearance, half_beyond, config, known_footprints=footprint)
+    assert (kept == 0).all()
+    all_beyond = np.full(200, 0.1)  # wholly off the table (a chair's rail) although over a track's footprint
+    assert (reject_non_objects(points, labels, clearance, all_beyond, config, known_footprints=footprint) == -1).all()
+    elsewhere = footprint + 0.5
+    assert (reject_non_objects(points, labels, clearance, half_beyond, config, known_footprints=elsewhere) == -1).all()

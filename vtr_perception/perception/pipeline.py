@@ -139,13 +139,19 @@ class PerceptionPipeline:
                 out[t.id] = t.estimate
         return out
 
+    def tracked_footprints(self) -> np.ndarray:
+        """(M, 2, 2) world x-y boxes (lo, hi) of the confirmed tracks: segmentation keeps what stands there."""
+        boxes = [(t.center[:2] - t.extent[:2] / 2, t.center[:2] + t.extent[:2] / 2) for t in self.tracker.confirmed()]
+        return np.asarray(boxes, dtype=np.float64).reshape(-1, 2, 2)
+
     def _segment(self, rgb, depth, intrinsics, T, mask, jumped: bool = False) -> Segmentation | str:
         cfg = self.config
         if mask is not None:
             seg = segment_mask(mask, depth, intrinsics, T, cfg)
         elif depth is not None:
             # No hint used or kept across a camera pose jump: that pose, and the world plane it gives, may be off.
-            seg = segment_depth(depth, intrinsics, T, cfg, plane_hint=None if jumped else self.plane_hint)
+            seg = segment_depth(depth, intrinsics, T, cfg, plane_hint=None if jumped else self.plane_hint,
+                                known_footprints=self.tracked_footprints())  # fmt: skip
             if not jumped:
                 self.plane_hint = seg.plane_world
         else:

@@ -125,13 +125,16 @@ def segment_depth(
     T_world_camera: np.ndarray,
     config: PerceptionConfig,
     plane_hint: np.ndarray | None = None,
+    known_footprints: np.ndarray | None = None,
 ) -> Segmentation:
     """Table-top segmentation: find the support surface, cluster what stands on it (DBSCAN), keep objects.
 
     A cluster is an object when it stands on the support (its lowest point near the plane), lies within
     the support's seen extent (perception/support.py) and is no longer than ``max_object_size_m``.
     ``plane_hint`` (an earlier frame's ``plane_world``) skips the plane search while it still fits
-    (``fit_support``); the extent is found in every frame.
+    (``fit_support``); the extent is found in every frame. ``known_footprints`` ((M, 2, 2) world x-y boxes, lo
+    and hi, of objects already tracked): a cluster centred over one is not dropped for lying beyond this
+    frame's extent, which a view low over the table sees little of (see ``reject_non_objects``).
     """
     depth = np.asarray(depth)
     _check_inputs(depth, "depth", intrinsics)
@@ -157,7 +160,7 @@ def segment_depth(
         return Segmentation([], plane, None)
     obj_pts = pts[candidate]
     labels = cluster_points(obj_pts, config)
-    labels = reject_non_objects(obj_pts, labels, height[candidate] - thr[candidate], outside, config)
+    labels = reject_non_objects(obj_pts, labels, height[candidate] - thr[candidate], outside, config, known_footprints)
     label_grid = np.full(valid.shape, -1, dtype=np.int32)
     label_grid.reshape(-1)[np.flatnonzero(valid.reshape(-1))[candidate]] = labels
     # Grow labels into unlabelled neighbour blocks only (never over another object's block), so mask edges are kept.
@@ -194,8 +197,18 @@ def _cluster_stats(labels: np.ndarray, n: int, points: np.ndarray, values: dict[
     return count, lo, hi, minima
 
 
+# A part of a tracked object may lie beyond this view's table extent by this share of its points at most: a
+# far object seen low over the table had 0.53; a chair's rail beyond the table's edge, 0.82-1.0.
+KNOWN_MAX_OUTSIDE = 0.75
+
+
 def reject_non_objects(
-    points: np.ndarray, labels: np.ndarray, clearance: np.ndarray, outside: np.ndarray, config: PerceptionConfig
+    points: np.ndarray,
+    labels: np.ndarray,
+    clearance: np.ndarray,
+    outside: np.ndarray,
+    config: PerceptionConfig,
+    known_footprints: np.ndarray | None = None,
 ) -> np.ndarray:
     """``labels`` with clusters that are not table objects set to -1 (noise), floating pieces joined to their object.
 
@@ -204,7 +217,9 @@ def reject_non_objects(
     not stand on the support: it joins a standing cluster whose footprint (grown by ``cluster_eps_m``)
     overlaps its own (a lamp's shade over its stem, split by noise or self-occlusion), else it is dropped
     (a shelf, a chair's rail). Then rejected: clusters with more than ``region_max_outside_fraction`` of
-    their points beyond the extent grown by ``region_margin_m``, or longer than ``max_object_size_m``.
+    their points beyond the extent grown by ``region_margin_m`` (unless the cluster lies within one of
+    ``known_footprints``, a part of an object already tracked, with at most ``KNOWN_MAX_OUTSIDE`` of its
+    points beyond), or longer than ``max_object_size_m``.
     """
     if not (labels >= 0).any():
         return labels
@@ -222,11 +237,22 @@ def reject_non_objects(
     count, lo, hi, _ = _cluster_stats(labels, n, points, {})
     beyond_count = np.bincount(labels[labels >= 0], weights=beyond[labels >= 0], minlength=n)
     with np.errstate(invalid="ignore"):
-        ok = (count > 0) & (beyond_count <= config.region_max_outside_fraction * count)
+        inside = beyond_count <= config.region_max_outside_fraction * count
+        known = _over_known(lo[:, :2], hi[:, :2], known_footprints) & (beyond_count <= KNOWN_MAX_OUTSIDE * count)
+        ok = (count > 0) & (inside | known)
         ok &= np.max(hi - lo, axis=1) <= config.max_object_size_m
     labels = np.where(labels >= 0, np.where(ok, np.arange(n), -1)[np.maximum(labels, 0)], -1)
     _, compact = np.unique(labels, return_inverse=True)  # renumber 0..m-1, noise stays -1
     return np.where(labels >= 0, compact.reshape(labels.shape) - int(labels.min() < 0), -1)
+
+
+def _over_known(lo: np.ndarray, hi: np.ndarray, footprints: np.ndarray | None) -> np.ndarray:
+    """Per (N, 2) x-y box (lo, hi): does it lie within one of the (M, 2, 2) ``footprints``? Within, not only
+    over: a cluster that also holds something beyond (a chair's rail) would grow the track frame by frame."""
+    if footprints is None or not len(footprints):
+        return np.zeros(len(lo), dtype=bool)
+    f_lo, f_hi = footprints[None, :, 0], footprints[None, :, 1]
+    return np.any(np.all((lo[:, None] >= f_lo) & (hi[:, None] <= f_hi), axis=2), axis=1)
 
 
 def _full_resolution_mask(
