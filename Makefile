@@ -62,12 +62,12 @@ openvino: setup
 
 # The run-time set on a robot's Python (`make robot-check PYTHON=python3.10`): a venv with setup.py's
 # install_requires (requirements/runtime.txt), the pip ROS wheels and pytest, NumPy < 2 as beside a system
-# ROS 2 (requirements/system-ros.txt); then the node tests (over DDS) and the perception tests, with the
+# ROS 2 (requirements/system-ros.txt); then the node tests (over DDS), the perception and the planner tests, with the
 # ONNX Runtime backend. Training packages must not be there, and tests that need them skip.
 ROBOT_TAG = $(or $(shell $(PYTHON) -c 'import sys; print("py%d%d" % sys.version_info[:2])' 2>/dev/null),none)
 ROBOT_VENV = .venv-robot-$(ROBOT_TAG)
 ROBOT_REQS := requirements/runtime.txt requirements/ros.txt requirements/system-ros.txt requirements/dev.txt setup.py
-ROBOT_TESTS := tests/ros tests/perception
+ROBOT_TESTS := tests/ros tests/perception tests/nbv
 TRAINING_PACKAGES := torch diffusers accelerate transformers pybullet matplotlib
 
 robot-check: $(STAMPS)/robot-venv-$(ROBOT_TAG)

@@ -1,8 +1,10 @@
 """Robot launch: reconstruction_node + nbv_node on your camera, with the shipped parameter files.
 
     ros2 launch vtr_perception perception.launch.py \
-        image:=/camera/color/image_raw camera_info:=/camera/color/camera_info \
-        depth:=/camera/aligned_depth_to_color/image_raw backend:=onnxruntime
+        image:=/camera/camera/color/image_raw camera_info:=/camera/camera/color/camera_info \
+        depth:=/camera/camera/aligned_depth_to_color/image_raw backend:=onnxruntime
+
+(realsense2_camera 4.x names; ros2_ws/README.md "Play a RealSense bag" plays a recording of it.)
 
 Parameters come from share/vtr_perception/config/{reconstruction,nbv}.yaml (or the files
 given as reconstruction_params / nbv_params); the arguments below override single keys.

@@ -32,6 +32,8 @@ REQUIRED_EXEC_DEPENDS = {
     "python3-yaml",
 }
 ROS_ONLY_MODULES = ("rclpy", "tf2_ros", "rosidl_runtime_py", "message_filters", "launch", "launch_ros", "cv_bridge")
+# Imported where installed (ros/robot_outputs.py), named in a package.xml comment, never a dependency
+OPTIONAL_ROS_PACKAGES = {"vision_msgs", "moveit_msgs", "shape_msgs"}
 # ROS packages whose Python module has another name
 ROS_PACKAGE_OF_MODULE = {"tf2_ros": "tf2_ros_py"}
 # Training, simulation and report packages: never a run-time dependency (DESIGN.md, "Run time and training time")
@@ -111,8 +113,12 @@ def test_package_xml_declares_every_ros_package_the_code_imports():
             if is_ros_module(top) or top == "ament_index_python":
                 needed.setdefault(ROS_PACKAGE_OF_MODULE.get(top, top), path.relative_to(REPO))
     assert "rclpy" in needed and "tf2_ros_py" in needed  # the scan sees the node modules
-    missing = {package: str(where) for package, where in needed.items() if package not in exec_depends}
+    missing = {package: str(where) for package, where in needed.items()
+               if package not in exec_depends | OPTIONAL_ROS_PACKAGES}  # fmt: skip
     assert not missing, f"imported but not an exec_depend of package.xml: {missing}"
+    manifest = (REPO / "package.xml").read_text()
+    unnamed = sorted(p for p in OPTIONAL_ROS_PACKAGES if p not in manifest or p in exec_depends)
+    assert not unnamed, f"optional ROS packages must be named in a package.xml comment, not depended on: {unnamed}"
 
 
 def test_package_xml_has_run_time_dependencies_only_with_apt_rosdep_keys():

@@ -39,7 +39,7 @@ def test_garbage_engine_file_falls_back_to_onnxruntime_with_one_warning(tiny_mod
     backend = load_backend("auto", model_dir=tiny_model_files[0], engine_path=engine)
     assert backend.name == "onnxruntime"
     warnings = _messages(caplog, logging.WARNING)
-    assert len(warnings) == 1 and "falling back to ONNX Runtime" in warnings[0] and "no build record" in warnings[0]
+    assert len(warnings) == 1 and "falling back to onnxruntime" in warnings[0] and "no build record" in warnings[0]
 
 
 def test_engine_built_from_another_onnx_is_refused_with_one_warning(tiny_model_files, tmp_path, caplog):
@@ -91,3 +91,13 @@ def test_default_model_dir_honours_the_environment(tiny_model_files, monkeypatch
     monkeypatch.setenv("VTR_PERCEPTION_MODEL_DIR", str(tiny_model_files[0]))
     assert default_model_dir() == tiny_model_files[0]
     assert load_backend("onnxruntime").onnx_path == tiny_model_files[0] / "reconstructor.onnx"
+
+
+def test_corrupt_onnx_file_is_a_warning_and_auto_falls_back_to_the_checkpoint(tiny_model_files, tmp_path, caplog):
+    caplog.set_level(logging.INFO)
+    (tmp_path / "reconstructor.onnx").write_bytes(b"not an onnx model")
+    checkpoint = tiny_model_files[0] / "reconstructor.pt"
+    backend = load_backend("auto", model_dir=tmp_path, checkpoint=checkpoint)
+    assert backend.name == "torch"
+    warnings = _messages(caplog, logging.WARNING)
+    assert len(warnings) == 1 and warnings[0].startswith("backend onnxruntime failed to load, falling back to torch")

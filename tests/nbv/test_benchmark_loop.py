@@ -11,6 +11,8 @@ from vtr_perception.geometry.cameras import RENDER_FOV_DEG, Intrinsics, invert, 
 from vtr_perception.geometry.view_sets import sample_views
 from vtr_perception.nbv.candidates import make_candidates
 
+pytest.importorskip("torch", reason="the benchmarks need the development set (make setup), not the run-time one")
+
 ROOT = Path(__file__).resolve().parents[2]
 R = 16
 SIZE = 48

@@ -5,6 +5,8 @@ from pathlib import Path
 
 import pytest
 
+pytest.importorskip("tqdm", reason="the benchmarks need the development set (make setup), not the run-time one")
+
 ROOT = Path(__file__).resolve().parents[2]
 
 

@@ -7,6 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+pytest.importorskip("tqdm", reason="the benchmarks need the development set (make setup), not the run-time one")
+
 ROOT = Path(__file__).resolve().parents[2]
 
 

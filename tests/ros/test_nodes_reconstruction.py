@@ -1,4 +1,4 @@
-"""sim_camera_node -> reconstruction_node over real DDS: meshes, poses, error clouds, parameters.
+"""sim_camera_node -> reconstruction_node over real DDS: meshes, poses, ids, error clouds, parameters, saved meshes.
 
 Both nodes run as separate processes (started once for this module); this process listens
 like rviz would. The simulated camera orbits a two-object table-top scene; the same scene is
@@ -9,6 +9,8 @@ IoU floor test is skipped and says which file is missing).
 
 from __future__ import annotations
 
+import importlib.util
+import json
 import threading
 import time
 
@@ -20,9 +22,10 @@ pytest.importorskip("rclpy", exc_type=ImportError, reason="rclpy not installed (
 import yaml  # noqa: E402
 from diagnostic_msgs.msg import DiagnosticArray  # noqa: E402
 from geometry_msgs.msg import PoseArray  # noqa: E402
-from rcl_interfaces.srv import DescribeParameters, GetParameters  # noqa: E402
-from rclpy.parameter import parameter_value_to_python  # noqa: E402
+from rcl_interfaces.srv import DescribeParameters, GetParameters, SetParameters  # noqa: E402
+from rclpy.parameter import Parameter, parameter_value_to_python  # noqa: E402
 from sensor_msgs.msg import PointCloud2  # noqa: E402
+from std_msgs.msg import Int32MultiArray  # noqa: E402
 from std_srvs.srv import Trigger  # noqa: E402
 from visualization_msgs.msg import Marker, MarkerArray  # noqa: E402
 
@@ -38,6 +41,7 @@ from vtr_perception.resources import section_parameters  # noqa: E402
 from vtr_perception.ros import conversions as conv  # noqa: E402
 from vtr_perception.ros.marker_scene import MarkerScene  # noqa: E402
 from vtr_perception.ros.qos import latched_qos, reliable_qos  # noqa: E402
+from vtr_perception.ros.reconstruction_node import ReconstructionNodeConfig  # noqa: E402
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
 
@@ -328,6 +332,57 @@ def test_trained_mesh_iou_above_floor(running, scene, model_params):
         ious[obj.key] = float(grid_metrics(grid.occupancy, truth, threshold=0.4)["iou"])
     print(f"IoU at 0.4 with >= {min_views} views: {ious}")
     assert all(ious[key] > floor for key, floor in IOU_FLOOR.items()), (ious, IOU_FLOOR)
+
+
+def _set_parameter(listener: Listener, name: str, value) -> None:
+    request = SetParameters.Request(parameters=[Parameter(name, value=value).to_parameter_msg()])
+    (result,) = listener.call(SetParameters, "/reconstruction/set_parameters", request).results
+    assert result.successful, result.reason
+
+
+def test_save_meshes_writes_plys_in_both_frames_and_poses_with_the_published_ids(running, scene, tmp_path):
+    import open3d as o3d
+
+    listener, reconstruction, camera = running
+    n = len(scene.objects)
+    if not listener.wait(lambda: _latest_with_all_objects(listener, n) is not None, FIRST_OUTPUT_TIMEOUT_S):
+        _fail(f"no mesh + pose for all {n} objects within {FIRST_OUTPUT_TIMEOUT_S} s", listener, reconstruction, camera)
+    ids: list[Int32MultiArray] = []
+    listener.node.create_subscription(Int32MultiArray, "objects/ids", ids.append, reliable_qos())
+    target, blocker = tmp_path / "meshes", tmp_path / "a_file"
+    _set_parameter(listener, "save_meshes_dir", str(target))  # changeable at run time
+    try:
+        response = listener.call(Trigger, "/reconstruction/save_meshes", Trigger.Request())
+        assert response.success and str(target) in response.message, response.message
+        saved = json.loads((target / "poses.json").read_text())
+        assert saved["frame_id"] == "world" and len(saved["objects"]) >= n
+        with_mesh = [r for r in saved["objects"] if r["mesh_object"] is not None]
+        assert len(with_mesh) >= n - 1  # an object's latest estimate may have no surface
+        for record in with_mesh:
+            T = np.array(record["T_world_object"])
+            local, world = (np.asarray(o3d.io.read_triangle_mesh(str(target / record[k])).vertices)
+                            for k in ("mesh_object", "mesh_world"))  # fmt: skip
+            assert len(local) == len(world) == record["vertices"] > 0
+            np.testing.assert_allclose(local @ T[:3, :3].T + T[:3, 3], world, atol=1e-6)
+            obj = min(scene.objects, key=lambda o: np.linalg.norm(o.center - T[:3, 3]))
+            assert np.linalg.norm(obj.center - T[:3, 3]) < 0.35 * obj.size, (obj.key, obj.center, T[:3, 3])
+        # objects/ids names the objects of objects/poses: the saved objects are the published ones
+        saved_ids = [r["id"] for r in saved["objects"]]
+        if not listener.wait(lambda: any(list(m.data) == saved_ids for m in ids), 15.0):
+            _fail(f"no objects/ids {saved_ids} (got {[list(m.data) for m in ids[-3:]]})", listener, reconstruction)
+
+        blocker.write_text("a file, so no directory can be made under it")
+        _set_parameter(listener, "save_meshes_dir", str(blocker / "meshes"))
+        response = listener.call(Trigger, "/reconstruction/save_meshes", Trigger.Request())
+        assert not response.success and "cannot write" in response.message, response.message
+        assert reconstruction.alive()
+        # one line at start says which optional outputs are on, and what to install for the others
+        (line,) = [x for x in reconstruction.output().splitlines() if "outputs: objects/ids on" in x]
+        for package, topic in (("vision_msgs", "objects/detections"), ("moveit_msgs", "collision_object")):
+            installed = importlib.util.find_spec(package) is not None
+            assert (f"{topic} on" if installed else f"apt install ros-<distro>-{package.replace('_', '-')}") in line
+    finally:
+        _set_parameter(listener, "save_meshes_dir", ReconstructionNodeConfig.save_meshes_dir)
 
 
 def test_reset_forgets_every_object_and_starts_over_with_new_ids(running, scene):

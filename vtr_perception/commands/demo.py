@@ -51,6 +51,31 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="--bag: QoS the reconstruction node subscribes to images with (default reliable: best effort lost "
         "most VGA frames of a played bag over UDP)",
     )
+    parser.add_argument(
+        "--remap",
+        action="append",
+        default=[],
+        metavar="FROM:=TO",
+        help="--bag: remap a node input to a topic of the bag, as ros2 run's -r (repeatable), e.g. "
+        "image:=/camera/camera/color/image_raw; the bag's topics are played under their recorded names",
+    )
+    parser.add_argument(
+        "--world-frame",
+        metavar="FRAME",
+        help="--bag: the fixed frame of the bag's TF (e.g. odom or map) for both nodes and for the camera poses "
+        "the player derives from TF (default: the nodes' world_frame parameter, world)",
+    )
+
+
+def parse_remaps(values: list[str]) -> dict[str, str]:
+    """``--remap FROM:=TO`` values as a dict; a malformed one is a ValueError naming it."""
+    remaps = {}
+    for value in values:
+        src, sep, dst = value.partition(":=")
+        if not sep or not src.strip() or not dst.strip():
+            raise ValueError(f"--remap expects FROM:=TO (e.g. image:=/camera/color/image_raw), got {value!r}")
+        remaps[src.strip()] = dst.strip()
+    return remaps
 
 
 def step_entry(step) -> dict:
@@ -129,6 +154,7 @@ def run(args: argparse.Namespace) -> int:
     from vtr_perception.ros.demo_monitor import DemoError
 
     if args.bag:
+        args.remaps = parse_remaps(args.remap)
         try:
             return run_bag(args)
         except DemoError as exc:

@@ -4,8 +4,10 @@ auto tries, in order:
   tensorrt     needs `import tensorrt`, a CUDA GPU and an engine for this target (built once, cached)
   onnxruntime  needs the ONNX file (providers: TensorRT EP, CUDA EP, CPU as available)
   torch        needs the checkpoint
-Each rejected option is logged as one INFO line with its reason. A corrupt, mismatched or
-unbuildable engine is one WARNING and auto falls back to ONNX Runtime, never a crash. An
+An option that is absent here (no package, no file) is logged as one INFO line with its reason. A
+file that is present but cannot load (a corrupt ONNX file, a corrupt, mismatched or unbuildable engine)
+is one WARNING when auto falls back to a later option that loads, never a crash (when none loads,
+the one BackendUnavailable lists every reason). An
 explicitly requested kind that cannot load raises BackendUnavailable (a ValueError) instead.
 """
 
@@ -180,18 +182,20 @@ def load_backend(
         log.info("inference backend: %s", describe(backend))
         return backend
 
-    reasons = []
+    reasons, unusable = [], []
     for name, loader in loaders.items():
         try:
             backend = loader()
-        except EngineUnusable as exc:
-            log.warning("TensorRT engine unusable, falling back to ONNX Runtime: %s", exc)
+        except Exception as exc:  # one option's failure must leave the next one a chance
             reasons.append(f"{name}: {exc}")
+            if isinstance(exc, BackendUnavailable) and not isinstance(exc, EngineUnusable):
+                log.info("backend %s rejected: %s", name, exc)
+            else:  # a file that is present but cannot load
+                unusable.append((name, exc))
             continue
-        except Exception as exc:  # any failure of one option must leave the next one a chance
-            log.info("backend %s rejected: %s", name, exc)
-            reasons.append(f"{name}: {exc}")
-            continue
+        # Warned only once a later option loads: when none does, the one error below says it all.
+        for failed, exc in unusable:
+            log.warning("backend %s failed to load, falling back to %s: %s", failed, name, exc)
         log.info("inference backend: %s", describe(backend))
         return backend
     raise BackendUnavailable("no inference backend could load: " + "; ".join(reasons))

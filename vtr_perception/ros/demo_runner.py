@@ -156,8 +156,39 @@ def run_loop(args: argparse.Namespace, planner: str, scene, env: dict[str, str],
 
 
 def bag_node_parameters(args: argparse.Namespace) -> dict:
-    """reconstruction_node parameters for `demo --bag`: the backend and the image QoS (reliable by default)."""
-    return {"backend": args.backend, "image_qos": getattr(args, "image_qos", "reliable")}
+    """reconstruction_node parameters for `demo --bag`: the backend, the image QoS (reliable by default) and
+    ``--world-frame`` where given."""
+    qos = getattr(args, "image_qos", "reliable")
+    return {"backend": args.backend, "image_qos": qos, **_world_frame_parameter(args)}
+
+
+def _world_frame_parameter(args: argparse.Namespace) -> dict:
+    frame = getattr(args, "world_frame", None)
+    return {"world_frame": frame} if frame else {}
+
+
+def bag_world_frame(args: argparse.Namespace) -> str:
+    """The nodes' fixed frame in `demo --bag`: ``--world-frame``, else the shipped parameters' world_frame."""
+    if getattr(args, "world_frame", None):
+        return args.world_frame
+    from vtr_perception.resources import shipped_parameters
+    from vtr_perception.ros.reconstruction_node import ReconstructionNodeConfig
+
+    return shipped_parameters("reconstruction").get("world_frame", ReconstructionNodeConfig().world_frame)
+
+
+def settle(monitor: DemoMonitor, *, quiet_s: float = 3.0, timeout_s: float = 30.0) -> bool:
+    """Wait until the reconstruction node has caught up with a played bag: no ``objects/error`` update for
+    ``quiet_s`` and the object positions of the last update received (at most ``timeout_s``)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        updates = monitor.updates
+        wait_s = min(quiet_s, max(deadline - time.monotonic(), 0.0))
+        changed = monitor._wait(lambda n=updates: monitor.updates != n, wait_s)
+        with monitor._cond:
+            if not changed and monitor.positions_stamp == monitor.grid_stamp:
+                return True
+    return False
 
 
 def run_bag(args: argparse.Namespace) -> int:
@@ -166,33 +197,37 @@ def run_bag(args: argparse.Namespace) -> int:
     Raises DemoError when the bag cannot be read: before any node starts where opening it shows that."""
     from vtr_perception.geometry.meshing import grid_to_mesh, save_mesh
     from vtr_perception.geometry.voxels import Normalization
-    from vtr_perception.ros.bag import check_bag, play_into
+    from vtr_perception.ros.bag import check_bag, play_into, topic_name
 
+    remaps, world_frame = getattr(args, "remaps", {}), bag_world_frame(args)
     try:
-        check_bag(args.bag)
+        check_bag(args.bag, image_topic=topic_name(remaps, "image"))
     except (FileNotFoundError, ValueError) as exc:
         raise DemoError(str(exc)) from None
     out = Path(args.out)
     log_dir = out / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     env = demo_environment()
-    procs = [
-        start_node("reconstruction", bag_node_parameters(args), {}, env, log_dir),
-        start_node("nbv", {}, {}, env, log_dir),
-    ]
+    nodes = {
+        "reconstruction": start_node("reconstruction", bag_node_parameters(args), remaps, env, log_dir),
+        "nbv": start_node("nbv", _world_frame_parameter(args), remaps, env, log_dir),
+    }
     context = rclpy.Context()
-    rclpy.init(context=context, domain_id=int(env["ROS_DOMAIN_ID"]))
-    monitor = DemoMonitor(None, planner="bag", seed=args.seed, context=context)
+    rclpy.init(args=[], context=context, domain_id=int(env["ROS_DOMAIN_ID"]))  # not argv: --remap is for the nodes
+    monitor = DemoMonitor(
+        None, planner="bag", seed=args.seed, context=context, node_failure=lambda: first_exit(nodes, log_dir)
+    )
     executor = SingleThreadedExecutor(context=context)
     executor.add_node(monitor)
     threading.Thread(target=executor.spin, daemon=True).start()
     try:
-        time.sleep(5.0)  # the reconstruction node loads its model
-        try:
-            n = play_into(monitor, args.bag)
+        try:  # waits for the reconstruction node's image subscription (it loads its model first)
+            n = play_into(monitor, args.bag, remaps=remaps, world_frame=world_frame)
         except ValueError as exc:  # damage that only reading the messages shows
             raise DemoError(str(exc)) from None
-        monitor._wait(lambda: False, 3.0)  # let the last frames be processed
+        except TimeoutError as exc:  # the reconstruction node never subscribed
+            raise DemoError(first_exit(nodes, log_dir) or f"{exc}; see {log_dir}/reconstruction.log") from None
+        settle(monitor, timeout_s=args.timeout)
         print(f"played {n} messages from {args.bag}")
         with monitor._cond:
             grids, views, positions = dict(monitor.grids), dict(monitor.view_counts), dict(monitor.positions)
@@ -200,8 +235,8 @@ def run_bag(args: argparse.Namespace) -> int:
         executor.shutdown()
         monitor.destroy_node()
         rclpy.shutdown(context=context)
-        stop_nodes(procs)
-    summary, poses = {"objects": []}, {"frame": "world", "objects": []}
+        stop_nodes(list(nodes.values()))
+    summary, poses = {"objects": []}, {"frame": world_frame, "objects": []}
     for i, g in sorted(grids.items()):
         mesh = grid_to_mesh(
             g.occupancy, threshold=0.4, normalization=Normalization(center=g.center, scale=1 / g.extent)

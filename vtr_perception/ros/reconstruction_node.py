@@ -9,6 +9,16 @@ logged (throttled), counted and skipped; the node keeps serving.
 ``~/reset`` (std_srvs/Trigger) starts over: every object is forgotten (its markers deleted, an
 empty objects/poses and objects/error published) and frames received before the call are
 dropped, so no view from before it survives. New objects get new ids.
+
+Objects for robot software (ros/robot_outputs.py): ``objects/ids`` (std_msgs/Int32MultiArray) names the
+objects of each ``objects/poses`` in the same order, published just before it; with tf2 each object is
+also the TF frame ``object_<id>``. ``objects/detections`` (vision_msgs/Detection3DArray) and
+``collision_object`` (moveit_msgs/CollisionObject, ADD and REMOVE as tracks appear, change and
+retire) are published where their packages import (apt ros-<distro>-vision-msgs,
+ros-<distro>-moveit-msgs); one INFO line at start says which are on.
+``~/save_meshes`` (std_srvs/Trigger) writes each object's PLY in its own frame and in the world
+frame and a poses.json into ``save_meshes_dir`` (ros/mesh_export.py); with no objects, or a
+directory it cannot write, it answers success=False and says why.
 """
 
 from __future__ import annotations
@@ -43,9 +53,11 @@ from vtr_perception.perception.pipeline import PerceptionPipeline
 from vtr_perception.ros import conversions as conv
 from vtr_perception.ros.camera_pose import CameraPoseSource
 from vtr_perception.ros.marker_scene import MarkerKeyframes
+from vtr_perception.ros.mesh_export import SaveError, object_matrix, object_name, save_meshes
 from vtr_perception.ros.node_main import run_node
 from vtr_perception.ros.parameters import declare_from_dataclass, watch_dataclass
 from vtr_perception.ros.qos import image_qos, latched_qos, reliable_qos
+from vtr_perception.ros.robot_outputs import RobotOutputs
 from vtr_perception.ros.stamp_gaps import StampGaps
 from vtr_perception.ros.sync import Frame, FrameAssembler
 from vtr_perception.ros.tf import TfPublisher
@@ -58,7 +70,7 @@ OBJECT_CLOUD_DTYPE = np.dtype([(n, "<f4") for n in ("x", "y", "z", "occupancy", 
 
 # parameters `ros2 param set` changes at run time; the others (topics, QoS, model, perception.*) are read-only
 MUTABLE_PARAMETERS = ("log_throttle_s", "marker_max_triangles", "pose_tolerance_s", "pose_wait_s", "stale_input_s",
-                      "sync_slop_s", "publish_error_cloud")  # fmt: skip
+                      "sync_slop_s", "publish_error_cloud", "save_meshes_dir")  # fmt: skip
 
 
 @dataclass
@@ -118,6 +130,20 @@ class ReconstructionNodeConfig:
                   "range": (1, 50)},
     )  # fmt: skip
     publish_error_cloud: bool = field(default=True, metadata={"help": "publish objects/error (PointCloud2)"})
+    publish_detections: bool = field(
+        default=True,
+        metadata={"help": "publish objects/detections (vision_msgs/Detection3DArray) where vision_msgs is installed"},
+    )
+    publish_collision_objects: bool = field(
+        default=True,
+        metadata={"help": "publish collision_object (moveit_msgs/CollisionObject: ADD and REMOVE as objects appear, "
+                          "change and retire) where moveit_msgs is installed"},
+    )  # fmt: skip
+    save_meshes_dir: str = field(
+        default="~/.ros/vtr_perception/meshes",
+        metadata={"help": "directory ~/save_meshes writes object_<id>.ply (object frame), object_<id>_world.ply and "
+                          "poses.json into; ~ is expanded, a relative path is from the node's working directory"},
+    )  # fmt: skip
     diagnostics_period_s: float = field(default=0.5, metadata={"help": "diagnostics publishing period, seconds"})
     stale_input_s: float = field(
         default=1.0,
@@ -157,6 +183,7 @@ class ObjectOutputs:
     estimate: ObjectEstimate
     mesh_marker: Marker | None  # None when the estimate has no surface
     cloud: np.ndarray
+    mesh: tuple[np.ndarray, np.ndarray] | None = None  # the marker's decimated (world vertices, triangles)
 
 
 def arrival_rate(times: collections.deque[float], now: float, window_s: float = 5.0) -> float:
@@ -239,6 +266,8 @@ class ReconstructionNode(Node):
         self.pub_error = self.create_publisher(PointCloud2, "objects/error", reliable_qos(depth=10))
         # absolute, as diagnostic_aggregator and rqt_robot_monitor expect it, also under a namespace
         self.pub_diag = self.create_publisher(DiagnosticArray, "/diagnostics", reliable_qos())
+        self.robot_outputs = RobotOutputs(self, detections=cfg.publish_detections,
+                                          collision_objects=cfg.publish_collision_objects)  # fmt: skip
 
         self.stats = collections.Counter()
         self.latencies_ms: collections.deque[float] = collections.deque(maxlen=200)
@@ -252,12 +281,14 @@ class ReconstructionNode(Node):
         )
         self._started = time.monotonic()
         self._published_ids: set[int] = set()
+        self._published: tuple[dict[int, ObjectEstimate], float] = ({}, 0.0)  # the last estimates and their stamp
         self._outputs_cache: dict[int, ObjectOutputs] = {}
         self._keyframes = MarkerKeyframes(cfg.marker_keyframe_every)
         # pipeline and published state: the worker's frames and ~/reset (executor thread) take turns
         self._state_lock = threading.Lock()
         self._reset_wall = -np.inf  # frames completed before this time.time() predate the last reset
         self.create_service(Trigger, "~/reset", self._on_reset)
+        self.create_service(Trigger, "~/save_meshes", self._on_save_meshes)
         self._worker = threading.Thread(target=self._work, name="reconstruction-worker", daemon=True)
         self._worker.start()
         self.create_timer(cfg.diagnostics_period_s, self._publish_diagnostics)
@@ -307,6 +338,20 @@ class ReconstructionNode(Node):
         response.success = True
         response.message = f"forgot {len(forgotten)} objects" + (f" (ids {forgotten})" if forgotten else "")
         self.get_logger().info(f"reset: {response.message}")
+        return response
+
+    def _on_save_meshes(self, request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
+        with self._state_lock:
+            (estimates, stamp_s), directory = self._published, self.config.save_meshes_dir
+        try:  # estimates are replaced, never changed, so they are written outside the lock
+            saved = save_meshes(estimates, directory, frame_id=self.config.world_frame, stamp_s=stamp_s)
+        except SaveError as exc:
+            response.success, response.message = False, str(exc)
+            self.get_logger().warning(f"save_meshes: {exc}")
+            return response
+        response.success = True
+        response.message = f"saved {saved.objects} objects ({saved.meshes} meshes) to {saved.directory}"
+        self.get_logger().info(f"save_meshes: {response.message}")
         return response
 
     # ------------------------------------------------------------------ worker thread
@@ -423,16 +468,20 @@ class ReconstructionNode(Node):
         for ns in ("objects", "labels"):
             markers.markers.extend(conv.delete_markers(retired, ns=ns, frame_id=frame_id))
         self._published_ids = set(ids)
+        self._published = (dict(estimates), conv.stamp_to_seconds(stamp))
         if markers.markers or keyframe:
             self.pub_markers.publish(markers)
             self._keyframes.published()
 
-        poses = [self._object_matrix(estimates[i]) for i in ids]
+        poses = [object_matrix(estimates[i]) for i in ids]
+        self.robot_outputs.publish_ids(ids)  # objects/ids names the poses that follow, in their order
         self.pub_poses.publish(conv.matrices_to_pose_array(np.array(poses).reshape(-1, 4, 4), stamp=stamp,
                                                            frame_id=frame_id))  # fmt: skip
         self.tf_publisher.send_many(
-            [(T, frame_id, f"object_{i}") for i, T in zip(ids, poses, strict=True)], stamp=stamp
+            [(T, frame_id, object_name(i)) for i, T in zip(ids, poses, strict=True)], stamp=stamp
         )
+        self.robot_outputs.publish(estimates, {i: out.mesh for i, out in zip(ids, outputs, strict=True)},
+                                   stamp=stamp, frame_id=frame_id)  # fmt: skip
         if self.config.publish_error_cloud:
             cloud = np.concatenate([out.cloud for out in outputs]) if outputs else np.empty(0, OBJECT_CLOUD_DTYPE)
             self.pub_error.publish(conv.structured_to_pointcloud2(cloud, stamp=stamp, frame_id=frame_id))
@@ -441,21 +490,16 @@ class ReconstructionNode(Node):
         """The estimate's mesh marker (decimated) and error cloud, built once per estimate."""
         cached = self._outputs_cache.get(est.id)
         if cached is None or cached.estimate is not est:  # the pipeline makes a new estimate on each update
-            marker = None
+            marker, mesh = None, None
             if len(est.triangles):
                 vertices, triangles = simplify_triangles(est.vertices, est.triangles,
                                                          self.config.marker_max_triangles)  # fmt: skip
+                mesh = (vertices, triangles)
                 marker = conv.mesh_marker(vertices, triangles, marker_id=est.id, ns="objects", frame_id=frame_id,
                                           stamp=stamp, color=conv.color_for_id(est.id))  # fmt: skip
             cloud = object_cloud(est) if self.config.publish_error_cloud else np.empty(0, OBJECT_CLOUD_DTYPE)
-            self._outputs_cache[est.id] = cached = ObjectOutputs(est, marker, cloud)
+            self._outputs_cache[est.id] = cached = ObjectOutputs(est, marker, cloud, mesh)
         return cached
-
-    @staticmethod
-    def _object_matrix(est: ObjectEstimate) -> np.ndarray:
-        T = np.eye(4)
-        T[:3, :3], T[:3, 3] = est.rotation, est.position
-        return T
 
     def _publish_diagnostics(self) -> None:
         rates = {part: arrival_rate(times, time.monotonic()) for part, times in list(self._arrivals.items())}
