@@ -6,7 +6,7 @@ from tests.perception.scenes import Box, camera_on_circle, render
 from vtr_perception.geometry.cameras import Intrinsics
 from vtr_perception.perception.config import PerceptionConfig
 from vtr_perception.perception.segmentation import Detection, segment_depth
-from vtr_perception.perception.tracking import Tracker, merge_fragments
+from vtr_perception.perception.tracking import Tracker, footprint_overlap, merge_fragments
 
 K = Intrinsics.from_fov(320, 240, 60)
 CFG = PerceptionConfig(pixel_stride=2)
@@ -217,3 +217,89 @@ def test_an_object_split_in_two_by_clustering_updates_its_track_and_makes_no_new
     unmerged = Tracker(dataclasses.replace(cfg, merge_fragments=False))
     unmerged.tracks = {track.id: track}
     assert len(unmerged.step(halves, K, T, 6.0).created) == 1
+
+
+def _shell_det(radius: float, z0: float, z1: float, center=(0.0, 0.0), seed: int = 0) -> Detection:
+    """Points of the half of an upright cylinder that a camera on +x sees; the box reaches down to the table."""
+    a = np.radians(np.arange(-90.0, 90.1, 4.0))
+    z = np.arange(z0, z1 + 1e-9, 0.005)
+    A, Z = np.meshgrid(a, z)
+    pts = np.stack([center[0] + radius * np.cos(A), center[1] + radius * np.sin(A), Z], axis=-1).reshape(-1, 3)
+    lo, hi = pts.min(axis=0), pts.max(axis=0)
+    lo[2] = 0.0
+    mask = np.zeros((4, 4), bool)
+    mask[seed % 4, seed % 4] = True
+    return Detection(mask, pts, 0.5 * (lo + hi), hi - lo, False)
+
+
+def test_footprint_overlap_is_the_share_of_the_smaller_hull_the_other_covers():
+    base, shade = _shell_det(0.03, 0.0, 0.04).points_world, _shell_det(0.06, 0.08, 0.13).points_world
+    assert footprint_overlap(base, shade, 0.005) > 0.9  # seen from one side, the base's half lies in the shade's
+    beside = _shell_det(0.03, 0.0, 0.04, center=(0.0, 0.2)).points_world
+    assert footprint_overlap(base, beside, 0.005) == 0.0
+    line = np.array([[0.0, 0.0, 0.0], [0.01, 0.0, 0.0], [0.02, 0.0, 0.0]])
+    assert footprint_overlap(line, shade, 0.005) == 0.0
+
+
+def test_two_clusters_stacked_on_one_footprint_make_one_track():
+    """A lamp's base and shade, split by clustering in the frame that makes the tracks, are one object."""
+    tracker = Tracker(PerceptionConfig(confirm_hits=2))
+    T = camera_on_circle(0)
+    base, shade = _shell_det(0.03, 0.0, 0.04, seed=1), _shell_det(0.06, 0.08, 0.13, seed=2)
+    step = tracker.step([base, shade], K, T, 0.0)
+    (track,) = tracker.tracks.values()
+    assert [t.id for t in step.created] == [track.id] == [1] and step.retired == []
+    assert [t for t, _ in step.matches] == [track]
+    np.testing.assert_allclose(track.center[2] + track.extent[2] / 2, 0.13, atol=0.003)  # the shade's top
+    assert len(track.buffer) == 0  # both were pieces: their silhouettes give no view
+    # the whole lamp seen next matches that track; split again later, it still makes no new track
+    whole = _points_det([-0.06, -0.06, 0.0], [0.06, 0.06, 0.13], n=400, seed=3)
+    assert tracker.step([whole], K, T, 1.0).created == [] and track.confirmed
+    step = tracker.step([_shell_det(0.03, 0.0, 0.04, seed=1), _shell_det(0.06, 0.08, 0.13, seed=2)], K, T, 2.0)
+    assert step.created == [] and list(tracker.tracks) == [track.id]
+
+
+def test_a_stacked_fragment_track_joins_the_older_whole_one_which_keeps_its_views():
+    tracker = Tracker(PerceptionConfig(confirm_hits=1, merge_fragments=False))
+    T = camera_on_circle(0)
+    tracker.step([_points_det([-0.06, -0.06, 0.0], [0.06, 0.06, 0.13], n=400, seed=3)], K, T, 0.0)
+    (whole,) = tracker.tracks.values()
+    whole.buffer.views.append("a view")  # stands for a View: the merge must keep it
+    points = whole.points.copy()
+    piece = _points_det([-0.015, -0.015, 0.10], [0.015, 0.015, 0.13], seed=2)  # too small to match: a new track
+    step = tracker.step([piece], K, T, 1.0)
+    assert list(tracker.tracks) == [whole.id] and whole.buffer.views == ["a view"]
+    assert np.array_equal(whole.points, points)  # a piece of what it has seen whole adds nothing
+    assert step.created == [] and step.retired == []  # the fragment's track never came out of the step
+    # a piece at the edge of the box may be a neighbour the box reaches over: it keeps its own track
+    edge = _points_det([0.025, 0.025, 0.0], [0.055, 0.055, 0.04], seed=4)
+    assert len(tracker.step([edge], K, T, 2.0).created) == 1 and len(tracker.tracks) == 2
+
+
+def test_neighbours_whose_boxes_overlap_but_footprints_do_not_stay_two_tracks():
+    """Two long objects side by side along the diagonal: world-axis boxes overlap, their footprints do not."""
+    tracker = Tracker(PerceptionConfig(confirm_hits=1))
+    T = camera_on_circle(0)
+    s = np.linspace(-0.1, 0.1, 60)
+    dets = []
+    for offset in (-0.025, 0.025):
+        xy = np.stack([s + offset, s - offset], axis=1)
+        pts = np.concatenate([np.column_stack([xy, np.full(len(s), z)]) for z in (0.0, 0.02, 0.04)])
+        lo, hi = pts.min(axis=0), pts.max(axis=0)
+        dets.append(Detection(np.ones((2, 2), bool), pts, 0.5 * (lo + hi), hi - lo, False))
+    assert tracker.step(dets, K, T, 0.0).created and len(tracker.tracks) == 2
+
+
+def test_a_younger_whole_track_over_an_older_piece_gives_it_its_geometry_views_and_detection():
+    """The base seen first (its track confirmed), the whole lamp later (too big for the base's gate)."""
+    tracker = Tracker(PerceptionConfig(confirm_hits=1, merge_fragments=False))
+    T = camera_on_circle(0)
+    tracker.step([_shell_det(0.03, 0.0, 0.04, seed=1)], K, T, 0.0)
+    (base,) = tracker.tracks.values()
+    base.estimate = "the base's estimate"
+    whole = _points_det([-0.06, -0.06, 0.0], [0.06, 0.06, 0.13], n=400, seed=3)
+    step = tracker.step([whole], K, T, 1.0)
+    assert list(tracker.tracks) == [base.id] and step.created == [] and step.retired == []
+    assert step.matches == [(base, whole)]  # the pipeline makes this frame's view of the whole lamp base's
+    assert base.estimate is None  # estimated again, from views of the whole lamp
+    np.testing.assert_allclose(base.center + base.extent / 2, [0.06, 0.06, 0.13], atol=0.005)

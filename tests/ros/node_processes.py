@@ -8,6 +8,7 @@ randomly initialised reconstructor written as a real checkpoint (same loader, sa
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import signal
@@ -147,3 +148,22 @@ def diagnostic_values(msg) -> dict[str, str]:
 
 def nearest(points: np.ndarray, target: np.ndarray) -> int:
     return int(np.argmin(np.linalg.norm(np.asarray(points) - np.asarray(target), axis=1)))
+
+
+def signal_all(nodes: dict[str, NodeProcess], sig: int, within_s: float) -> dict[str, tuple[int | None, float]]:
+    """Send ``sig`` to every node at once (as ``ros2 launch`` does on Ctrl-C); per node (exit status, or None
+    if still running ``within_s`` after the signal, and the seconds it took)."""
+    sent = time.monotonic()
+    for n in nodes.values():
+        n.signal(sig)
+    exits = {}
+    for name, n in nodes.items():
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            n.proc.wait(timeout=max(0.1, sent + within_s - time.monotonic()))
+        exits[name] = (n.proc.poll(), round(time.monotonic() - sent, 2))
+    return exits
+
+
+def logs_tail(nodes: dict[str, NodeProcess], chars: int = 3000) -> str:
+    """The end of every node's log, headed by its name."""
+    return "\n".join(f"--- {name}\n{n.output()[-chars:]}" for name, n in nodes.items())

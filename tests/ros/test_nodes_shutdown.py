@@ -17,7 +17,14 @@ import pytest
 pytest.importorskip("rclpy", exc_type=ImportError, reason="rclpy not installed (pip extra or system ROS 2)")
 
 from tests.ros.helpers import REPO  # noqa: E402
-from tests.ros.node_processes import NodeProcess, any_model_params, trained_backend_params, wait_for  # noqa: E402
+from tests.ros.node_processes import (  # noqa: E402
+    NodeProcess,
+    any_model_params,
+    logs_tail,
+    signal_all,
+    trained_backend_params,
+    wait_for,
+)
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
 
@@ -58,22 +65,13 @@ def test_every_node_exits_cleanly_on_signal(tmp_path, model_params, sig):
         # running, not starting: the reconstruction node has its model and the camera's frames flow
         started = wait_for(lambda: "backend:" in nodes["reconstruction"].output() or not all(
             n.alive() for n in nodes.values()), timeout_s=START_TIMEOUT_S, poll_s=0.2)  # fmt: skip
-        logs = "\n".join(f"--- {name}\n{n.output()[-2000:]}" for name, n in nodes.items())
+        logs = logs_tail(nodes, 2000)
         assert started and all(n.alive() for n in nodes.values()), f"the loop did not start\n{logs}"
         time.sleep(4.0)  # frames are processed meanwhile
-        sent = time.monotonic()
-        for n in nodes.values():
-            n.signal(sig)
-        exits = {}
-        for name, n in nodes.items():
-            try:
-                n.proc.wait(timeout=max(0.1, sent + EXIT_WITHIN_S - time.monotonic()))
-            except Exception:  # noqa: BLE001 - reported below
-                pass
-            exits[name] = (n.proc.poll(), round(time.monotonic() - sent, 2))
+        exits = signal_all(nodes, sig, EXIT_WITHIN_S)
     finally:
         codes = {name: n.stop() for name, n in nodes.items()}
-    logs = "\n".join(f"--- {name}\n{n.output()[-3000:]}" for name, n in nodes.items())
+    logs = logs_tail(nodes)
     assert all(code == 0 for code, _ in exits.values()), f"exit status / seconds after {sig.name}: {exits}\n{logs}"
     assert codes == dict.fromkeys(nodes, 0)
     for name, n in nodes.items():

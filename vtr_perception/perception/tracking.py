@@ -6,7 +6,9 @@ its centre is in front of the camera and inside the image and, where there is de
 of its fused points are not hidden behind something nearer and they cover enough pixels for
 segmentation to keep it: objects out of view, occluded by a neighbour or too small from here
 are kept. Detections that lie in one confirmed track's box are first joined into one
-(``merge_fragments``: an object depth clustering split into pieces from this side). A frame
+(``merge_fragments``: an object depth clustering split into pieces from this side), and two
+tracks stacked on one footprint are one object (``stacked_pair``: a lamp's shade and base,
+split in the frames that made them): the younger joins the older, whose id stays. A frame
 whose camera pose jumps and whose detections then disagree with the confirmed tracks is
 skipped as a whole, leaving every track untouched.
 """
@@ -19,6 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import open3d as o3d
 from scipy.optimize import linear_sum_assignment
+from scipy.spatial import ConvexHull, Delaunay, QhullError
 
 from vtr_perception.geometry.cameras import Intrinsics, invert, rotation_angle_deg, transform_points
 from vtr_perception.perception.config import PerceptionConfig
@@ -26,6 +29,13 @@ from vtr_perception.perception.segmentation import Detection, segmentation_strid
 from vtr_perception.perception.view_buffer import ViewBuffer
 
 _GATED = 1e6
+# Two tracks stand on one footprint when the convex hull of one's fused points in world xy covers at least
+# STACKED_OVERLAP of the other's and their xy box centres are at most STACKED_CENTRE_FRACTION of the larger box's
+# longest side (or cluster_eps_m) apart: separate objects on a table stand side by side, more than cluster_eps_m
+# apart, and segmentation makes a piece over a standing one part of it (a lamp's shade over its base). A piece
+# near the edge of a track's box is left alone: it may be a neighbour the track's box reaches over.
+STACKED_OVERLAP = 0.5
+STACKED_CENTRE_FRACTION = 0.25
 
 
 @dataclass
@@ -169,6 +179,100 @@ def merge_fragments(detections: list[Detection], boxes: list[tuple[np.ndarray, n
         out.append(Detection(np.logical_or.reduce([p.mask for p in parts]), np.vstack([p.points_world for p in parts]),
                              0.5 * (lo + hi), hi - lo, any(p.cut_by_border for p in parts), d.instance_id))  # fmt: skip
     return out
+
+
+def footprint_overlap(a: np.ndarray, b: np.ndarray, cell_m: float) -> float:
+    """The share of the smaller footprint (convex hull of the points' world xy) that the other one covers.
+
+    Worked out on a grid of ``cell_m`` cells over where the two boxes meet; 0 when the boxes do not meet or a
+    hull is degenerate (fewer than three points not on a line)."""
+    lo, hi = np.maximum(a[:, :2].min(0), b[:, :2].min(0)), np.minimum(a[:, :2].max(0), b[:, :2].max(0))
+    if np.any(hi <= lo):
+        return 0.0
+    inside = []
+    box_lo, box_hi = np.minimum(a[:, :2].min(0), b[:, :2].min(0)), np.maximum(a[:, :2].max(0), b[:, :2].max(0))
+    cell = max(cell_m, float(np.max(box_hi - box_lo)) / 200.0)
+    gx, gy = (np.arange(box_lo[k] + cell / 2, box_hi[k], cell) for k in (0, 1))
+    grid = np.stack(np.meshgrid(gx, gy, indexing="ij"), axis=-1).reshape(-1, 2)
+    for pts in (a[:, :2], b[:, :2]):
+        try:
+            hull = pts[ConvexHull(pts).vertices]
+            inside.append(Delaunay(hull).find_simplex(grid) >= 0)
+        except QhullError:
+            return 0.0
+    smaller = min(int(inside[0].sum()), int(inside[1].sum()))
+    return float((inside[0] & inside[1]).sum()) / smaller if smaller else 0.0
+
+
+def _inside(points: np.ndarray, box_points: np.ndarray, margin_m: float, fraction: float = 0.9) -> bool:
+    """Whether ``fraction`` of ``points`` lie in the world box of ``box_points`` grown by ``margin_m``."""
+    lo, hi = box_points.min(axis=0) - margin_m, box_points.max(axis=0) + margin_m
+    return bool(np.mean(np.all((points >= lo) & (points <= hi), axis=1)) >= fraction)
+
+
+def _one_object(a: Track, b: Track, tracks: list[Track], cell_m: float, margin_m: float) -> bool:
+    """Whether the older track ``a`` and the younger ``b`` are one object: on one footprint (module constants)
+    and either stacked (one's points all above the other's, as a shade over a base) or one inside the other's
+    box (a piece of it). A younger track whose box holds another track too is a blob of touching objects,
+    never one of them."""
+    boxes = [(t.points[:, :2].min(axis=0), t.points[:, :2].max(axis=0)) for t in (a, b)]
+    apart = float(np.linalg.norm(0.5 * (boxes[0][0] + boxes[0][1]) - 0.5 * (boxes[1][0] + boxes[1][1])))
+    larger = max(float(np.max(hi - lo)) for lo, hi in boxes)
+    if apart > max(STACKED_CENTRE_FRACTION * larger, margin_m):
+        return False
+    if footprint_overlap(a.points, b.points, cell_m) < STACKED_OVERLAP:
+        return False
+    za, zb = a.points[:, 2], b.points[:, 2]
+    if za.min() > zb.max() - margin_m or zb.min() > za.max() - margin_m:
+        return True
+    if _inside(b.points, a.points, margin_m):
+        return True
+    others = (t for t in tracks if t is not a and t is not b and len(t.points))
+    return _inside(a.points, b.points, margin_m) and not any(_inside(t.points, b.points, margin_m) for t in others)
+
+
+def stacked_pair(tracks: list[Track], cell_m: float, margin_m: float) -> tuple[Track, Track] | None:
+    """(older, younger) of the first two tracks that are one object (``_one_object``), else None.
+
+    Tracks without points (RGB only) are never paired."""
+    ordered = sorted((t for t in tracks if len(t.points) >= 3), key=lambda t: t.id)
+    for a, b in itertools.combinations(ordered, 2):
+        if _one_object(a, b, ordered, cell_m, margin_m):
+            return a, b
+    return None
+
+
+def absorb(keep: Track, other: Track, voxel: float, margin_m: float) -> bool:
+    """Make ``keep`` the whole object of ``keep`` and ``other`` (two pieces of it); ``other`` is dropped after.
+
+    When ``keep``'s box already held ``other``'s points, ``other`` was a piece of what ``keep`` has seen whole:
+    ``keep`` stays as it is. Otherwise the geometry is the union, and views, evidence and estimate are
+    ``other``'s if its box held ``keep``'s points (it saw the whole object), else none: both saw pieces, whose
+    silhouettes would carve the object away, and the views start again from the next frames, which show it
+    whole. Returns whether ``other`` was the whole one (its detections are then the object's)."""
+    keep.confirmed = keep.confirmed or other.confirmed
+    keep.first_seen, keep.last_seen = min(keep.first_seen, other.first_seen), max(keep.last_seen, other.last_seen)
+    if _inside(other.points, keep.points, margin_m):
+        return False
+    whole_other = _inside(keep.points, other.points, margin_m)
+    if whole_other:
+        keep.buffer, keep.evidence = other.buffer, other.evidence
+        keep.estimate, keep.network, keep.fused_version = None, None, -1  # estimated again under keep's id
+        keep.needs_reconstruction = len(keep.buffer) > 0
+    else:
+        keep.buffer = ViewBuffer(max_views=keep.buffer.max_views, min_angle_deg=keep.buffer.min_angle_deg)
+        keep.evidence, keep.estimate, keep.network, keep.fused_version = None, None, None, -1
+        keep.needs_reconstruction = False
+    cloud = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(np.vstack([keep.points, other.points])))
+    keep.points = np.asarray(cloud.voxel_down_sample(voxel).points)
+    keep.floor_z = min(keep.floor_z, other.floor_z)
+    lo, hi = keep.points.min(axis=0), keep.points.max(axis=0)
+    lo[2] = min(lo[2], keep.floor_z)
+    keep.center, keep.extent = 0.5 * (lo + hi), hi - lo
+    keep.hits += other.hits
+    keep.misses = min(keep.misses, other.misses)
+    keep.fused_direction = None  # the next frame fuses whatever its direction
+    return whole_other
 
 
 @dataclass
@@ -322,4 +426,27 @@ class Tracker:
             self.tracks[t.id] = t
             created.append(t)
             matches.append((t, d))
-        return TrackingStep(matches, created, retired)
+        merged = self._merge_stacked()  # a track made in this step and merged away was never announced
+        retired += sorted(set(merged) - {t.id for t in created})
+        return TrackingStep(_redirect(matches, merged), [t for t in created if t.id not in merged], retired)
+
+    def _merge_stacked(self) -> dict[int, Track | None]:
+        """Join the tracks that are one object (``stacked_pair``), the younger into the older. Per id gone: the
+        track its detections now belong to (it was the whole object), or None (it was a piece of it)."""
+        cfg, gone = self.config, {}
+        cell, margin = cfg.cluster_eps_m / 4.0, cfg.cluster_eps_m
+        while (pair := stacked_pair(list(self.tracks.values()), cell, margin)) is not None:
+            keep, other = pair
+            whole = absorb(keep, other, cfg.fused_voxel_m, margin)
+            del self.tracks[other.id]
+            gone[other.id] = keep if whole else None
+            gone.update({i: keep for i, t in gone.items() if t is other})
+        return gone
+
+
+def _redirect(matches: list[tuple[Track, Detection]], gone: dict[int, Track | None]) -> list[tuple[Track, Detection]]:
+    """This step's matches after merges: a whole object's detection goes to the track that took it over (in
+    place of that track's own, a piece), a piece's is dropped."""
+    taken = {keep.id: (keep, d) for t, d in matches if (keep := gone.get(t.id)) is not None}
+    out = [(t, d) for t, d in matches if t.id not in gone and t.id not in taken]
+    return out + list(taken.values())
