@@ -170,3 +170,35 @@ def test_dbscan_labels_equal_open3ds(seed):
         assert np.array_equal(got, expected), (eps, min_points)
     assert dbscan(np.empty((0, 3)), 0.02, 4).shape == (0,)
     assert (dbscan(strays[:3], 0.02, 4) == -1).all()
+
+
+@pytest.mark.parametrize("azimuth", [0, 20, 45, 70])
+def test_a_box_seen_from_far_is_one_detection(azimuth):
+    # A 16x12x12 cm box from 1.4 m at 320x240 (stride 3, fx 277): its strided points lie up to 2.2 cm apart on
+    # a face seen obliquely, and a fixed 2 cm DBSCAN radius split it into pieces under min_object_points.
+    box = Box((0.0, 0.0), (0.16, 0.12, 0.12))
+    T = camera_on_circle(azimuth, radius=1.3, height=0.55, target=(0.0, 0.0, 0.06))
+    assert np.linalg.norm(T[:3, 3] - box.center) > 1.35
+    _, depth, _ = render([box], K, T)
+    seg = segment_depth(depth, K, T, PerceptionConfig())
+    assert len(seg.detections) == 1
+    extent, a = seg.detections[0].extent, np.radians(azimuth)
+    assert abs(extent[2] - 0.12) < 0.01
+    if abs(np.sin(a)) > 0.3:  # the +y face (16 cm along x) is in view: it is part of the detection
+        assert extent[0] > 0.7 * 0.16
+    if abs(np.cos(a)) > 0.3:  # the +x face (12 cm along y)
+        assert extent[1] > 0.7 * 0.12
+
+
+def test_dbscan_per_point_radius_joins_sparse_far_points_only():
+    """Near points 1 cm apart, far points 3 cm apart: one radius per point joins the far row, not near strays."""
+    near = np.column_stack([np.arange(10) * 0.01, np.zeros(10), np.zeros(10)])
+    far = np.column_stack([np.arange(10) * 0.03, np.ones(10), np.zeros(10)])
+    stray = np.array([[0.115, 0.0, 0.0]])  # 2.5 cm beyond the near row's end: outside its 2 cm radius
+    points = np.vstack([near, far, stray])
+    radius = np.concatenate([np.full(10, 0.02), np.full(10, 0.035), [0.02]])
+    labels = dbscan(points, radius, 3)
+    assert len(set(labels[:10])) == 1 and len(set(labels[10:20])) == 1 and labels[0] != labels[10] >= 0
+    assert labels[20] == -1
+    assert (dbscan(points, 0.02, 3)[10:20] == -1).all()  # one fixed radius: the far row is noise
+    assert np.array_equal(dbscan(points, np.full(len(points), 0.02), 3), dbscan(points, 0.02, 3))
