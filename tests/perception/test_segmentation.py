@@ -202,3 +202,14 @@ def test_dbscan_per_point_radius_joins_sparse_far_points_only():
     assert labels[20] == -1
     assert (dbscan(points, 0.02, 3)[10:20] == -1).all()  # one fixed radius: the far row is noise
     assert np.array_equal(dbscan(points, np.full(len(points), 0.02), 3), dbscan(points, 0.02, 3))
+
+
+def test_flat_things_are_objects_only_above_the_minimum_height():
+    """A 1.5 cm mat beside a 10 cm box: kept by default (0: every height), dropped at min_object_height_m 2 cm."""
+    boxes = [Box((0.0, 0.0), (0.08, 0.08, 0.10)), Box((0.18, 0.0), (0.16, 0.12, 0.015), 0, (40, 160, 60))]
+    T = camera_on_circle(0, radius=0.6, height=0.45)
+    _, depth, _ = render(boxes, K, T)
+    heights = sorted(d.extent[2] for d in segment_depth(depth, K, T, CFG).detections)
+    assert len(heights) == 2 and heights[0] < 0.02 < heights[1]
+    tall = segment_depth(depth, K, T, PerceptionConfig(pixel_stride=2, min_object_height_m=0.02)).detections
+    assert len(tall) == 1 and abs(tall[0].extent[2] - 0.10) < 0.01

@@ -157,7 +157,7 @@ def segment_depth(
         return Segmentation([], plane, None)
     obj_pts = pts[candidate]
     labels = cluster_points(obj_pts, config, cluster_radius(d_grid[valid][candidate], s, intrinsics, config))
-    labels = reject_non_objects(obj_pts, labels, height[candidate] - thr[candidate], outside, config)
+    labels = reject_non_objects(obj_pts, labels, height[candidate], thr[candidate], outside, config)
     label_grid = np.full(valid.shape, -1, dtype=np.int32)
     label_grid.reshape(-1)[np.flatnonzero(valid.reshape(-1))[candidate]] = labels
     # Grow labels into unlabelled neighbour blocks only (never over another object's block), so mask edges are kept.
@@ -195,17 +195,25 @@ def _cluster_stats(labels: np.ndarray, n: int, points: np.ndarray, values: dict[
 
 
 def reject_non_objects(
-    points: np.ndarray, labels: np.ndarray, clearance: np.ndarray, outside: np.ndarray, config: PerceptionConfig
+    points: np.ndarray,
+    labels: np.ndarray,
+    height: np.ndarray,
+    band: np.ndarray,
+    outside: np.ndarray,
+    config: PerceptionConfig,
 ) -> np.ndarray:
     """``labels`` with clusters that are not table objects set to -1 (noise), floating pieces joined to their object.
 
-    ``clearance`` is each point's height above the plane's noise band, ``outside`` its distance beyond the
-    support's extent. A cluster whose lowest point is more than ``support_contact_m`` above the band does
-    not stand on the support: it joins a standing cluster whose footprint (grown by ``cluster_eps_m``)
-    overlaps its own (a lamp's shade over its stem, split by noise or self-occlusion), else it is dropped
-    (a shelf, a chair's rail). Then rejected: clusters with more than ``region_max_outside_fraction`` of
-    their points beyond the extent grown by ``region_margin_m``, or longer than ``max_object_size_m``.
+    ``height`` is each point's height above the plane, ``band`` the plane's noise band there (its clearance
+    is ``height - band``), ``outside`` its distance beyond the support's extent. A cluster whose lowest point
+    is more than ``support_contact_m`` above the band does not stand on the support: it joins a standing
+    cluster whose footprint (grown by ``cluster_eps_m``) overlaps its own (a lamp's shade over its stem, split
+    by noise or self-occlusion), else it is dropped (a shelf, a chair's rail). Then rejected: clusters with
+    more than ``region_max_outside_fraction`` of their points beyond the extent grown by ``region_margin_m``,
+    longer than ``max_object_size_m`` or lower than ``min_object_height_m`` (their highest point above the
+    plane).
     """
+    clearance = height - band
     if not (labels >= 0).any():
         return labels
     n = int(labels.max()) + 1
@@ -219,11 +227,12 @@ def reject_non_objects(
         if overlap.any():
             target[f] = int(np.flatnonzero(overlap)[0])
     labels = np.where(labels >= 0, target[np.maximum(labels, 0)], -1)
-    count, lo, hi, _ = _cluster_stats(labels, n, points, {})
+    count, lo, hi, minima = _cluster_stats(labels, n, points, {"negated_height": -height})
     beyond_count = np.bincount(labels[labels >= 0], weights=beyond[labels >= 0], minlength=n)
     with np.errstate(invalid="ignore"):
         ok = (count > 0) & (beyond_count <= config.region_max_outside_fraction * count)
         ok &= np.max(hi - lo, axis=1) <= config.max_object_size_m
+        ok &= -minima["negated_height"] >= config.min_object_height_m  # each cluster's highest point
     labels = np.where(labels >= 0, np.where(ok, np.arange(n), -1)[np.maximum(labels, 0)], -1)
     _, compact = np.unique(labels, return_inverse=True)  # renumber 0..m-1, noise stays -1
     return np.where(labels >= 0, compact.reshape(labels.shape) - int(labels.min() < 0), -1)
