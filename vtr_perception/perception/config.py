@@ -116,8 +116,11 @@ class PerceptionConfig:
         },
     )
     min_object_points: int = field(
-        default=40, metadata={"help": "segments with fewer points (after striding) are dropped"}
-    )
+        default=40,
+        metadata={"help": "segments with fewer points (after striding) are dropped; where the DBSCAN radius "
+                          "grows with range (cluster_eps_spacings), the count falls with its square (the same "
+                          "area): 17 at 1.5 m for a Kinect at 640x480"},
+    )  # fmt: skip
     border_margin_px: int = field(
         default=2, metadata={"help": "a mask within this many pixels of the image border counts as cut"}
     )

@@ -156,7 +156,8 @@ def segment_depth(
     if len(candidate) < config.min_object_points:
         return Segmentation([], plane, None)
     obj_pts = pts[candidate]
-    labels = cluster_points(obj_pts, config, cluster_radius(d_grid[valid][candidate], s, intrinsics, config))
+    radius = cluster_radius(d_grid[valid][candidate], s, intrinsics, config)
+    labels = cluster_points(obj_pts, config, radius)
     labels = reject_non_objects(obj_pts, labels, height[candidate], thr[candidate], outside, config)
     label_grid = np.full(valid.shape, -1, dtype=np.int32)
     label_grid.reshape(-1)[np.flatnonzero(valid.reshape(-1))[candidate]] = labels
@@ -165,7 +166,7 @@ def segment_depth(
     detections = []
     for k in range(int(labels.max()) + 1 if len(labels) else 0):
         sel = labels == k
-        if sel.sum() < config.min_object_points:
+        if sel.sum() < min_points(radius[sel], config):
             continue
         points = obj_pts[sel]
         mask = _full_resolution_mask(grown == k, s, points, depth, intrinsics, T_world_camera, plane, config)
@@ -282,6 +283,12 @@ def cluster_radius(depth: np.ndarray, stride: int, intrinsics: Intrinsics, confi
     where the spacing of the strided points there is ``stride x depth / fx``."""
     spacing = stride * np.asarray(depth, dtype=np.float64) / intrinsics.fx
     return np.maximum(config.cluster_eps_m, config.cluster_eps_spacings * spacing)
+
+
+def min_points(radius: np.ndarray, config: PerceptionConfig) -> float:
+    """The fewest points a cluster needs: ``min_object_points`` where points are ``cluster_eps_m`` apart or
+    closer, fewer by the square of the radius where sparser points have a wider one (the same area)."""
+    return config.min_object_points * (config.cluster_eps_m / float(np.median(radius))) ** 2
 
 
 def cluster_points(points: np.ndarray, config: PerceptionConfig, radius: np.ndarray | None = None) -> np.ndarray:
