@@ -20,7 +20,14 @@ after which a reconstruction, and so a latency sample, is rare.
     throughput_hz  frames the node took all the way through the pipeline per second (frames_received =
                    frames_processed + frames_dropped: the node keeps the newest frame, never a queue)
     updates_hz     MarkerArray updates per second (frames that changed an object's reconstruction)
-    rss_mb_*       resident memory of the node process after warm-up and at the end of the soak
+    rss_mb_*       resident memory of the node process after warm-up and at the end of the soak;
+                   rss_mb_per_min is the least-squares slope over the soak (after the warm-up)
+    latency_ms_p50_first / _last / latency_drift_ms
+                   marker latency p50 over the soak's first and last 5 minutes (a third of the
+                   soak when shorter) and their difference
+    series, latency_series
+                   RSS and 1-minute load average every 5 s, and every latency sample, against time;
+                   drawn next to the JSON as <out>.png
 
 Writes benchmarks/results/node.json (schema in ../shared/DESIGN.md, plus a per-object-count breakdown).
 """
@@ -50,6 +57,9 @@ from vtr_perception.ros.sim_camera_node import publish_spaced  # noqa: E402
 from vtr_perception.sim.camera import SimCameraConfig  # noqa: E402
 
 TARGET_P50_MS = 150.0
+# The nodes and this process's listener (and replayed camera) in a namespace of their own: a test or demo elsewhere
+# on this machine that drew the same random ROS_DOMAIN_ID fed markers into a soak (stamps two years old)
+NAMESPACE = f"/vtr_node_benchmark_{os.getpid()}"
 
 
 def ros_env() -> dict[str, str]:
@@ -59,7 +69,7 @@ def ros_env() -> dict[str, str]:
 
 
 def start(module: str, params: dict, log: Path, env: dict[str, str], params_file: Path) -> subprocess.Popen:
-    args = [sys.executable, "-m", module, "--ros-args", "--params-file", str(params_file)]
+    args = [sys.executable, "-m", module, "--ros-args", "--params-file", str(params_file), "-r", f"__ns:={NAMESPACE}"]
     for key, value in params.items():
         args += ["-p", f"{key}:={str(value).lower() if isinstance(value, bool) else value}"]
     return subprocess.Popen(args, env=env, stdout=open(log, "w"), stderr=subprocess.STDOUT,  # noqa: SIM115
@@ -199,13 +209,15 @@ class Listener:
         self._stamp = stamp_to_seconds
         self.context = Context()
         rclpy.init(context=self.context)
-        self.node = rclpy.create_node("node_benchmark_listener", context=self.context)
+        self.node = rclpy.create_node("node_benchmark_listener", context=self.context, namespace=NAMESPACE)
         self.lock = threading.Lock()
         self.latencies_ms: list[float] = []
+        self.latency_times: list[float] = []  # time.monotonic() of each latency sample
         self.updates = 0
         self.diagnostics: dict[str, str] = {}
         self.node.create_subscription(MarkerArray, "objects/markers", self._on_markers, latched_qos())
-        self.node.create_subscription(DiagnosticArray, "diagnostics", self._on_diagnostics, reliable_qos())
+        # the node publishes /diagnostics from the root (the ROS convention), not in its namespace
+        self.node.create_subscription(DiagnosticArray, "/diagnostics", self._on_diagnostics, reliable_qos())
         self.reset_client = self.node.create_client(Trigger, "reconstruction/reset")
         self._trigger = Trigger.Request
         self.resets_answered = 0
@@ -228,6 +240,7 @@ class Listener:
         if stamps:
             with self.lock:
                 self.latencies_ms.append(1e3 * (now - max(stamps)))
+                self.latency_times.append(time.monotonic())
                 self.updates += 1
 
     def _on_diagnostics(self, msg) -> None:
@@ -238,7 +251,7 @@ class Listener:
 
     def reset(self) -> dict[str, str]:
         with self.lock:
-            self.latencies_ms, self.updates = [], 0
+            self.latencies_ms, self.latency_times, self.updates = [], [], 0
             return dict(self.diagnostics)
 
     def reset_reconstruction(self) -> None:
@@ -299,7 +312,7 @@ def measure(objects: int, args, node, listener: Listener, logs: Path) -> dict:
         raise SystemExit(f"no marker within {args.startup_timeout} s; logs in {logs}")
     time.sleep(args.warmup)
     proc = psutil.Process(node.pid)
-    rss, rss_t = [proc.memory_info().rss / 2**20], [0.0]
+    rss, rss_t, load = [proc.memory_info().rss / 2**20], [0.0], [os.getloadavg()[0]]
     if args.reset_every > 0 and not listener.reset_client.wait_for_service(timeout_sec=10.0):
         raise SystemExit("reconstruction_node offers no reconstruction/reset service")
     before = listener.reset()
@@ -313,6 +326,7 @@ def measure(objects: int, args, node, listener: Listener, logs: Path) -> dict:
             if now >= next_sample:
                 rss.append(proc.memory_info().rss / 2**20)
                 rss_t.append(now - t0)
+                load.append(os.getloadavg()[0])
                 next_sample += 5.0
             wake = min(next_sample, t0 + args.duration, next_reset if args.reset_every > 0 else np.inf)
             time.sleep(max(0.0, wake - time.monotonic()))
@@ -320,9 +334,67 @@ def measure(objects: int, args, node, listener: Listener, logs: Path) -> dict:
     elapsed = time.monotonic() - t0
     with listener.lock:
         latencies, updates, after = np.array(listener.latencies_ms), listener.updates, dict(listener.diagnostics)
+        latency_t = np.array(listener.latency_times) - t0
         resets_answered = listener.resets_answered
     return {"latencies": latencies, "updates": updates, "before": before, "after": after, "elapsed": elapsed,
-            "rss": rss, "rss_t": rss_t, "resets": resets, "resets_answered": resets_answered}  # fmt: skip
+            "rss": rss, "rss_t": rss_t, "resets": resets, "resets_answered": resets_answered, "load": load,
+            "latency_t": latency_t}  # fmt: skip
+
+
+def over_time(m: dict, window_s: float = 300.0) -> dict:
+    """RSS, load and latency against time since the warm-up, and the latency drift: the p50 of the first
+    ``window_s`` seconds against the p50 of the last (each window at most a third of the run)."""
+    latencies, latency_t, elapsed = np.asarray(m["latencies"]), np.asarray(m["latency_t"]), m["elapsed"]
+    window = min(window_s, elapsed / 3.0)
+
+    def p50(mask: np.ndarray) -> float:
+        return float(np.percentile(latencies[mask], 50)) if mask.any() else float("nan")
+
+    first, last = p50(latency_t < window), p50(latency_t >= elapsed - window)
+    return {
+        "drift_window_s": window,
+        "latency_ms_p50_first": first,
+        "latency_ms_p50_last": last,
+        "latency_drift_ms": last - first,
+        "load_avg_1min_mean": float(np.mean(m["load"])),
+        "load_avg_1min_max": float(np.max(m["load"])),
+        "series": {
+            "t_s": [round(float(t), 2) for t in m["rss_t"]],
+            "rss_mb": [round(float(r), 2) for r in m["rss"]],
+            "load_avg_1min": [round(float(x), 2) for x in m["load"]],
+        },
+        "latency_series": {
+            "t_s": [round(float(t), 2) for t in latency_t],
+            "ms": [round(float(x), 1) for x in latencies],
+        },
+    }
+
+
+def plot_over_time(runs: list[dict], path: Path) -> None:
+    """RSS and marker latency against time, one colour per object count."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from vtr_perception.io_utils import atomic_write
+
+    fig, (ax_rss, ax_lat) = plt.subplots(2, 1, figsize=(8, 6), sharex=True)
+    for r in runs:
+        label = f"{r['objects']} object(s)"
+        ax_rss.plot(np.asarray(r["series"]["t_s"]) / 60, r["series"]["rss_mb"], label=label)
+        ax_lat.plot(np.asarray(r["latency_series"]["t_s"]) / 60, r["latency_series"]["ms"], ".", ms=2, label=label)
+    ax_rss.set_ylabel("node RSS (MB)")
+    ax_rss.set_title(", ".join(f"{r['objects']} obj: {r['rss_mb_per_min']:+.2f} MB/min" for r in runs))
+    ax_lat.set_ylabel("marker latency (ms)")
+    ax_lat.set_xlabel("minutes after warm-up")
+    ax_lat.set_yscale("log")
+    for ax in (ax_rss, ax_lat):
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.tight_layout()
+    atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=120, format="png"))
+    plt.close(fig)
 
 
 def summarise_run(objects: int, m: dict) -> dict:
@@ -364,6 +436,7 @@ def summarise_run(objects: int, m: dict) -> dict:
         "duration_s": elapsed,
         # the node's own mean per pipeline stage over its last 100 frames (diagnostics stage_ms.*)
         "stage_ms": {k.removeprefix("stage_ms."): float(v) for k, v in after.items() if k.startswith("stage_ms.")},
+        **over_time(m),
     }
 
 
@@ -463,12 +536,15 @@ def main() -> int:
         "target": {"latency_ms_p50_below": TARGET_P50_MS, "met": bool(head["latency_ms_p50"] < TARGET_P50_MS)},
     }
     path = write_result("node", payload, path=args.out)
+    plot_over_time(runs, path.with_suffix(".png"))
     for r in runs:
         print(
             f"{r['objects']} object(s): latency p50 {r['latency_ms_p50']:.0f} ms, p95 {r['latency_ms_p95']:.0f} ms "
             f"over {r['latency_samples']} marker updates, {r['throughput_hz']:.1f} frames/s, "
             f"{r['resets_done']} resets, dropped {r['frames_dropped']}, "
-            f"RSS {r['rss_mb_start']:.0f} -> {r['rss_mb_end']:.0f} MB ({r['rss_mb_per_min']:+.2f} MB/min)"
+            f"RSS {r['rss_mb_start']:.0f} -> {r['rss_mb_end']:.0f} MB ({r['rss_mb_per_min']:+.2f} MB/min), "
+            f"latency p50 first/last {r['drift_window_s']:.0f} s: {r['latency_ms_p50_first']:.0f} / "
+            f"{r['latency_ms_p50_last']:.0f} ms, load avg {r['load_avg_1min_mean']:.1f}"
         )
     print(f"wrote {path}")
     return 0

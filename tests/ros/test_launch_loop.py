@@ -16,6 +16,7 @@ bounded and the test runs inside a Deadline, so a stuck loop fails with one mess
 
 from __future__ import annotations
 
+import importlib.util
 import threading
 import time
 from pathlib import Path
@@ -28,11 +29,11 @@ from tests.ros.launch_plan import PlannedNode, console_script_module, plan_launc
 REPO = Path(__file__).resolve().parents[2]
 SIM_DEMO = REPO / "launch" / "sim_demo.launch.py"
 
-LOOP_TIMEOUT_S = 120.0  # from the first camera pose to every object's reached next_best_view
-START_TIMEOUT_S = 60.0  # until the camera publishes its first pose
+LOOP_TIMEOUT_S = 110.0  # from the first camera pose to every object's reached next_best_view
+START_TIMEOUT_S = 30.0  # until the camera publishes its first pose (8 s at load average 10)
 EXIT_WITHIN_S = 5.0  # "a few seconds": test_nodes_shutdown.py holds the nodes to 2 s on a quiet machine
 LAUNCH_ARGUMENTS: dict[str, str] = {}  # none: the launch defaults
-DEADLINE_S = 170.0  # the whole test, shutdown included: a hang anywhere else fails here
+DEADLINE_S = 170.0  # the whole test (the waits above add up to 147 s): a hang anywhere else fails here
 LOOKS_AT_M = 0.03  # a next_best_view looks at an object whose centre is this close to its optical axis
 REACHED_M, REACHED_DEG = 0.01, 3.0  # the camera is at a next_best_view
 SAME_POSE_M, SAME_POSE_DEG = 0.01, 5.0  # two camera poses closer than this are one viewpoint
@@ -143,6 +144,8 @@ def test_launched_loop_plans_for_every_object_keeps_one_track_each_and_stops_cle
     pytest.importorskip("rclpy", exc_type=ImportError, reason="rclpy not installed (pip extra or system ROS 2)")
     if not (REPO / "models" / "reconstructor.onnx").is_file() and not (REPO / "models" / "reconstructor.pt").is_file():
         pytest.skip("the launch's default model_dir (models/) has no reconstructor")
+    if importlib.util.find_spec("pybullet_data") is None:  # the run-time set (make robot-check) has no simulator
+        pytest.skip("the launch's default scene (source pybullet) needs pybullet_data, an optional simulation package")
     from tests.ros.helpers import isolated_node
     from tests.ros.node_processes import NodeProcess, logs_tail, signal_all
     from vtr_perception.deadline import Deadline

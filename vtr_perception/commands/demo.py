@@ -144,7 +144,7 @@ def run(args: argparse.Namespace) -> int:
     if args.deadline is not None and not args.deadline > 0:
         raise ValueError(f"--deadline must be positive, got {args.deadline}")
     try:
-        from vtr_perception.ros.demo_runner import demo_environment, run_bag, run_loop
+        from vtr_perception.ros.demo_runner import demo_environment, demo_namespace, run_bag, run_loop
     except ImportError as exc:
         raise ValueError(
             f"the demo needs ROS 2 (rclpy): source a ROS 2 install or `pip install -r requirements/ros.txt` ({exc})"
@@ -167,7 +167,8 @@ def run(args: argparse.Namespace) -> int:
     t0 = time.monotonic()
     scene = make_tabletop_scene(args.source, num_objects=args.objects, seed=args.seed)
     print(f"scene: {', '.join(f'{o.key} ({o.category}, {o.size * 100:.0f} cm)' for o in scene.objects)}")
-    print(f"ROS_DOMAIN_ID={env['ROS_DOMAIN_ID']} (localhost only); node logs in {log_dir}")
+    topics = f", topics under {demo_namespace(args)}/" if demo_namespace(args) else ""
+    print(f"ROS_DOMAIN_ID={env['ROS_DOMAIN_ID']} (localhost only){topics}; node logs in {log_dir}")
     try:
         print("NBV run:")
         nbv_runs = run_loop(args, "nbv", scene, env, log_dir)

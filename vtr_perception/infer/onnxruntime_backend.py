@@ -82,6 +82,9 @@ class OnnxRuntimeBackend:
         }[graph_optimization]
         if intra_op_threads:
             options.intra_op_num_threads = intra_op_threads
+        # The node runs the network on some frames only; spinning worker threads would hold the cores
+        # that segmentation, fusion and publishing need in between.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         if providers is None:
             providers = choose_providers(ort.get_available_providers(), engine_cache=engine_cache,
                                          threads=intra_op_threads)  # fmt: skip

@@ -364,8 +364,10 @@ def merge_overlapping_clusters(points: np.ndarray, labels: np.ndarray, min_overl
         return bool(inter >= min_overlap * max(smaller, 1e-12))
 
     while True:
-        ids = [k for k in np.unique(labels) if k >= 0]
-        boxes = {k: (points[labels == k].min(axis=0), points[labels == k].max(axis=0)) for k in ids}
+        n = int(labels.max()) + 1 if len(labels) else 0
+        count, lo, hi, _ = _cluster_stats(labels, n, points, {})  # every box in one sort
+        ids = [int(k) for k in np.flatnonzero(count)]
+        boxes = {k: (lo[k], hi[k]) for k in ids}
         pair = next(((a, b) for i, a in enumerate(ids) for b in ids[i + 1 :] if overlaps(boxes[a], boxes[b])), None)
         if pair is None:
             break

@@ -38,6 +38,11 @@ from vtr_perception.sim.truth import true_grid
 
 ARRIVED_M = 0.01  # the camera is at its goal when it reports a position this close to it
 NODE_CHECK_S = 0.25  # how often a wait asks whether a node process died
+# How often a wait sends its request again while it goes unanswered: a message published before DDS has
+# matched the other node's subscription is lost, and on a loaded machine that matching can take seconds after
+# the monitor starts (the camera then never moved to an object's initial view within 30 s). The camera answers
+# a goal within a frame; a plan or a reset can take seconds under load, and each repeat costs one more.
+RESEND_S = {"camera goal": 3.0, "nbv/target": 10.0, "reconstruction/reset": 10.0}
 
 
 class DemoError(RuntimeError):
@@ -92,6 +97,7 @@ class DemoMonitor(Node):
         self.frames_per_view = frames_per_view
         self.reset_per_object = reset_per_object
         self.empty_clouds = 0  # objects/error clouds without objects (the reconstruction node was reset)
+        self.resent: dict[str, int] = {}  # requests sent again because they went unanswered (see RESEND_S)
         self.frames_at_goal = 0
         self.taken: list[np.ndarray] = []  # camera poses moved to for the current object
         # views each track's reconstruction has used (neighbours' runs included), as nbv_node keeps them
@@ -179,11 +185,31 @@ class DemoMonitor(Node):
                 self._cond.wait(min(left, NODE_CHECK_S))
             return True
 
+    def _wait_resending(self, predicate: Callable[[], bool], timeout: float, what: str,
+                        resend: Callable[[], bool | None]) -> bool:  # fmt: skip
+        """``_wait``, calling ``resend()`` every ``RESEND_S[what]`` seconds while ``predicate()`` is false
+        (``resend`` returns False when it sent nothing); the repeats are counted in ``self.resent``."""
+        deadline = time.monotonic() + timeout
+        while not self._wait(predicate, min(RESEND_S[what], max(0.0, deadline - time.monotonic()))):
+            if time.monotonic() >= deadline:
+                return False
+            if resend() is not False:
+                self.resent[what] = self.resent.get(what, 0) + 1
+        return True
+
     def _move(self, T: np.ndarray) -> None:
         with self._cond:
             self.frames_at_goal = 0
             self.taken.append(np.asarray(T, dtype=np.float64))
         self.pub_goal.publish(conv.matrix_to_pose_stamped(T, frame_id="world"))
+
+    def _resend_goal(self) -> bool:
+        """The last goal again, unless the camera is there (the camera jumps to a goal: a repeat is harmless)."""
+        with self._cond:
+            T = None if not self.taken or self._at_goal(self.camera_pose) else self.taken[-1]
+        if T is not None:
+            self.pub_goal.publish(conv.matrix_to_pose_stamped(T, frame_id="world"))
+        return T is not None
 
     def reset_reconstruction(self, timeout: float) -> None:
         """Have the reconstruction node forget every object; returns once its empty objects/error cloud
@@ -192,10 +218,16 @@ class DemoMonitor(Node):
             raise DemoError("the reconstruction node offers no reconstruction/reset service")
         with self._cond:
             empty_before = self.empty_clouds
-        done = threading.Event()
-        future = self.reset_client.call_async(Trigger.Request())
-        future.add_done_callback(lambda _: done.set())
-        if not self._wait(done.is_set, timeout) or future.result() is None or not future.result().success:
+        done, futures = threading.Event(), []
+
+        def call() -> None:  # again while unanswered: a reset twice is one reset
+            futures.append(self.reset_client.call_async(Trigger.Request()))
+            futures[-1].add_done_callback(lambda _: done.set())
+
+        call()
+        answered = self._wait_resending(done.is_set, timeout, "reconstruction/reset", call)
+        results = [f.result() for f in futures if f.done()]
+        if not answered or not any(r is not None and r.success for r in results):
             raise DemoError(f"reconstruction/reset did not answer within {timeout:.0f} s")
         if not self._wait(lambda: self.empty_clouds > empty_before, timeout):
             raise DemoError(f"no empty objects/error cloud within {timeout:.0f} s of reconstruction/reset")
@@ -227,7 +259,7 @@ class DemoMonitor(Node):
         last_views = self._views_of(tid) if tid is not None else 0
         self._move(initial_view(obj, self.seed, self.distance))
         if self.reset_per_object:
-            if not self._wait(self._camera_arrived, timeout):
+            if not self._wait_resending(self._camera_arrived, timeout, "camera goal", self._resend_goal):
                 self.log(f"  {obj.key}: the camera did not reach the initial view within {timeout:.0f} s")
             self.reset_reconstruction(timeout)
             last_views = 0
@@ -241,7 +273,9 @@ class DemoMonitor(Node):
             def view_unusable() -> bool:  # only once the object has a reconstruction: the first may take longer
                 return self.frames_at_goal >= self.frames_per_view and self.track_for(obj, run.track_id) is not None
 
-            if not self._wait(lambda: new_view_used() or view_unusable(), timeout):
+            if not self._wait_resending(
+                lambda: new_view_used() or view_unusable(), timeout, "camera goal", self._resend_goal
+            ):
                 self.log(f"  {obj.key}: step {step + 1}: the new view was not used within {timeout:.0f} s")
             elif not new_view_used():
                 self.log(
@@ -298,8 +332,15 @@ class DemoMonitor(Node):
             here = self.camera_pose is not None and np.linalg.norm(T[:3, 3] - self.camera_pose[:3, 3]) < ARRIVED_M
             return not here and looks_at(T, aim, tolerance_m=0.25 * obj.size)
 
-        self.pub_target.publish(Int32(data=int(track_id)))
-        ok = self._wait(suggested_for_this_object, timeout)
+        def send_target() -> None:
+            # the object's track as of now: a track the reconstruction retired (and started again under a new id)
+            # gets no plan from nbv_node ("object N is not in objects/error")
+            tid = self.track_for(obj, track_id)
+            self.pub_target.publish(Int32(data=int(track_id if tid is None else tid)))
+
+        send_target()
+        # again while no suggestion comes: nbv_node answers each with a plan from its latest reconstruction
+        ok = self._wait_resending(suggested_for_this_object, timeout, "nbv/target", send_target)
         if not ok:
             self.log(f"  object {obj.index}: no next_best_view within {timeout:.0f} s, moving randomly")
             return self._random_view(obj, track_id)

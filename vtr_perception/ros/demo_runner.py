@@ -36,8 +36,10 @@ def demo_environment() -> dict[str, str]:
     return env
 
 
-def start_node(name: str, params: dict, remaps: dict[str, str], env: dict[str, str], log_dir: Path) -> subprocess.Popen:
-    """Start a node process with its shipped parameter file (config/<node>.yaml) plus ``params``."""
+def start_node(name: str, params: dict, remaps: dict[str, str], env: dict[str, str], log_dir: Path,
+               log_suffix: str = "") -> subprocess.Popen:  # fmt: skip
+    """Start a node process with its shipped parameter file (config/<node>.yaml) plus ``params``; its output goes
+    to ``log_dir/<name><log_suffix>.log``."""
     from vtr_perception.resources import package_file
 
     args = [sys.executable, "-m", NODE_MODULES[name], "--ros-args"]
@@ -49,7 +51,7 @@ def start_node(name: str, params: dict, remaps: dict[str, str], env: dict[str, s
         args += ["-p", f"{key}:={value}"]
     for src, dst in remaps.items():
         args += ["-r", f"{src}:={dst}"]
-    log = open(log_dir / f"{name}.log", "w")  # noqa: SIM115 - closed with the process
+    log = open(log_dir / f"{name}{log_suffix}.log", "w")  # noqa: SIM115 - closed with the process
     return subprocess.Popen(args, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
 
@@ -67,12 +69,33 @@ def planner_view_limits() -> dict:
     }
 
 
-def first_exit(nodes: dict[str, subprocess.Popen], log_dir: Path) -> str | None:
+def first_exit(nodes: dict[str, subprocess.Popen], log_dir: Path, log_suffix: str = "") -> str | None:
     """'<name>_node exited (status N); see <log>' for the first of ``nodes`` no longer running, else None."""
     for name, p in nodes.items():
         if p.poll() is not None:
-            return f"{name}_node exited (status {p.returncode}); see {log_dir / f'{name}.log'}"
+            return f"{name}_node exited (status {p.returncode}); see {log_dir / f'{name}{log_suffix}.log'}"
     return None
+
+
+def demo_namespace(args: argparse.Namespace) -> str:
+    """The ROS namespace of one demo's nodes and conductor: this process's own, so a second demo or a test that
+    drew the same random ROS_DOMAIN_ID on this machine does not mix its messages with ours (seen: another
+    graph's objects/error clouds taken for this demo's objects). The root namespace with --rviz, whose shipped
+    config names the topics from the root."""
+    return "" if getattr(args, "rviz", False) else f"/vtr_demo_{os.getpid()}"
+
+
+def foreign_graph(monitor, env: dict[str, str]) -> str | None:
+    """A warning when more than one camera or reconstruction node publishes on this domain: another ROS graph
+    (another demo or test on this machine) chose the same ROS_DOMAIN_ID and its messages mix with ours."""
+    counts = {topic: monitor.count_publishers(topic) for topic in ("camera_pose", "objects/error")}
+    if max(counts.values()) <= 1:
+        return None
+    seen = ", ".join(f"{n} {topic} publishers" for topic, n in counts.items())
+    return (
+        f"warning: another ROS graph shares ROS_DOMAIN_ID={env['ROS_DOMAIN_ID']} ({seen}); its messages mix "
+        "with the demo's: set ROS_DOMAIN_ID to a domain nothing else uses"
+    )
 
 
 def stop_nodes(procs: list[subprocess.Popen]) -> None:
@@ -103,25 +126,30 @@ def run_loop(args: argparse.Namespace, planner: str, scene, env: dict[str, str],
     Raises DemoError when a node is missing or exits (any wait notices it within NODE_CHECK_S), DeadlineExceeded
     (its stacks in ``log_dir``) when the run outlives ``--deadline`` (default run_deadline_s)."""
     scene_params = {"source": args.source, "num_objects": args.objects, "seed": args.seed, "rate_hz": 4.0}
-    nodes = {"sim_camera": start_node("sim_camera", scene_params, {"next_best_view": "camera_goal"}, env, log_dir)}
-    nodes["reconstruction"] = start_node("reconstruction", {"backend": args.backend}, {}, env, log_dir)
+    suffix = "" if planner == "nbv" else f"_{planner}"  # the random run's logs beside the NBV run's
+    namespace = demo_namespace(args)
+    ns = {"__ns": namespace} if namespace else {}
+    nodes = {"sim_camera": start_node("sim_camera", scene_params, {"next_best_view": "camera_goal", **ns}, env,
+                                      log_dir, suffix)}  # fmt: skip
+    nodes["reconstruction"] = start_node("reconstruction", {"backend": args.backend}, ns, env, log_dir, suffix)
     if planner == "nbv":
         # a fixed number of views per object: the planner never stops early here
         nodes["nbv"] = start_node(
-            "nbv", {"planner.stop_gain": 0.0, "planner.stop_information_gain": 0.0}, {}, env, log_dir
+            "nbv", {"planner.stop_gain": 0.0, "planner.stop_information_gain": 0.0}, ns, env, log_dir, suffix
         )
     procs = list(nodes.values())
     if args.rviz:  # not watched: closing its window is no fault of the loop
         procs.extend(start_rviz(env, log_dir))
     context = rclpy.Context()
-    rclpy.init(context=context, domain_id=int(env["ROS_DOMAIN_ID"]))
+    rclpy.init(args=[], context=context, domain_id=int(env["ROS_DOMAIN_ID"]))
     monitor = DemoMonitor(
         scene,
         planner=planner,
         seed=args.seed + 1,
         reset_per_object=not args.keep_tracks,
-        node_failure=lambda: first_exit(nodes, log_dir),
+        node_failure=lambda: first_exit(nodes, log_dir, suffix),
         context=context,
+        namespace=namespace or None,
         **planner_view_limits(),
     )
     recorder = None
@@ -138,11 +166,17 @@ def run_loop(args: argparse.Namespace, planner: str, scene, env: dict[str, str],
     try:
         with Deadline(seconds, log_dir / f"stacks_{planner}.txt", what=f"the {planner} run"):
             if not monitor._wait(lambda: monitor.camera_pose is not None, 60.0):
-                raise DemoError(f"the simulated camera did not start; see {log_dir}/sim_camera.log")
+                raise DemoError(f"the simulated camera did not start; see {log_dir}/sim_camera{suffix}.log")
+            warned = False
             for obj in scene.objects:
-                if (failure := first_exit(nodes, log_dir)) is not None:
+                if (failure := first_exit(nodes, log_dir, suffix)) is not None:
                     raise DemoError(failure)
+                if not warned and (warning := foreign_graph(monitor, env)) is not None:
+                    print(warning)
+                    warned = True
                 runs.append(monitor.run_object(obj, steps=args.steps, timeout=args.timeout))
+        if monitor.resent:  # messages DDS lost (or answered late): see demo_monitor.RESEND_S
+            print("sent again when unanswered: " + ", ".join(f"{what} {n}x" for what, n in monitor.resent.items()))
     finally:
         executor.shutdown()
         if recorder is not None:

@@ -557,7 +557,7 @@ class ReconstructionNode(Node):
             self.slot.close()
             self.camera_poses.close()
             if self._worker.is_alive():
-                self._worker.join(timeout=2.0)
+                self._worker.join(timeout=0.5)  # a daemon: one slow frame must not hold the exit
         super().destroy_node()
 
 
