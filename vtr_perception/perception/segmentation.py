@@ -129,7 +129,9 @@ def segment_depth(
     """Table-top segmentation: find the support surface, cluster what stands on it (DBSCAN), keep objects.
 
     A cluster is an object when it stands on the support (its lowest point near the plane), lies within
-    the support's seen extent (perception/support.py) and is no longer than ``max_object_size_m``.
+    the support's seen extent (perception/support.py), is no longer than ``max_object_size_m``, no lower than
+    ``min_object_height_m`` and has ``min_points`` points. DBSCAN's radius grows with each point's range
+    (``cluster_radius``).
     ``plane_hint`` (an earlier frame's ``plane_world``) skips the plane search while it still fits
     (``fit_support``); the extent is found in every frame.
     """
