@@ -221,6 +221,29 @@ def print_summary(summary: dict) -> None:
                   f"{sc['share_demo_criteria_scene_mean']:.0%}")  # fmt: skip
 
 
+def _payload(args, rows: dict[str, list[list]], planners: list[str], config: PlannerConfig, backend, seeds,
+             start: float) -> dict:  # fmt: skip
+    """The result JSON of the scenes ``seeds`` run so far."""
+    return {
+        **summarise(rows, objects_per_scene=args.objects),
+        "fusion": args.fusion == "on",
+        "depth_noise": args.depth_noise,
+        "wall_s": round(time.perf_counter() - start, 1),
+        "objects": len(rows[planners[0]]),
+        "scenes": {"split": args.split, "source": args.source, "seeds": list(seeds), "objects_per_scene": args.objects},
+        "scenes_done": len(seeds),
+        "scenes_asked": args.scenes,
+        "steps": args.steps,
+        "reset_per_object": not args.keep_tracks,
+        "planner_overrides": args.set,
+        "perception_overrides": args.set_perception,
+        "checkpoint": None if args.checkpoint is None else str(args.checkpoint),
+        "planner_config": {k: list(v) if isinstance(v, tuple) else v for k, v in vars(config).items()},
+        "backend": backend.name,
+        **run_metadata(),
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -241,7 +264,7 @@ def main(argv: list[str] | None = None) -> int:
     rows: dict[str, list[list]] = {name: [] for name in planners}
     seeds = range(args.first_seed, args.first_seed + args.scenes)
     start = time.perf_counter()
-    for seed in tqdm(seeds, desc="table-top scenes"):
+    for done, seed in enumerate(tqdm(seeds, desc="table-top scenes"), start=1):
         scene = make_tabletop_scene(args.source, num_objects=args.objects, split=args.split, seed=seed)
         for name in planners:
             rows[name].extend(
@@ -258,28 +281,14 @@ def main(argv: list[str] | None = None) -> int:
                     reset_per_object=not args.keep_tracks,
                 )
             )
+        # Written after every scene, so a run stopped early leaves the scenes it finished (``scenes_done``).
+        payload = _payload(args, rows, planners, config, backend, seeds[:done], start)
+        atomic_write_json(args.out, payload)
+        overrides = args.set + args.set_perception
+        title = (f"{payload['objects']} objects in {done} {args.split}-split table-top scenes"
+                 + (f" ({', '.join(overrides)})" if overrides else ""))  # fmt: skip
+        plot(payload, args.out.with_suffix(".png"), title=title)
     summary = summarise(rows, objects_per_scene=args.objects)
-    payload = {
-        **summary,
-        "fusion": args.fusion == "on",
-        "depth_noise": args.depth_noise,
-        "wall_s": round(time.perf_counter() - start, 1),
-        "objects": len(rows[planners[0]]),
-        "scenes": {"split": args.split, "source": args.source, "seeds": list(seeds), "objects_per_scene": args.objects},
-        "steps": args.steps,
-        "reset_per_object": not args.keep_tracks,
-        "planner_overrides": args.set,
-        "perception_overrides": args.set_perception,
-        "checkpoint": None if args.checkpoint is None else str(args.checkpoint),
-        "planner_config": {k: list(v) if isinstance(v, tuple) else v for k, v in vars(config).items()},
-        "backend": backend.name,
-        **run_metadata(),
-    }
-    atomic_write_json(args.out, payload)
-    overrides = args.set + args.set_perception
-    title = (f"{payload['objects']} objects in {len(seeds)} {args.split}-split table-top scenes"
-             + (f" ({', '.join(overrides)})" if overrides else ""))  # fmt: skip
-    plot(summary, args.out.with_suffix(".png"), title=title)
     print_summary(summary)
     print(f"wrote {args.out}")
     return 0

@@ -1,7 +1,10 @@
 """Evidence grid: depth and silhouettes into measured free/occupied space, and its fusion with the network."""
 
+import dataclasses
+
 import numpy as np
 import pytest
+from scipy import ndimage
 
 from tests.perception.doubles import FixedShapeBackend
 from tests.perception.scenes import Box, camera_on_circle, render
@@ -66,8 +69,13 @@ def test_sphere_seen_from_six_sides_with_perfect_depth():
     for direction in SIX:
         _add(grid, *_sphere_frame(direction))
     post = _posterior(grid)
-    assert iou(post.occupancy, _sphere_truth(), 0.4) >= 0.95
-    assert (post.state[_sphere_truth()] != FREE).all()  # nothing of the object is carved
+    truth = _sphere_truth()
+    assert iou(post.occupancy, truth, 0.4) >= 0.95
+    # Nothing inside the object is carved: only rim voxels whose centre projects within a pixel of a silhouette
+    # edge (the pixel's ray misses the sphere) may be measured free, and few of them.
+    rim = truth & ~ndimage.binary_erosion(truth)
+    assert (post.state[truth & ~rim] != FREE).all()
+    assert np.mean(post.state[truth] == FREE) < 0.01
 
 
 def test_a_voxel_behind_the_measured_surface_stays_unknown():
@@ -78,7 +86,8 @@ def test_a_voxel_behind_the_measured_surface_stays_unknown():
     far_side = (centres[..., 0] < SPHERE_C[0] - 0.02) & _sphere_truth()  # behind the front surface and its band
     assert far_side.any() and (grid.logodds[far_side] == 0).all()
     assert (_posterior(grid).state[far_side] == UNKNOWN).all()
-    front = _sphere_truth() & (centres[..., 0] > SPHERE_C[0] + SPHERE_R - 0.005)
+    # The band starts evidence_occupied_offset_m behind the surface: the voxels up to two voxels deep get occupied.
+    front = _sphere_truth() & (centres[..., 0] > SPHERE_C[0] + SPHERE_R - 2 * SIDE / R)
     assert (grid.logodds[front] > 0).any()
 
 
@@ -100,6 +109,35 @@ def test_a_thin_rod_survives_noisy_depth():
     assert np.mean(post.state[truth] == FREE) == 0.0
     far = np.linalg.norm((centres - center)[..., :2], axis=-1) > 0.02
     assert np.mean(post.state[far & (centres[..., 2] > 0.01)] == FREE) > 0.5  # and the space around it is
+
+
+def _noisy_box_evidence(config: PerceptionConfig):
+    """(grid, voxels inside the box, voxels more than a voxel inside) of a box seen from 8 sides with D435 depth."""
+    box = Box((0.0, 0.0), (0.10, 0.07, 0.08), 25)
+    side = 0.12
+    grid = _grid(box.center, side, config)
+    rng = np.random.default_rng(0)
+    noise = depth_noise_profile("realsense_d435")
+    for az in range(0, 360, 45):
+        T = camera_on_circle(az, radius=0.5, height=0.3, target=box.center)
+        _, depth, ids = render([box], K, T)
+        _add(grid, apply_depth_noise(depth, K, noise, rng), ids == 2, T)
+    local = np.abs((voxel_centers(R) * side + grid.center - box.center) @ box.R)
+    half = np.asarray(box.size) / 2
+    return grid, np.all(local <= half, axis=-1), np.all(local <= half - side / R, axis=-1)
+
+
+def test_noisy_depth_marks_no_skin_of_occupied_voxels_outside_the_object():
+    grid, inside, deep = _noisy_box_evidence(CFG)
+    occupied = grid.logodds >= CFG.evidence_known_logodds
+    skin = np.mean(~inside[occupied])  # measured occupied, centre outside the box
+    assert occupied[inside].sum() > 0.25 * inside.sum()
+    assert skin < 0.1
+    assert not (grid.logodds[deep] <= -CFG.evidence_known_logodds).any()  # nothing a voxel inside is carved
+    # Without the offset, voxel centres just in front of the surface are marked occupied by the noise.
+    no_offset, _, _ = _noisy_box_evidence(dataclasses.replace(CFG, evidence_occupied_offset_m=0.0))
+    occupied0 = no_offset.logodds >= CFG.evidence_known_logodds
+    assert np.mean(~inside[occupied0]) > skin + 0.02
 
 
 def test_silhouette_carving_keeps_the_object_and_carves_around_it():
@@ -136,6 +174,18 @@ def test_an_object_taken_away_resets_its_evidence():
     result = _add(grid, background, np.zeros_like(mask), T)
     assert result.reset and grid.resets == 1 and len(grid) == 1
     assert (grid.logodds > 0).sum() == 0
+
+
+def test_a_frame_that_does_not_match_the_track_but_sees_the_object_keeps_its_evidence():
+    grid = _grid()
+    for direction in SIX[:4]:
+        _add(grid, *_sphere_frame(direction))
+    depth, mask, T = _sphere_frame(SIX[0])
+    # The object still stands there (measured 3 mm farther: its front layer is carved), but the frame's mask is
+    # not the track's (a blob with a neighbour, say): its surface counts as seen, so no reset.
+    result = _add(grid, depth + 0.003, np.zeros_like(mask), T)
+    assert not result.reset and result.contradicted < CFG.evidence_reset_fraction
+    assert (grid.logodds < -0.5).sum() > 0 and grid.resets == 0
 
 
 def test_the_evidence_survives_its_cube_moving_and_growing():

@@ -216,12 +216,15 @@ def test_a_view_a_neighbour_partly_hides_adds_no_view():
 
 def test_the_support_plane_is_carried_to_the_next_frame_and_dropped_on_reset_and_pose_jumps():
     pipe = _pipeline()
-    assert pipe.plane_hint is None
+    assert pipe.plane_hint is None and pipe.support_outline is None
     _feed(pipe, [0])
     first = pipe.plane_hint
     assert first is not None and first[2] > 0.999 and abs(first[3]) < 0.003  # the table top, z = 0
-    _feed(pipe, [5], start=1.0)  # refitted from the hint: still the table
+    seen_first = pipe.support_outline
+    _feed(pipe, [120], start=1.0)  # refitted from the hint: still the table, seen from the other side
     assert pipe.plane_hint is not None and abs(pipe.plane_hint[3]) < 0.003
+    lo, hi = pipe.support_outline.min(axis=0), pipe.support_outline.max(axis=0)  # what was seen so far is kept
+    assert np.all(lo[:2] <= seen_first.min(axis=0)[:2] + 1e-6) and np.all(hi[:2] >= seen_first.max(axis=0)[:2] - 1e-6)
     T = camera_on_circle(10)
     rgb, depth, _ = render([BOX], K, T)
     T_wrong = T.copy()
@@ -229,7 +232,7 @@ def test_the_support_plane_is_carried_to_the_next_frame_and_dropped_on_reset_and
     pipe.process(rgb, depth, K, T_wrong, 2.0)
     assert abs(pipe.plane_hint[3]) < 0.003
     pipe.reset()
-    assert pipe.plane_hint is None
+    assert pipe.plane_hint is None and pipe.support_outline is None
 
 
 def test_new_evidence_without_a_new_view_is_fused_at_most_once_per_refusion_interval():

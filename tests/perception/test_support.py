@@ -139,3 +139,29 @@ def test_steep_cells_are_the_wall_not_the_floor():
     wall = (x > 0.55)[1:-1, 1:-1]
     assert steep[1:-1, 1:-1][wall].all() and not steep[1:-1, 1:-1][(x < 0.45)[1:-1, 1:-1]].any()
     assert not steep[[0, -1]].any() and not steep[:, [0, -1]].any() and not steep[5, 5]
+
+
+def _patch_frame(lo: float, hi: float, n: int = 24):
+    """A strided frame that sees only the square [lo, hi]^2 of the plane z = 0, from 1 m above it."""
+    u = np.linspace(lo, hi, n)
+    grid = np.stack([*np.meshgrid(u, u, indexing="ij"), np.zeros((n, n))], axis=-1)
+    return grid, np.ones((n, n), bool), np.full((n, n), 0.005), np.array([0.0, 0.0, 1.0])
+
+
+def test_the_support_seen_so_far_counts_while_the_plane_holds_and_only_then():
+    frame = _patch_frame(0.0, 0.2)
+    earlier = np.array([[-0.5, -0.5, 0.0], [0.5, -0.5, 0.0], [0.5, 0.5, 0.0], [-0.5, 0.5, 0.0]])
+    beyond_this_view = np.array([[0.4, 0.4, 0.05]])  # on the table, outside what this frame sees of it
+    config = PerceptionConfig()
+
+    alone = support.fit_support(*frame, config)
+    assert alone.outside_m(beyond_this_view)[0] > 0.15
+    joined = support.fit_support(*frame, config, hint=np.array([0.0, 0.0, 1.0, 0.0]), outline=earlier)
+    assert joined.outside_m(beyond_this_view)[0] <= 0.0
+    assert np.allclose(joined.outline.min(axis=0), [-0.5, -0.5, 0.0], atol=1e-6)
+    assert np.allclose(joined.outline.max(axis=0), [0.5, 0.5, 0.0], atol=1e-6)
+    # another plane (no hint, or one that does not hold): the earlier extent is not this plane's
+    searched = support.fit_support(*frame, config, outline=earlier)
+    assert searched.outside_m(beyond_this_view)[0] > 0.15
+    moved = support.fit_support(*frame, config, hint=np.array([0.0, 0.0, 1.0, -0.3]), outline=earlier)
+    assert moved.outside_m(beyond_this_view)[0] > 0.15

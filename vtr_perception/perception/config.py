@@ -241,7 +241,7 @@ class PerceptionConfig:
         default=0.85, metadata={"help": "log-odds added to a voxel in the band behind a measured surface"}
     )
     evidence_miss_logodds: float = field(
-        default=-0.4, metadata={"help": "log-odds added to a voxel a ray passes in front of the measured surface"}
+        default=-0.85, metadata={"help": "log-odds added to a voxel a ray passes in front of the measured surface"}
     )
     evidence_min_logodds: float = field(default=-2.0, metadata={"help": "evidence is clamped to at least this"})
     evidence_max_logodds: float = field(default=3.5, metadata={"help": "evidence is clamped to at most this"})
@@ -253,8 +253,13 @@ class PerceptionConfig:
     evidence_band_voxels: float = field(
         default=2.0, metadata={"help": "depth of the occupied band behind a measured surface, in voxels"}
     )
+    evidence_occupied_offset_m: float = field(
+        default=0.0015,
+        metadata={"help": "a voxel centre counts as occupied only when at least this (m) behind the measured depth "
+                          "(noise and the slope of a surface across one pixel)"},
+    )  # fmt: skip
     evidence_guard_px: int = field(
-        default=1,
+        default=0,
         metadata={"help": "a voxel is free only when in front of every depth within this many pixels of its pixel "
                           "(depth edges, flying pixels, depth-to-colour registration)"},
     )  # fmt: skip

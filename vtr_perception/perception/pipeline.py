@@ -116,10 +116,11 @@ class PerceptionPipeline:
         self.max_model_views = min(config.max_views, backend.info.max_views)
         # The last depth frame's support plane (world): the next frame refits it instead of searching (support.py).
         self.plane_hint: np.ndarray | None = None
+        self.support_outline: np.ndarray | None = None  # the support's extent seen so far (world), with the hint
 
     def reset(self) -> list[int]:
         """Start over: forget every object and its views (returns the ids forgotten); counters stay."""
-        self.plane_hint = None
+        self.plane_hint = self.support_outline = None
         return self.tracker.reset()
 
     @property
@@ -145,9 +146,10 @@ class PerceptionPipeline:
             seg = segment_mask(mask, depth, intrinsics, T, cfg)
         elif depth is not None:
             # No hint used or kept across a camera pose jump: that pose, and the world plane it gives, may be off.
-            seg = segment_depth(depth, intrinsics, T, cfg, plane_hint=None if jumped else self.plane_hint)
+            hint, outline = (None, None) if jumped else (self.plane_hint, self.support_outline)
+            seg = segment_depth(depth, intrinsics, T, cfg, plane_hint=hint, support_outline=outline)
             if not jumped:
-                self.plane_hint = seg.plane_world
+                self.plane_hint, self.support_outline = seg.plane_world, seg.support_outline
         else:
             return "no_depth_and_no_mask"
         if seg.reason is not None:

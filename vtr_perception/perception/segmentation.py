@@ -56,6 +56,7 @@ class Segmentation:
     detections: list[Detection]
     plane_world: np.ndarray | None  # (4,) a, b, c, d with unit normal towards the camera
     reason: str | None = None  # why nothing could be segmented (e.g. "no_valid_depth")
+    support_outline: np.ndarray | None = None  # (K, 3) the support's extent so far (SupportSurface.outline)
 
 
 def valid_depth(depth: np.ndarray, config: PerceptionConfig) -> np.ndarray:
@@ -125,6 +126,7 @@ def segment_depth(
     T_world_camera: np.ndarray,
     config: PerceptionConfig,
     plane_hint: np.ndarray | None = None,
+    support_outline: np.ndarray | None = None,
 ) -> Segmentation:
     """Table-top segmentation: find the support surface, cluster what stands on it (DBSCAN), keep objects.
 
@@ -133,7 +135,8 @@ def segment_depth(
     ``min_object_height_m`` and has ``min_points`` points. DBSCAN's radius grows with each point's range
     (``cluster_radius``).
     ``plane_hint`` (an earlier frame's ``plane_world``) skips the plane search while it still fits
-    (``fit_support``); the extent is found in every frame.
+    (``fit_support``); the extent is found in every frame and, while the hint holds, joined to
+    ``support_outline`` (an earlier frame's), so the table seen so far counts, not only this view's part.
     """
     depth = np.asarray(depth)
     _check_inputs(depth, "depth", intrinsics)
@@ -145,7 +148,7 @@ def segment_depth(
         return Segmentation([], None, "no_valid_depth")
     thr_grid = noise_threshold(np.nan_to_num(d_grid), config)
     camera = np.asarray(T_world_camera, dtype=np.float64)[:3, 3]
-    support = fit_support(pts_grid, valid, thr_grid, camera, config, hint=plane_hint)
+    support = fit_support(pts_grid, valid, thr_grid, camera, config, hint=plane_hint, outline=support_outline)
     if support is None or support.inliers < config.plane_min_fraction * n_valid:
         return Segmentation([], None, "no_support_plane")
     plane = support.plane
@@ -156,7 +159,7 @@ def segment_depth(
     near = outside <= config.region_margin_m + config.region_search_m  # clustered: inside, or crossing the edge
     candidate, outside = candidate[near], outside[near]
     if len(candidate) < config.min_object_points:
-        return Segmentation([], plane, None)
+        return Segmentation([], plane, None, support.outline)
     obj_pts = pts[candidate]
     radius = cluster_radius(d_grid[valid][candidate], s, intrinsics, config)
     labels = cluster_points(obj_pts, config, radius)
@@ -174,7 +177,7 @@ def segment_depth(
         mask = _full_resolution_mask(grown == k, s, points, depth, intrinsics, T_world_camera, plane, config)
         if mask is not None:
             detections.append(_detection(mask, points, plane, config))
-    return Segmentation(detections, plane, None)
+    return Segmentation(detections, plane, None, support.outline)
 
 
 def _cluster_stats(labels: np.ndarray, n: int, points: np.ndarray, values: dict[str, np.ndarray]):

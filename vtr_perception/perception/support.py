@@ -43,6 +43,7 @@ class SupportSurface:
     inliers: int  # strided points on the plane (all patches)
     basis: np.ndarray  # (2, 3) orthonormal in-plane axes
     hull: np.ndarray | None  # (F, 3) ConvexHull.equations in plane coordinates; None: no extent (0-2 points)
+    outline: np.ndarray | None = None  # (K, 3) the hull's corners in the world (on the plane); None without a hull
 
     def height(self, points: np.ndarray) -> np.ndarray:
         """Signed distance (m) of ``points`` above the plane."""
@@ -177,15 +178,20 @@ def fit_support(
     camera: np.ndarray,
     config: PerceptionConfig,
     hint: np.ndarray | None = None,
+    outline: np.ndarray | None = None,
 ) -> SupportSurface | None:
     """The support surface of a strided frame (``points_grid`` (h, w, 3), ``valid`` (h, w)), or None.
 
     ``hint``: a world plane from an earlier frame (the table does not move with the camera). When it,
     refitted to this frame's points, stays where it was and still holds ``plane_min_fraction`` of them
     (``_plane_from_hint``), it is the plane and RANSAC is skipped; otherwise RANSAC runs as without one.
+    ``outline``: the earlier frames' extent on that plane (``SupportSurface.outline``). It joins this
+    frame's patch only when the hint held: a view low over the table sees little of it, and the objects
+    beyond that little would otherwise count as off the table.
     """
     pts, thr = points_grid[valid], threshold_grid[valid]
     plane = None if hint is None else _plane_from_hint(pts, thr, np.asarray(hint, dtype=np.float64), config)
+    same_plane = plane is not None
     if plane is None:
         plane = ransac_plane(pts, thr, config, np.random.default_rng(0))  # the same frame gives the same plane
     if plane is None:
@@ -204,7 +210,7 @@ def fit_support(
     filled = on_plane | (ndimage.binary_closing(on_plane, structure=square) & ~valid)
     opened = ndimage.binary_opening(filled, structure=square)
     labels, count = ndimage.label(opened, structure=np.ones((3, 3), bool))
-    hull = None
+    uv = np.zeros((0, 2))
     if count:
         sizes = np.bincount(labels.reshape(-1))[1:]
         patch = (labels == 1 + int(np.argmax(sizes))) & on_plane
@@ -212,8 +218,20 @@ def fit_support(
         # plane is a projective map of it): qhull gets the rim, a tenth of the points.
         rim = patch & ~ndimage.binary_erosion(patch, structure=square)
         uv = _in_plane(points_grid[rim], basis)
-        try:
-            hull = ConvexHull(uv).equations
-        except (QhullError, ValueError):
-            hull = None
-    return SupportSurface(plane, inliers, basis, hull)
+    if same_plane and outline is not None and len(outline):
+        uv = np.concatenate([uv, _in_plane(np.asarray(outline, dtype=np.float64), basis)])
+    hull, corners = _hull(uv)
+    if corners is not None:  # back to the world, on the plane
+        corners = corners @ basis - plane[3] * plane[:3]
+    return SupportSurface(plane, inliers, basis, hull, corners)
+
+
+def _hull(uv: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """(ConvexHull equations, corner points) of 2-D points; (None, None) for fewer than 3 or collinear ones."""
+    if len(uv) < 3:
+        return None, None
+    try:
+        hull = ConvexHull(uv)
+    except (QhullError, ValueError):
+        return None, None
+    return hull.equations, uv[hull.vertices]
