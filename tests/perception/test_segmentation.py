@@ -172,18 +172,61 @@ def test_dbscan_labels_equal_open3ds(seed):
     assert (dbscan(strays[:3], 0.02, 4) == -1).all()
 
 
+@pytest.mark.parametrize("azimuth", [0, 20, 45, 70])
+def test_a_box_seen_from_far_is_one_detection(azimuth):
+    # A 16x12x12 cm box from 1.4 m at 320x240 (stride 3, fx 277): its strided points lie up to 2.2 cm apart on
+    # a face seen obliquely, and a fixed 2 cm DBSCAN radius split it into pieces under min_object_points.
+    box = Box((0.0, 0.0), (0.16, 0.12, 0.12))
+    T = camera_on_circle(azimuth, radius=1.3, height=0.55, target=(0.0, 0.0, 0.06))
+    assert np.linalg.norm(T[:3, 3] - box.center) > 1.35
+    _, depth, _ = render([box], K, T)
+    seg = segment_depth(depth, K, T, PerceptionConfig())
+    assert len(seg.detections) == 1
+    extent, a = seg.detections[0].extent, np.radians(azimuth)
+    assert abs(extent[2] - 0.12) < 0.01
+    if abs(np.sin(a)) > 0.3:  # the +y face (16 cm along x) is in view: it is part of the detection
+        assert extent[0] > 0.7 * 0.16
+    if abs(np.cos(a)) > 0.3:  # the +x face (12 cm along y)
+        assert extent[1] > 0.7 * 0.12
+
+
+def test_dbscan_per_point_radius_joins_sparse_far_points_only():
+    """Near points 1 cm apart, far points 3 cm apart: one radius per point joins the far row, not near strays."""
+    near = np.column_stack([np.arange(10) * 0.01, np.zeros(10), np.zeros(10)])
+    far = np.column_stack([np.arange(10) * 0.03, np.ones(10), np.zeros(10)])
+    stray = np.array([[0.115, 0.0, 0.0]])  # 2.5 cm beyond the near row's end: outside its 2 cm radius
+    points = np.vstack([near, far, stray])
+    radius = np.concatenate([np.full(10, 0.02), np.full(10, 0.035), [0.02]])
+    labels = dbscan(points, radius, 3)
+    assert len(set(labels[:10])) == 1 and len(set(labels[10:20])) == 1 and labels[0] != labels[10] >= 0
+    assert labels[20] == -1
+    assert (dbscan(points, 0.02, 3)[10:20] == -1).all()  # one fixed radius: the far row is noise
+    assert np.array_equal(dbscan(points, np.full(len(points), 0.02), 3), dbscan(points, 0.02, 3))
+
+
+def test_flat_things_are_objects_only_above_the_minimum_height():
+    """A 1.5 cm mat beside a 10 cm box: kept by default (0: every height), dropped at min_object_height_m 2 cm."""
+    boxes = [Box((0.0, 0.0), (0.08, 0.08, 0.10)), Box((0.18, 0.0), (0.16, 0.12, 0.015), 0, (40, 160, 60))]
+    T = camera_on_circle(0, radius=0.6, height=0.45)
+    _, depth, _ = render(boxes, K, T)
+    heights = sorted(d.extent[2] for d in segment_depth(depth, K, T, CFG).detections)
+    assert len(heights) == 2 and heights[0] < 0.02 < heights[1]
+    tall = segment_depth(depth, K, T, PerceptionConfig(pixel_stride=2, min_object_height_m=0.02)).detections
+    assert len(tall) == 1 and abs(tall[0].extent[2] - 0.10) < 0.01
+
+
 def test_a_tracked_object_partly_beyond_this_views_table_extent_is_kept_and_a_rail_beyond_it_is_not():
     config = PerceptionConfig()
     rng = np.random.default_rng(0)
     points = rng.uniform([0.20, 0.0, 0.0], [0.30, 0.1, 0.1], size=(200, 3))  # a 10 cm object
-    labels, clearance = np.zeros(200, dtype=np.int64), np.zeros(200)
+    labels, height, band = np.zeros(200, dtype=np.int64), points[:, 2], np.full(200, 0.004)
     half_beyond = np.where(points[:, 0] > 0.25, 0.1, -0.1)  # this view saw the table under half of it only
     footprint = np.array([[[0.19, -0.01], [0.31, 0.11]]])
 
-    assert (reject_non_objects(points, labels, clearance, half_beyond, config) == -1).all()
-    kept = reject_non_objects(points, labels, clearance, half_beyond, config, known_footprints=footprint)
-    assert (kept == 0).all()
-    all_beyond = np.full(200, 0.1)  # wholly off the table (a chair's rail) although over a track's footprint
-    assert (reject_non_objects(points, labels, clearance, all_beyond, config, known_footprints=footprint) == -1).all()
-    elsewhere = footprint + 0.5
-    assert (reject_non_objects(points, labels, clearance, half_beyond, config, known_footprints=elsewhere) == -1).all()
+    def kept(outside, footprints=None):
+        return reject_non_objects(points, labels, height, band, outside, config, known_footprints=footprints)
+
+    assert (kept(half_beyond) == -1).all()
+    assert (kept(half_beyond, footprint) == 0).all()
+    assert (kept(np.full(200, 0.1), footprint) == -1).all()  # wholly off the table (a chair's rail) over a track
+    assert (kept(half_beyond, footprint + 0.5) == -1).all()  # no track there

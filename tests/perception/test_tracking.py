@@ -303,3 +303,14 @@ def test_a_younger_whole_track_over_an_older_piece_gives_it_its_geometry_views_a
     assert step.matches == [(base, whole)]  # the pipeline makes this frame's view of the whole lamp base's
     assert base.estimate is None  # estimated again, from views of the whole lamp
     np.testing.assert_allclose(base.center + base.extent / 2, [0.06, 0.06, 0.13], atol=0.005)
+
+
+def test_a_mugs_far_wall_seen_apart_from_the_whole_mug_joins_its_track():
+    """From far, a mug's far wall (its inside) is a cluster of its own beside the whole mug's: one track."""
+    tracker = Tracker(PerceptionConfig(merge_fragments=False))
+    T = camera_on_circle(0)
+    tracker.step([_points_det([-0.05, -0.05, 0.0], [0.05, 0.05, 0.1], n=400, seed=3)], K, T, 0.0)
+    (mug,) = tracker.tracks.values()
+    far_wall = _points_det([-0.05, 0.01, 0.0], [0.05, 0.05, 0.095], seed=5)  # 3 cm off the mug's centre
+    step = tracker.step([_points_det([-0.05, -0.05, 0.0], [0.05, 0.05, 0.1], n=400, seed=6), far_wall], K, T, 1.0)
+    assert list(tracker.tracks) == [mug.id] and step.created == [] and step.retired == []

@@ -130,10 +130,12 @@ def segment_depth(
     """Table-top segmentation: find the support surface, cluster what stands on it (DBSCAN), keep objects.
 
     A cluster is an object when it stands on the support (its lowest point near the plane), lies within
-    the support's seen extent (perception/support.py) and is no longer than ``max_object_size_m``.
+    the support's seen extent (perception/support.py), is no longer than ``max_object_size_m``, no lower than
+    ``min_object_height_m`` and has ``min_points`` points. DBSCAN's radius grows with each point's range
+    (``cluster_radius``).
     ``plane_hint`` (an earlier frame's ``plane_world``) skips the plane search while it still fits
-    (``fit_support``); the extent is found in every frame. ``known_footprints`` ((M, 2, 2) world x-y boxes, lo
-    and hi, of objects already tracked): a cluster centred over one is not dropped for lying beyond this
+    (``fit_support``); the extent is found in every frame . ``known_footprints`` ((M, 2, 2) world x-y
+    boxes, lo and hi, of objects already tracked): a cluster within one is not dropped for lying beyond this
     frame's extent, which a view low over the table sees little of (see ``reject_non_objects``).
     """
     depth = np.asarray(depth)
@@ -159,8 +161,9 @@ def segment_depth(
     if len(candidate) < config.min_object_points:
         return Segmentation([], plane, None)
     obj_pts = pts[candidate]
-    labels = cluster_points(obj_pts, config)
-    labels = reject_non_objects(obj_pts, labels, height[candidate] - thr[candidate], outside, config, known_footprints)
+    radius = cluster_radius(d_grid[valid][candidate], s, intrinsics, config)
+    labels = cluster_points(obj_pts, config, radius)
+    labels = reject_non_objects(obj_pts, labels, height[candidate], thr[candidate], outside, config, known_footprints)
     label_grid = np.full(valid.shape, -1, dtype=np.int32)
     label_grid.reshape(-1)[np.flatnonzero(valid.reshape(-1))[candidate]] = labels
     # Grow labels into unlabelled neighbour blocks only (never over another object's block), so mask edges are kept.
@@ -168,7 +171,7 @@ def segment_depth(
     detections = []
     for k in range(int(labels.max()) + 1 if len(labels) else 0):
         sel = labels == k
-        if sel.sum() < config.min_object_points:
+        if sel.sum() < min_points(radius[sel], config):
             continue
         points = obj_pts[sel]
         mask = _full_resolution_mask(grown == k, s, points, depth, intrinsics, T_world_camera, plane, config)
@@ -205,22 +208,25 @@ KNOWN_MAX_OUTSIDE = 0.75
 def reject_non_objects(
     points: np.ndarray,
     labels: np.ndarray,
-    clearance: np.ndarray,
+    height: np.ndarray,
+    band: np.ndarray,
     outside: np.ndarray,
     config: PerceptionConfig,
     known_footprints: np.ndarray | None = None,
 ) -> np.ndarray:
     """``labels`` with clusters that are not table objects set to -1 (noise), floating pieces joined to their object.
 
-    ``clearance`` is each point's height above the plane's noise band, ``outside`` its distance beyond the
-    support's extent. A cluster whose lowest point is more than ``support_contact_m`` above the band does
-    not stand on the support: it joins a standing cluster whose footprint (grown by ``cluster_eps_m``)
-    overlaps its own (a lamp's shade over its stem, split by noise or self-occlusion), else it is dropped
-    (a shelf, a chair's rail). Then rejected: clusters with more than ``region_max_outside_fraction`` of
-    their points beyond the extent grown by ``region_margin_m`` (unless the cluster lies within one of
-    ``known_footprints``, a part of an object already tracked, with at most ``KNOWN_MAX_OUTSIDE`` of its
-    points beyond), or longer than ``max_object_size_m``.
+    ``height`` is each point's height above the plane, ``band`` the plane's noise band there (its clearance
+    is ``height - band``), ``outside`` its distance beyond the support's extent. A cluster whose lowest point
+    is more than ``support_contact_m`` above the band does not stand on the support: it joins a standing
+    cluster whose footprint (grown by ``cluster_eps_m``) overlaps its own (a lamp's shade over its stem, split
+    by noise or self-occlusion), else it is dropped (a shelf, a chair's rail). Then rejected: clusters with
+    more than ``region_max_outside_fraction`` of their points beyond the extent grown by ``region_margin_m``
+    (unless the cluster lies within one of ``known_footprints``, a part of an object already tracked, with at
+    most ``KNOWN_MAX_OUTSIDE`` of its points beyond), longer than ``max_object_size_m`` or lower than
+    ``min_object_height_m`` (their highest point above the plane).
     """
+    clearance = height - band
     if not (labels >= 0).any():
         return labels
     n = int(labels.max()) + 1
@@ -234,13 +240,14 @@ def reject_non_objects(
         if overlap.any():
             target[f] = int(np.flatnonzero(overlap)[0])
     labels = np.where(labels >= 0, target[np.maximum(labels, 0)], -1)
-    count, lo, hi, _ = _cluster_stats(labels, n, points, {})
+    count, lo, hi, minima = _cluster_stats(labels, n, points, {"negated_height": -height})
     beyond_count = np.bincount(labels[labels >= 0], weights=beyond[labels >= 0], minlength=n)
     with np.errstate(invalid="ignore"):
         inside = beyond_count <= config.region_max_outside_fraction * count
         known = _over_known(lo[:, :2], hi[:, :2], known_footprints) & (beyond_count <= KNOWN_MAX_OUTSIDE * count)
         ok = (count > 0) & (inside | known)
         ok &= np.max(hi - lo, axis=1) <= config.max_object_size_m
+        ok &= -minima["negated_height"] >= config.min_object_height_m  # each cluster's highest point
     labels = np.where(labels >= 0, np.where(ok, np.arange(n), -1)[np.maximum(labels, 0)], -1)
     _, compact = np.unique(labels, return_inverse=True)  # renumber 0..m-1, noise stays -1
     return np.where(labels >= 0, compact.reshape(labels.shape) - int(labels.min() < 0), -1)
@@ -294,29 +301,52 @@ def _full_resolution_mask(
     return mask
 
 
-def cluster_points(points: np.ndarray, config: PerceptionConfig) -> np.ndarray:
-    """DBSCAN labels (-1 noise) of ``points``, run on a voxel-thinned copy (speed) and mapped back."""
+def cluster_radius(depth: np.ndarray, stride: int, intrinsics: Intrinsics, config: PerceptionConfig) -> np.ndarray:
+    """Each point's DBSCAN radius (m) from its depth: ``max(cluster_eps_m, cluster_eps_spacings x spacing)``,
+    where the spacing of the strided points there is ``stride x depth / fx``."""
+    spacing = stride * np.asarray(depth, dtype=np.float64) / intrinsics.fx
+    return np.maximum(config.cluster_eps_m, config.cluster_eps_spacings * spacing)
+
+
+def min_points(radius: np.ndarray, config: PerceptionConfig) -> float:
+    """The fewest points a cluster needs: ``min_object_points`` where points are ``cluster_eps_m`` apart or
+    closer, fewer by the square of the radius where sparser points have a wider one (the same area)."""
+    return config.min_object_points * (config.cluster_eps_m / float(np.median(radius))) ** 2
+
+
+def cluster_points(points: np.ndarray, config: PerceptionConfig, radius: np.ndarray | None = None) -> np.ndarray:
+    """DBSCAN labels (-1 noise) of ``points``, run on a voxel-thinned copy (speed) and mapped back.
+
+    ``radius`` (per point, m; ``cluster_radius``) replaces the fixed ``cluster_eps_m``."""
     voxel = config.cluster_eps_m / 4.0
     keys = np.floor((points - points.min(axis=0)) / voxel).astype(np.int64)
     dims = keys.max(axis=0) + 1
     flat = (keys[:, 0] * dims[1] + keys[:, 1]) * dims[2] + keys[:, 2]
     _, first, inverse = np.unique(flat, return_index=True, return_inverse=True)
-    labels = dbscan(points[first], config.cluster_eps_m, config.cluster_min_points)
+    eps = config.cluster_eps_m if radius is None else np.asarray(radius, dtype=np.float64)[first]
+    labels = dbscan(points[first], eps, config.cluster_min_points)
     return merge_overlapping_clusters(points, labels[inverse.reshape(-1)])
 
 
-def dbscan(points: np.ndarray, eps: float, min_points: int) -> np.ndarray:
+def dbscan(points: np.ndarray, eps: float | np.ndarray, min_points: int) -> np.ndarray:
     """DBSCAN labels (-1 noise) of (N, 3) ``points``, the same as Open3D's ``cluster_dbscan`` gives.
 
     A point with at least ``min_points`` points (itself included) within ``eps`` is a core point; core points
     within ``eps`` of each other share a cluster; a border point joins the first cluster (clusters numbered
-    by their lowest core index) that has a core point within ``eps``. One thread (a k-d tree's pairs and
+    by their lowest core index) that has a core point within ``eps``. ``eps`` may be one radius per point:
+    two points are neighbours within the larger of their radii. One thread (a k-d tree's pairs and
     connected components): Open3D's OpenMP team waits for its slowest thread, which on a loaded 2-core
     machine took tens of ms of wall time for a 1 ms job.
     """
     n = len(points)
     labels = np.full(n, -1, dtype=np.int64)
-    pairs = cKDTree(points).query_pairs(eps, output_type="ndarray") if n else np.empty((0, 2), np.int64)
+    if n == 0:
+        return labels
+    radius = np.broadcast_to(np.asarray(eps, dtype=np.float64), (n,))
+    pairs = cKDTree(points).query_pairs(float(radius.max()), output_type="ndarray")
+    if radius.min() < radius.max():  # per-point radii: keep the pairs within the larger of their two
+        gap = np.linalg.norm(points[pairs[:, 0]] - points[pairs[:, 1]], axis=1)
+        pairs = pairs[gap <= np.maximum(radius[pairs[:, 0]], radius[pairs[:, 1]])]
     a, b = pairs[:, 0], pairs[:, 1]
     core = np.bincount(pairs.reshape(-1), minlength=n) + 1 >= min_points
     core_idx = np.flatnonzero(core)
