@@ -109,6 +109,7 @@ def test_bad_input_is_one_error_line(tmp_path, capsys):
 
 def test_a_box_on_the_floor_is_one_track_standing_on_it(tmp_path):
     """The whole `run` path (turned world, pipeline with the shipped model, labels, JSON): one box, one track."""
+    pytest.importorskip("matplotlib", reason="the run's picture needs the development set (make setup)")
     lo, hi = np.array([-0.08, -0.06, 0.0]), np.array([0.08, 0.06, 0.12])
     R0 = write_recording(tmp_path / "rec", frames=6, box=(lo, hi), size=(320, 240, 277.0), reach=0.5)
     rec = load_recording(tmp_path / "rec")

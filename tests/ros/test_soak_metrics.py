@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 pytest.importorskip("rclpy", exc_type=ImportError, reason="benchmarks/node.py imports the ROS nodes")
+pytest.importorskip("psutil", reason="the benchmarks need the development set (make setup), not the run-time one")
 
 from benchmarks.node import over_time, plot_over_time  # noqa: E402
 
