@@ -294,13 +294,13 @@ class PerceptionPipeline:
         at least ``REFUSION_INTERVAL_S`` (frame stamps) old: a new view is reconstructed at once.
         """
 
-        def refuse(t: Track) -> bool:
+        def evidence_due(t: Track) -> bool:
             fresh = t.estimate is not None and stamp - t.estimate.last_update < REFUSION_INTERVAL_S
             return t.network is not None and self._evidence_moved_on(t) and not fresh
 
         due = [t for t in self.tracker.confirmed()
                if (t.needs_reconstruction and len(t.buffer) >= self.config.min_views_to_reconstruct)
-               or refuse(t)]  # fmt: skip
+               or evidence_due(t)]  # fmt: skip
         due.sort(key=lambda t: -np.inf if t.estimate is None else t.estimate.last_update)
         limit = self.config.max_reconstructions_per_frame
         return due[:limit] if limit > 0 else due
