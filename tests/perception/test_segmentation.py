@@ -221,7 +221,7 @@ def test_a_tracked_object_partly_beyond_this_views_table_extent_is_kept_and_a_ra
     points = rng.uniform([0.20, 0.0, 0.0], [0.30, 0.1, 0.1], size=(200, 3))  # a 10 cm object
     labels, height, band = np.zeros(200, dtype=np.int64), points[:, 2], np.full(200, 0.004)
     half_beyond = np.where(points[:, 0] > 0.25, 0.1, -0.1)  # this view saw the table under half of it only
-    footprint = np.array([[[0.19, -0.01], [0.31, 0.11]]])
+    footprint = np.array([[[0.19, -0.01, 0.0], [0.31, 0.11, 0.1]]])
 
     def kept(outside, footprints=None):
         return reject_non_objects(points, labels, height, band, outside, config, known_footprints=footprints)
@@ -229,4 +229,40 @@ def test_a_tracked_object_partly_beyond_this_views_table_extent_is_kept_and_a_ra
     assert (kept(half_beyond) == -1).all()
     assert (kept(half_beyond, footprint) == 0).all()
     assert (kept(np.full(200, 0.1), footprint) == -1).all()  # wholly off the table (a chair's rail) over a track
-    assert (kept(half_beyond, footprint + 0.5) == -1).all()  # no track there
+    assert (kept(half_beyond, footprint + [0.5, 0.5, 0.0]) == -1).all()  # no track there
+    assert (kept(half_beyond, footprint + [0.012, 0.012, 0.0]) == 0).all()  # within, but for 2 mm of noise
+    assert (kept(half_beyond, footprint + [0.04, 0.0, 0.0]) == -1).all()  # 3 cm over its side: not within
+
+
+def test_a_tracked_object_whose_foot_this_view_misses_is_kept_and_a_shelf_over_it_is_not():
+    """Seen from high over a neighbour, an object's lowest 7 cm are hidden: its cluster floats over the table."""
+    config = PerceptionConfig()
+    rng = np.random.default_rng(1)
+    upper = rng.uniform([0.20, 0.0, 0.07], [0.30, 0.1, 0.12], size=(200, 3))
+    shelf = rng.uniform([0.20, 0.0, 0.30], [0.30, 0.1, 0.32], size=(200, 3))
+    footprint = np.array([[[0.19, -0.01, 0.0], [0.31, 0.11, 0.12]]])
+
+    def kept(points, footprints=None):
+        labels, band = np.zeros(len(points), dtype=np.int64), np.full(len(points), 0.004)
+        return reject_non_objects(points, labels, points[:, 2], band, np.full(len(points), -0.1), config,
+                                  known_footprints=footprints)  # fmt: skip
+
+    assert (kept(upper) == -1).all()  # floating, and nothing tracked there
+    assert (kept(upper, footprint) == 0).all()
+    assert (kept(shelf, footprint) == -1).all()  # above the tracked object's top
+
+
+def test_an_object_whose_foot_hides_under_its_overhang_stands_and_a_shelf_does_not():
+    """Lowest seen point 5 cm up, highest 16 cm: it reaches down to the table's hidden part; a shelf does not."""
+    rng = np.random.default_rng(2)
+    vase = rng.uniform([0.20, 0.0, 0.05], [0.30, 0.1, 0.16], size=(200, 3))
+    shelf = rng.uniform([0.20, 0.0, 0.25], [0.30, 0.1, 0.40], size=(200, 3))
+    labels, band = np.zeros(200, dtype=np.int64), np.full(200, 0.004)
+
+    def kept(points, fraction):
+        config = PerceptionConfig(support_contact_fraction=fraction)
+        return reject_non_objects(points, labels, points[:, 2], band, np.full(200, -0.1), config)
+
+    assert (kept(vase, 0.5) == 0).all()
+    assert (kept(vase, 0.0) == -1).all()  # support_contact_m alone: floating
+    assert (kept(shelf, 0.5) == -1).all()

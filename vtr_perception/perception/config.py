@@ -89,6 +89,12 @@ class PerceptionConfig:
         metadata={"help": "an object stands on the support: its lowest point is at most this (m) above the "
                           "plane's noise band; shelves and chair rails floating above the table are not objects"},
     )  # fmt: skip
+    support_contact_fraction: float = field(
+        default=0.5,
+        metadata={"help": "or its lowest point is at most this share of its highest point's height above the band: "
+                          "an object whose foot is hidden under its own overhang or behind a neighbour (its lowest "
+                          "seen point 5-6 cm up from a high view) still stands on the support"},
+    )  # fmt: skip
     max_object_size_m: float = field(
         default=0.4,
         metadata={"help": "clusters whose world bounding box is longer than this (m) are not objects "
@@ -370,7 +376,7 @@ class PerceptionConfig:
                      "evidence_max_frames"):  # fmt: skip
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"PerceptionConfig.{name} must be >= 1, got {getattr(self, name)}")
-        for name in ("occluded_below_fraction", "view_min_visible_fraction"):
+        for name in ("occluded_below_fraction", "view_min_visible_fraction", "support_contact_fraction"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"PerceptionConfig.{name} must be in [0, 1], got {getattr(self, name)}")
         for name in ("depth_sigma_base_m", "depth_sigma_quadratic", "region_search_m", "support_contact_m",

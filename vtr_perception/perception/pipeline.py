@@ -140,9 +140,9 @@ class PerceptionPipeline:
         return out
 
     def tracked_footprints(self) -> np.ndarray:
-        """(M, 2, 2) world x-y boxes (lo, hi) of the confirmed tracks: segmentation keeps what stands there."""
-        boxes = [(t.center[:2] - t.extent[:2] / 2, t.center[:2] + t.extent[:2] / 2) for t in self.tracker.confirmed()]
-        return np.asarray(boxes, dtype=np.float64).reshape(-1, 2, 2)
+        """(M, 2, 3) world boxes (lo, hi) of the confirmed tracks: segmentation keeps what stands there."""
+        boxes = [(t.center - t.extent / 2, t.center + t.extent / 2) for t in self.tracker.confirmed()]
+        return np.asarray(boxes, dtype=np.float64).reshape(-1, 2, 3)
 
     def _segment(self, rgb, depth, intrinsics, T, mask, jumped: bool = False) -> Segmentation | str:
         cfg = self.config

@@ -134,9 +134,10 @@ def segment_depth(
     ``min_object_height_m`` and has ``min_points`` points. DBSCAN's radius grows with each point's range
     (``cluster_radius``).
     ``plane_hint`` (an earlier frame's ``plane_world``) skips the plane search while it still fits
-    (``fit_support``); the extent is found in every frame . ``known_footprints`` ((M, 2, 2) world x-y
-    boxes, lo and hi, of objects already tracked): a cluster within one is not dropped for lying beyond this
-    frame's extent, which a view low over the table sees little of (see ``reject_non_objects``).
+    (``fit_support``); the extent is found in every frame. ``known_footprints`` ((M, 2, 3) world boxes, lo and
+    hi, of objects already tracked): a cluster within one's x-y box is not dropped for lying beyond this
+    frame's extent, which a view low over the table sees little of, nor for floating when it reaches below
+    the box's top (its foot hidden under an overhang or a neighbour); see ``reject_non_objects``.
     """
     depth = np.asarray(depth)
     _check_inputs(depth, "depth", intrinsics)
@@ -218,21 +219,26 @@ def reject_non_objects(
 
     ``height`` is each point's height above the plane, ``band`` the plane's noise band there (its clearance
     is ``height - band``), ``outside`` its distance beyond the support's extent. A cluster whose lowest point
-    is more than ``support_contact_m`` above the band does not stand on the support: it joins a standing
+    is more than ``support_contact_m`` above the band, and more than ``support_contact_fraction`` of its highest
+    point's height above it, does not stand on the support: it joins a standing
     cluster whose footprint (grown by ``cluster_eps_m``) overlaps its own (a lamp's shade over its stem, split
-    by noise or self-occlusion), else it is dropped (a shelf, a chair's rail). Then rejected: clusters with
-    more than ``region_max_outside_fraction`` of their points beyond the extent grown by ``region_margin_m``
-    (unless the cluster lies within one of ``known_footprints``, a part of an object already tracked, with at
-    most ``KNOWN_MAX_OUTSIDE`` of its points beyond), longer than ``max_object_size_m`` or lower than
-    ``min_object_height_m`` (their highest point above the plane).
+    by noise or self-occlusion), else it is dropped (a shelf, a chair's rail), unless it lies within one of
+    ``known_footprints`` and reaches below its top (a tracked object whose foot this view does not see). Then
+    rejected: clusters with more than ``region_max_outside_fraction`` of their points beyond the extent grown
+    by ``region_margin_m`` (unless the cluster lies within one of ``known_footprints``, a part of an object
+    already tracked, with at most ``KNOWN_MAX_OUTSIDE`` of its points beyond), longer than
+    ``max_object_size_m`` or lower than ``min_object_height_m`` (their highest point above the plane).
+    "Within" a footprint allows ``region_margin_m`` of noise at its sides.
     """
     clearance = height - band
     if not (labels >= 0).any():
         return labels
     n = int(labels.max()) + 1
     beyond = (outside > config.region_margin_m).astype(np.float64)
-    _, lo, hi, minima = _cluster_stats(labels, n, points, {"clearance": clearance})
-    standing = minima["clearance"] <= config.support_contact_m
+    _, lo, hi, minima = _cluster_stats(labels, n, points, {"clearance": clearance, "negated": -clearance})
+    lowest, highest = minima["clearance"], -minima["negated"]
+    standing = (lowest <= config.support_contact_m) | (lowest <= config.support_contact_fraction * highest)
+    standing |= _within_known(lo, hi, known_footprints, config.region_margin_m, below_top=True)
     target = np.where(standing, np.arange(n), -1)
     eps = config.cluster_eps_m
     for f in np.flatnonzero(~standing & np.isfinite(minima["clearance"])):
@@ -244,7 +250,8 @@ def reject_non_objects(
     beyond_count = np.bincount(labels[labels >= 0], weights=beyond[labels >= 0], minlength=n)
     with np.errstate(invalid="ignore"):
         inside = beyond_count <= config.region_max_outside_fraction * count
-        known = _over_known(lo[:, :2], hi[:, :2], known_footprints) & (beyond_count <= KNOWN_MAX_OUTSIDE * count)
+        known = _within_known(lo, hi, known_footprints, config.region_margin_m)
+        known &= beyond_count <= KNOWN_MAX_OUTSIDE * count
         ok = (count > 0) & (inside | known)
         ok &= np.max(hi - lo, axis=1) <= config.max_object_size_m
         ok &= -minima["negated_height"] >= config.min_object_height_m  # each cluster's highest point
@@ -253,13 +260,18 @@ def reject_non_objects(
     return np.where(labels >= 0, compact.reshape(labels.shape) - int(labels.min() < 0), -1)
 
 
-def _over_known(lo: np.ndarray, hi: np.ndarray, footprints: np.ndarray | None) -> np.ndarray:
-    """Per (N, 2) x-y box (lo, hi): does it lie within one of the (M, 2, 2) ``footprints``? Within, not only
-    over: a cluster that also holds something beyond (a chair's rail) would grow the track frame by frame."""
+def _within_known(lo: np.ndarray, hi: np.ndarray, footprints: np.ndarray | None, margin_m: float,
+                  below_top: bool = False) -> np.ndarray:  # fmt: skip
+    """Per (N, 3) box (lo, hi): does its x-y lie within one of the (M, 2, 3) ``footprints`` grown by ``margin_m``
+    (and, with ``below_top``, its bottom lie under that footprint's top)? Within, not only over: a cluster
+    that also holds something beyond (a chair's rail) would grow the track frame by frame."""
     if footprints is None or not len(footprints):
         return np.zeros(len(lo), dtype=bool)
-    f_lo, f_hi = footprints[None, :, 0], footprints[None, :, 1]
-    return np.any(np.all((lo[:, None] >= f_lo) & (hi[:, None] <= f_hi), axis=2), axis=1)
+    f_lo, f_hi = footprints[None, :, 0, :2] - margin_m, footprints[None, :, 1, :2] + margin_m
+    inside = np.all((lo[:, None, :2] >= f_lo) & (hi[:, None, :2] <= f_hi), axis=2)
+    if below_top:
+        inside &= lo[:, None, 2] <= footprints[None, :, 1, 2]
+    return np.any(inside, axis=1)
 
 
 def _full_resolution_mask(
