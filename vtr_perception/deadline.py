@@ -4,8 +4,11 @@ Every wait of the demo's conductor has its own timeout, so a run that outlives t
 stuck outside any wait (one demo run spun at 100% CPU for 8 minutes, cause unknown). At the deadline
 every thread's stack goes to ``stacks_path`` and the main thread gets KeyboardInterrupt, which the
 ``with`` block turns into DeadlineExceeded, so the run's ``finally`` clauses still stop its node
-processes. A main thread stuck in C code that never returns to Python cannot be interrupted:
-``hard_grace_s`` later faulthandler writes the stacks again and ends the process (exit status 1).
+processes. A KeyboardInterrupt that lands while the main thread runs a finalizer (``__del__``, a weakref
+or gc callback) is only reported by the interpreter, never raised, so it is sent again every
+``RESEND_S`` until the block is left: keep slow clean-up outside the block. A main thread stuck in C
+code that never returns to Python cannot be interrupted: ``hard_grace_s`` later faulthandler writes
+the stacks again and ends the process (exit status 1).
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ class DeadlineExceeded(RuntimeError):
 class Deadline:
     """``with Deadline(seconds, stacks_path, what="the NBV run"):`` around a run in the main thread."""
 
+    RESEND_S = 1.0
+
     def __init__(self, seconds: float, stacks_path: str | Path, *, what: str = "the run",
                  hard_grace_s: float = 60.0) -> None:  # fmt: skip
         if not seconds > 0:
@@ -31,6 +36,7 @@ class Deadline:
         self.seconds, self.stacks_path, self.what = float(seconds), Path(stacks_path), what
         self.hard_grace_s = float(hard_grace_s)
         self.expired = threading.Event()
+        self._left = threading.Event()
         self._timer: threading.Timer | None = None
         self._hard_file = None
 
@@ -38,12 +44,16 @@ class Deadline:
         self.expired.set()
         with open(self.stacks_path, "w") as f:
             faulthandler.dump_traceback(f, all_threads=True)
-        _thread.interrupt_main()
+        while True:
+            _thread.interrupt_main()
+            if self._left.wait(self.RESEND_S):
+                return
 
     def __enter__(self) -> Deadline:
         if threading.current_thread() is not threading.main_thread():
             raise RuntimeError("Deadline interrupts the main thread: enter it there")
         self.stacks_path.parent.mkdir(parents=True, exist_ok=True)
+        self._left.clear()
         self._timer = threading.Timer(self.seconds, self._expire)
         self._timer.daemon = True
         self._timer.start()
@@ -53,6 +63,7 @@ class Deadline:
         return self
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> bool:
+        self._left.set()
         if self._timer is not None:
             self._timer.cancel()
         if self._hard_file is not None:
