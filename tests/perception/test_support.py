@@ -1,5 +1,7 @@
 """The support surface under real sensor noise, and the region that keeps clutter from becoming objects."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -7,7 +9,7 @@ from tests.perception.scenes import Box, camera_on_circle, render
 from vtr_perception.geometry.cameras import Intrinsics
 from vtr_perception.perception import support
 from vtr_perception.perception.config import PerceptionConfig
-from vtr_perception.perception.segmentation import segment_depth, segmentation_stride
+from vtr_perception.perception.segmentation import backproject, segment_depth, segmentation_stride, valid_depth
 from vtr_perception.perception.support import noise_threshold
 from vtr_perception.sim.depth_noise import apply_depth_noise, depth_noise_profile
 
@@ -65,8 +67,9 @@ def test_support_plane_and_objects_under_sensor_noise(sensor):
 
 
 def test_a_fixed_6mm_band_lets_noise_through_at_range():
-    """The noise band is what keeps the table's own noise out of the objects: from 1.5 m a fixed 6 mm band
-    fails, the sensor's band finds both objects (with a DBSCAN radius and point count for the sparser points)."""
+    """From 1.5 m a fixed 6 mm band holds a third less of the table, which falls apart into patches: its largest
+    patch alone hides both objects' footing. The sensor's band holds the table whole and finds both objects
+    (with a DBSCAN radius and point count for the sparser points)."""
     K = Intrinsics.from_fov(640, 480, 60)
     T = camera_on_circle(-60, radius=1.5, height=0.8)
     _, depth, _ = render(ON_TABLE, K, T)
@@ -74,11 +77,20 @@ def test_a_fixed_6mm_band_lets_noise_through_at_range():
     fixed = PerceptionConfig(plane_noise_sigmas=1e-6)
     assert noise_threshold(np.array([1.4]), fixed)[0] == pytest.approx(0.006)
     assert noise_threshold(np.array([1.4]), PerceptionConfig())[0] > 0.02
-    seg = segment_depth(noisy, K, T, fixed)
+    assert _table_share(noisy, K, T, fixed) < 0.75 < 0.95 < _table_share(noisy, K, T, PerceptionConfig())
+    seg = segment_depth(noisy, K, T, dataclasses.replace(fixed, support_patch_fraction=1.0))
     assert seg.reason == "no_support_plane" or len(seg.detections) != 2
     seg = segment_depth(noisy, K, T, PerceptionConfig())
     assert len(_found(seg.detections, ON_TABLE)) == 2
     assert len(seg.detections) == 2, [np.round(d.center, 2).tolist() for d in seg.detections]
+
+
+def _table_share(depth, K, T, config) -> float:
+    """The share of a frame's valid strided points on the support plane."""
+    g, d = backproject(depth, K, T, segmentation_stride(config, K))
+    valid = valid_depth(d, config)
+    surface = support.fit_support(g, valid, noise_threshold(np.nan_to_num(d), config), T[:3, 3], config)
+    return surface.inliers / valid.sum()
 
 
 def _noisy_view(azimuth=-60, seed=3):
@@ -139,3 +151,21 @@ def test_steep_cells_are_the_wall_not_the_floor():
     wall = (x > 0.55)[1:-1, 1:-1]
     assert steep[1:-1, 1:-1][wall].all() and not steep[1:-1, 1:-1][(x < 0.45)[1:-1, 1:-1]].any()
     assert not steep[[0, -1]].any() and not steep[:, [0, -1]].any() and not steep[5, 5]
+
+
+@pytest.mark.parametrize("fraction, shift, beyond", [(0.25, 0.0, False), (1.0, 0.0, True), (0.25, 1.0, True)])
+def test_a_table_split_in_two_by_an_object_near_the_camera_keeps_both_halves(fraction, shift, beyond):
+    """The image of the table: 26 columns left of a near object, 24 right of it, 12.5 cm apart: the right half is
+    the table too. Shifted 1 m away, the right patch is another surface at the table's height: not the table."""
+    h, w = 40, 60
+    rows, cols = np.mgrid[0:h, 0:w]
+    x = np.where(cols < 26, -0.5 + cols * 0.017, 0.05 + shift + (cols - 36) * 0.019)
+    grid = np.stack([x, -0.3 + rows * 0.015, np.zeros((h, w))], axis=-1)
+    grid[:, 26:36, 2] = 0.2  # the object near the camera: not the plane
+    config = PerceptionConfig(support_patch_fraction=fraction)
+    surface = support.fit_support(grid, np.ones((h, w), bool), np.full((h, w), 0.005), np.array([0, -1.0, 0.5]),
+                                  config)  # fmt: skip
+    assert abs(surface.plane[2]) > 0.999
+    far_side = np.array([[0.3 + shift, 0.0, 0.0]])
+    assert (surface.outside_m(far_side)[0] > 0.1) == beyond
+    assert surface.outside_m(np.array([[-0.3, 0.0, 0.0]]))[0] <= 0.0

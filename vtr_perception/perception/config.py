@@ -89,6 +89,18 @@ class PerceptionConfig:
         metadata={"help": "an object stands on the support: its lowest point is at most this (m) above the "
                           "plane's noise band; shelves and chair rails floating above the table are not objects"},
     )  # fmt: skip
+    support_patch_fraction: float = field(
+        default=0.25,
+        metadata={"help": "the support's extent is the hull of its largest connected patch in the image and of every "
+                          "patch at least this share of its size (an object near a low camera splits the table's "
+                          "image in two) whose edge comes within support_patch_gap_m of it; 1 = the largest "
+                          "patch only"},
+    )  # fmt: skip
+    support_patch_gap_m: float = field(
+        default=0.3,
+        metadata={"help": "a patch joins the support's extent only this close (m) to its largest patch: the halves "
+                          "of a table split by an object, not another surface at that height across the room"},
+    )  # fmt: skip
     support_contact_fraction: float = field(
         default=0.5,
         metadata={"help": "or its lowest point is at most this share of its highest point's height above the band: "
@@ -376,11 +388,17 @@ class PerceptionConfig:
                      "evidence_max_frames"):  # fmt: skip
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"PerceptionConfig.{name} must be >= 1, got {getattr(self, name)}")
-        for name in ("occluded_below_fraction", "view_min_visible_fraction", "support_contact_fraction"):
+        for name in (
+            "occluded_below_fraction",
+            "view_min_visible_fraction",
+            "support_contact_fraction",
+            "support_patch_fraction",
+        ):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"PerceptionConfig.{name} must be in [0, 1], got {getattr(self, name)}")
         for name in ("depth_sigma_base_m", "depth_sigma_quadratic", "region_search_m", "support_contact_m",
-                     "stride_focal_px", "cluster_eps_spacings", "min_object_height_m"):  # fmt: skip
+                     "support_patch_gap_m", "stride_focal_px", "cluster_eps_spacings",
+                     "min_object_height_m"):  # fmt: skip
             if getattr(self, name) < 0:
                 raise ValueError(f"PerceptionConfig.{name} must be >= 0, got {getattr(self, name)}")
         if not 0.0 < self.support_max_tilt_deg <= 180.0:

@@ -3,8 +3,10 @@
 ``fit_support`` finds the dominant plane whose normal is within ``support_max_tilt_deg`` of world z
 (REP 103: world z up) by RANSAC over the strided points, vectorised in numpy, with an inlier
 distance tied to the sensor's noise at each point's range (``noise_threshold``: a fixed 6 mm held
-only 8-12% of a Kinect's table points at 1 m). Its extent is the largest connected patch of inliers
-on the image grid and the convex hull of that patch in the plane. Cells whose own surface is steep
+only 8-12% of a Kinect's table points at 1 m). Its extent is the convex hull, in the plane, of the largest
+connected patch of inliers on the image grid and of every other patch at least ``support_patch_fraction``
+of its size within ``support_patch_gap_m`` of it (an object near a low camera splits the table's image in
+two). Cells whose own surface is steep
 (a wall, a chair post or the table's edge face cut at the plane's height) are left out of the patch
 and an opening removes thin strips, so they never stretch the hull. ``SupportSurface.outside_m``
 says how far a point lies beyond that hull: segmentation uses it to keep counters, shelves, chairs
@@ -17,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import ndimage
-from scipy.spatial import ConvexHull, QhullError
+from scipy.spatial import ConvexHull, QhullError, cKDTree
 
 from vtr_perception.perception.config import PerceptionConfig
 
@@ -197,7 +199,7 @@ def fit_support(
     inliers = int(on_plane.sum())
     on_plane &= ~steep_cells(points_grid, on_plane, plane[:3])  # walls, posts, edges cut at the plane's height
     basis = _plane_basis(plane[:3])
-    # The seen patch: largest 8-connected blob of inliers after a closing over holes (cells without depth)
+    # The seen patch: the largest 8-connected blobs of inliers after a closing over holes (cells without depth)
     # and an opening (strips where walls, legs and the table's own edge cross the plane's height are one or
     # two cells wide, and must not join the patch).
     square = np.ones((3, 3), bool)
@@ -206,14 +208,34 @@ def fit_support(
     labels, count = ndimage.label(opened, structure=np.ones((3, 3), bool))
     hull = None
     if count:
-        sizes = np.bincount(labels.reshape(-1))[1:]
-        patch = (labels == 1 + int(np.argmax(sizes))) & on_plane
         # The hull of a patch of a plane seen through a pinhole is the hull of its rim cells (the image of a
         # plane is a projective map of it): qhull gets the rim, a tenth of the points.
-        rim = patch & ~ndimage.binary_erosion(patch, structure=square)
-        uv = _in_plane(points_grid[rim], basis)
+        uv = _in_plane(points_grid[_table_patch(labels, on_plane, points_grid, basis, config)], basis)
         try:
             hull = ConvexHull(uv).equations
         except (QhullError, ValueError):
             hull = None
     return SupportSurface(plane, inliers, basis, hull)
+
+
+def _rim(patch: np.ndarray) -> np.ndarray:
+    return patch & ~ndimage.binary_erosion(patch, structure=np.ones((3, 3), bool))
+
+
+def _table_patch(labels: np.ndarray, on_plane: np.ndarray, points_grid: np.ndarray, basis: np.ndarray,
+                 config: PerceptionConfig) -> np.ndarray:  # fmt: skip
+    """The rim cells of the table: the largest labelled patch, joined by every patch at least
+    ``support_patch_fraction`` of its size whose rim comes within ``support_patch_gap_m`` of it (the two halves
+    of a table a near object splits; not another surface at the same height across the room)."""
+    sizes = np.bincount(labels.reshape(-1))[1:]
+    largest = 1 + int(np.argmax(sizes))
+    rim = _rim((labels == largest) & on_plane)
+    others = [1 + k for k in np.flatnonzero(sizes >= config.support_patch_fraction * sizes.max()) if k + 1 != largest]
+    if not others or not rim.any():
+        return rim
+    tree = cKDTree(_in_plane(points_grid[rim], basis))
+    for k in others:
+        other = _rim((labels == k) & on_plane)
+        if other.any() and tree.query(_in_plane(points_grid[other], basis))[0].min() <= config.support_patch_gap_m:
+            rim |= other
+    return rim
