@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import textwrap
@@ -9,21 +10,33 @@ import time
 
 import pytest
 
-from vtr_perception.deadline import Deadline, DeadlineExceeded
-
-
-def spin_without_waiting() -> None:
-    while True:  # pure Python, never waits: what no wait's timeout ends
-        sum(range(100))
+from vtr_perception.deadline import Deadline
 
 
 def test_a_busy_main_thread_is_interrupted_and_its_stack_is_on_file(tmp_path):
+    """In a process of its own, as the demo runs it: in the test process, the interrupt depended on the state
+    600 earlier tests left (twice a fresh-clone run hung here, the stacks showing the loop; other runs passed)."""
     stacks = tmp_path / "logs" / "stacks.txt"
-    start = time.monotonic()
-    with pytest.raises(DeadlineExceeded, match=r"the test run did not finish within 0.3 s; .*stacks\.txt"):
-        with Deadline(0.3, stacks, what="the test run", hard_grace_s=0):
-            spin_without_waiting()
-    assert time.monotonic() - start < 5.0
+    script = textwrap.dedent(f"""
+        import time
+        from vtr_perception.deadline import Deadline, DeadlineExceeded
+
+        def spin_without_waiting():
+            while True:  # pure Python, never waits: what no wait's timeout ends
+                sum(range(100))
+
+        start = time.monotonic()
+        try:
+            with Deadline(0.3, {str(stacks)!r}, what="the test run", hard_grace_s=0):
+                spin_without_waiting()
+        except DeadlineExceeded as exc:
+            print(f"{{time.monotonic() - start:.1f}} s: {{exc}}")
+    """)
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    seconds, message = proc.stdout.split(" s: ", 1)
+    assert float(seconds) < 5.0
+    assert re.match(r"the test run did not finish within 0.3 s; .*stacks\.txt", message), message
     text = stacks.read_text()
     assert "spin_without_waiting" in text and "Current thread" in text
 
@@ -88,4 +101,5 @@ def test_an_interrupt_swallowed_by_a_finalizer_is_sent_again(tmp_path):
     """)
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip() == "deadline exceeded after ['KeyboardInterrupt']", proc.stdout
+    swallowed = proc.stdout.strip().removeprefix("deadline exceeded after ")
+    assert swallowed.startswith("['KeyboardInterrupt'") and "deadline" not in swallowed, proc.stdout

@@ -123,6 +123,10 @@ class NbvNode(Node):
         self.pub_markers = self.create_publisher(MarkerArray, "nbv/markers", latched_qos())
         watch_dataclass(self, NbvNodeConfig, self._on_config)
         watch_dataclass(self, PlannerConfig, self._on_planner_config, prefix="planner.", check=check_cloud_estimator)
+        tf_too = self.camera_poses.tf_available and self.config.camera_frame
+        pose_from = "tf2 and camera_pose" if tf_too else "camera_pose"
+        self.get_logger().info(f"planner: estimator {self.planner_config.estimator}, camera pose from {pose_from}; "
+                               "planning on every objects/error")  # fmt: skip
 
     def _on_config(self, config: NbvNodeConfig) -> None:
         with self._lock:
