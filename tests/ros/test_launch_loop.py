@@ -166,7 +166,7 @@ def test_launched_loop_plans_for_every_object_keeps_one_track_each_and_stops_cle
             finally:
                 codes = {name: n.stop() for name, n in nodes.items()}
     logs = logs_tail(nodes)
-    assert outcome is None, f"{outcome}: {record.summary()}\n{logs}"
+    assert outcome is None, f"{outcome}: {record.summary()}; SIGINT exits {exits}\n{logs}"
     assert not record.too_many_views, f"views counted beyond distinct viewpoints: {record.too_many_views[:5]}"
     assert len(record.ids_seen) == num_objects and record.most_objects == num_objects, (
         f"{num_objects} objects on the table made tracks {sorted(record.ids_seen)}: {record.summary()}")  # fmt: skip
