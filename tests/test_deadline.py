@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import signal
 import subprocess
 import sys
 import textwrap
@@ -13,12 +14,13 @@ import pytest
 from vtr_perception.deadline import Deadline
 
 
-def test_a_busy_main_thread_is_interrupted_and_its_stack_is_on_file(tmp_path):
-    """In a process of its own, as the demo runs it: in the test process, the interrupt depended on the state
-    600 earlier tests left (twice a fresh-clone run hung here, the stacks showing the loop; other runs passed)."""
+@pytest.mark.parametrize("sigint", ["default_int_handler", "SIG_IGN"])
+def test_a_busy_main_thread_is_interrupted_and_its_stack_is_on_file(tmp_path, sigint):
+    """In a process of its own, as the demo runs it, started with SIGINT ignored or not: a background job of a
+    non-interactive shell inherits it ignored, and KeyboardInterrupt never came (two test runs hung here)."""
     stacks = tmp_path / "logs" / "stacks.txt"
     script = textwrap.dedent(f"""
-        import time
+        import signal, time
         from vtr_perception.deadline import Deadline, DeadlineExceeded
 
         def spin_without_waiting():
@@ -31,8 +33,11 @@ def test_a_busy_main_thread_is_interrupted_and_its_stack_is_on_file(tmp_path):
                 spin_without_waiting()
         except DeadlineExceeded as exc:
             print(f"{{time.monotonic() - start:.1f}} s: {{exc}}")
+        assert signal.getsignal(signal.SIGINT) == signal.{sigint}  # as it was before the block
     """)
-    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    preexec = (lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)) if sigint == "SIG_IGN" else None
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60,
+                          preexec_fn=preexec)  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     seconds, message = proc.stdout.split(" s: ", 1)
     assert float(seconds) < 5.0

@@ -4,7 +4,9 @@ Every wait of the demo's conductor has its own timeout, so a run that outlives t
 stuck outside any wait (one demo run spun at 100% CPU for 8 minutes, cause unknown). At the deadline
 every thread's stack goes to ``stacks_path`` and the main thread gets KeyboardInterrupt, which the
 ``with`` block turns into DeadlineExceeded, so the run's ``finally`` clauses still stop its node
-processes. A KeyboardInterrupt that lands while the main thread runs a finalizer (``__del__``, a weakref
+processes. A process started with SIGINT ignored (a background job of a non-interactive shell, nohup
+scripts) has no KeyboardInterrupt at all: the block puts Python's default SIGINT handler in for its
+duration. A KeyboardInterrupt that lands while the main thread runs a finalizer (``__del__``, a weakref
 or gc callback) is only reported by the interpreter, never raised, so it is sent again every
 ``RESEND_S`` until the block is left: keep slow clean-up outside the block. A main thread stuck in C
 code that never returns to Python cannot be interrupted: ``hard_grace_s`` later faulthandler writes
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import _thread
 import faulthandler
+import signal
 import threading
 from pathlib import Path
 from types import TracebackType
@@ -37,6 +40,7 @@ class Deadline:
         self.hard_grace_s = float(hard_grace_s)
         self.expired = threading.Event()
         self._left = threading.Event()
+        self._sigint: object = None  # SIGINT's handler before the block
         self._timer: threading.Timer | None = None
         self._hard_file = None
 
@@ -54,6 +58,9 @@ class Deadline:
             raise RuntimeError("Deadline interrupts the main thread: enter it there")
         self.stacks_path.parent.mkdir(parents=True, exist_ok=True)
         self._left.clear()
+        self._sigint = signal.getsignal(signal.SIGINT)
+        if not callable(self._sigint):  # ignored or default at the C level: interrupt_main would do nothing
+            signal.signal(signal.SIGINT, signal.default_int_handler)
         self._timer = threading.Timer(self.seconds, self._expire)
         self._timer.daemon = True
         self._timer.start()
@@ -64,6 +71,8 @@ class Deadline:
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> bool:
         self._left.set()
+        if not callable(self._sigint) and self._sigint is not None:
+            signal.signal(signal.SIGINT, self._sigint)
         if self._timer is not None:
             self._timer.cancel()
         if self._hard_file is not None:
