@@ -179,5 +179,5 @@ def test_rviz_config_parses_and_shows_every_output():
     error = by_topic["objects/error"]
     assert error["Color Transformer"] == "Intensity" and error["Channel Name"] == "error"
     # latched outputs need a transient-local subscriber to be seen by a late rviz
-    for topic in ("objects/markers", "nbv/markers"):
+    for topic in ("objects/markers", "nbv/markers", "objects/error"):
         assert by_topic[topic]["Topic"]["Durability Policy"] == "Transient Local"

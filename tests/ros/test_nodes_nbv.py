@@ -89,7 +89,7 @@ class NbvClient:
         node.create_subscription(PoseStamped, "next_best_view", self._keep(self.goals), reliable_qos())
         node.create_subscription(PoseArray, "nbv/candidates", self._keep(self.candidates), reliable_qos())
         node.create_subscription(MarkerArray, "nbv/markers", self._keep(self.markers), latched_qos())
-        self.pub_cloud = node.create_publisher(PointCloud2, "objects/error", reliable_qos(depth=2))
+        self.pub_cloud = node.create_publisher(PointCloud2, "objects/error", latched_qos())  # as the reconstruction
         self.pub_pose = node.create_publisher(PoseStamped, "camera_pose", reliable_qos())
         self.pub_target = node.create_publisher(Int32, "nbv/target", reliable_qos())
 
@@ -272,3 +272,24 @@ def test_a_target_the_cloud_lacks_gets_no_answer_until_a_cloud_has_it(nbv):
     np.testing.assert_allclose(conv.pose_to_matrix(answer[0]), expected.best_pose, atol=1e-6)
     assert "object 11 is not in objects/error" in proc.output()
     client.pub_target.publish(Int32(data=-1))
+
+
+def test_a_planner_started_after_the_last_cloud_still_plans_on_it(tmp_path):
+    """The reconstruction's objects/error is latched: a planner that starts (or DDS matches) after the last cloud
+    still plans on it. With a volatile cloud the launched loop stalled under load: nbv_node matched after the
+    objects' first clouds, and with the camera waiting for a plan no new cloud came."""
+    with isolated_node("late_planner_client") as (node, executor):
+        pub_cloud = node.create_publisher(PointCloud2, "/late/objects/error", latched_qos())
+        goals: list[PoseStamped] = []
+        node.create_subscription(PoseStamped, "/late/next_best_view", goals.append, reliable_qos())
+        pub_cloud.publish(conv.structured_to_pointcloud2(error_cloud_points(), stamp=5.0, frame_id="world"))
+        spin_until(executor, lambda: False, timeout_s=0.5)  # published, with no planner anywhere yet
+        config = REPO / "config" / "nbv.yaml"
+        planner = NodeProcess("vtr_perception.ros.nbv_node", tmp_path / "nbv.log", params_file=config,
+                              ros_args=["--ros-args", "-r", "__ns:=/late"])  # fmt: skip
+        try:
+            answered = spin_until(executor, lambda: bool(goals), timeout_s=ANSWER_TIMEOUT_S + 30.0)
+        finally:
+            planner.stop()
+        assert answered, planner.output()[-2000:]
+        assert conv.stamp_to_seconds(goals[0].header.stamp) == 5.0

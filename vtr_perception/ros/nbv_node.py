@@ -111,7 +111,8 @@ class NbvNode(Node):
         self.last_result: PlanResult | None = None
         self.plans = 0
 
-        self.create_subscription(PointCloud2, "objects/error", self._on_error, reliable_qos(depth=2))
+        # transient local: the reconstruction's last cloud arrives even when it was published before this node matched
+        self.create_subscription(PointCloud2, "objects/error", self._on_error, latched_qos(depth=2))
         self.camera_poses = CameraPoseSource(self, world_frame=self.config.world_frame, source=self.config.pose_source,
                                              qos=reliable_qos(depth=10), on_pose=self._on_pose,
                                              on_bad=self._on_bad_pose)  # fmt: skip
