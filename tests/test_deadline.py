@@ -83,8 +83,8 @@ def test_a_main_thread_that_never_returns_to_python_ends_the_process(tmp_path):
 
 def test_an_interrupt_swallowed_by_a_finalizer_is_sent_again(tmp_path):
     """KeyboardInterrupt raised while the main thread runs a __del__ is only reported (sys.unraisablehook), not
-    raised: the first one is lost. Seen once in a full run, where garbage from earlier tests was collected during
-    the busy loop above and the run never ended. The deadline sends it again until the block is left."""
+    raised: the first one is lost, and without another the run would go on until the hard exit, which leaves the
+    demo's node processes running. The deadline sends it again until the block is left."""
     script = textwrap.dedent(f"""
         import sys, time
         from vtr_perception.deadline import Deadline, DeadlineExceeded

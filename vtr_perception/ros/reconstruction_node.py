@@ -262,11 +262,11 @@ class ReconstructionNode(Node):
         )
         self.pub_poses = self.create_publisher(PoseArray, "objects/poses", reliable_qos())
         # 10 deep: a reliable writer replaces unacknowledged samples beyond its depth, and the empty cloud
-        # that answers a reset must reach a slow subscriber although updates follow it at once
-        # Latched: a planner that starts, or is matched, after the last cloud still gets it. Else the loop can stall
-        # for good (no new view without a plan, no new cloud without a view): seen under load, DDS matching nbv_node
-        # only after the objects' first clouds.
-        self.pub_error = self.create_publisher(PointCloud2, "objects/error", latched_qos(depth=1))
+        # that answers a reset must reach a slow subscriber although updates follow it at once.
+        # Latched: a planner that starts, or is matched, after the last cloud still gets it (nbv_node keeps the
+        # last 2). Else the loop can stall for good (no new view without a plan, no new cloud without a view):
+        # seen under load, DDS matching nbv_node only after the objects' first clouds.
+        self.pub_error = self.create_publisher(PointCloud2, "objects/error", latched_qos(depth=10))
         # absolute, as diagnostic_aggregator and rqt_robot_monitor expect it, also under a namespace
         self.pub_diag = self.create_publisher(DiagnosticArray, "/diagnostics", reliable_qos())
         self.robot_outputs = RobotOutputs(self, detections=cfg.publish_detections,
