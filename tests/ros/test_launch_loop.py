@@ -147,7 +147,7 @@ def test_launched_loop_plans_for_every_object_keeps_one_track_each_and_stops_cle
     if importlib.util.find_spec("pybullet_data") is None:  # the run-time set (make robot-check) has no simulator
         pytest.skip("the launch's default scene (source pybullet) needs pybullet_data, an optional simulation package")
     from tests.ros.helpers import isolated_node
-    from tests.ros.node_processes import NodeProcess, logs_tail, signal_all
+    from tests.ros.node_processes import logs_tail, signal_all
     from vtr_perception.deadline import Deadline
 
     plan = plan_launch(SIM_DEMO, LAUNCH_ARGUMENTS)
@@ -158,10 +158,7 @@ def test_launched_loop_plans_for_every_object_keeps_one_track_each_and_stops_cle
         with isolated_node("launch_loop_probe") as (probe, executor):
             _probe(probe, record)
             try:
-                for n in plan:
-                    nodes[n.name] = NodeProcess(console_script_module(n.executable), tmp_path / f"{n.name}.log",
-                                                ros_args=n.ros_args(tmp_path))  # fmt: skip
-                outcome = _run_loop(executor, record, nodes, num_objects)
+                outcome = _run_loop(executor, record, nodes, num_objects, plan, tmp_path)
                 exits = signal_all(nodes, 2, EXIT_WITHIN_S)  # SIGINT
             finally:
                 codes = {name: n.stop() for name, n in nodes.items()}
@@ -176,8 +173,20 @@ def test_launched_loop_plans_for_every_object_keeps_one_track_each_and_stops_cle
         assert "Traceback" not in n.output(), f"{name} printed a traceback\n{n.output()[-3000:]}"
 
 
-def _run_loop(executor, record: LoopRecord, nodes: dict, num_objects: int) -> str | None:
-    """Spin the probe until every object has a reached next_best_view; None, or why the loop did not close."""
+def _start(node: PlannedNode, nodes: dict, tmp_path: Path) -> None:
+    from tests.ros.node_processes import NodeProcess
+
+    nodes[node.name] = NodeProcess(console_script_module(node.executable), tmp_path / f"{node.name}.log",
+                                   ros_args=node.ros_args(tmp_path))  # fmt: skip
+
+
+def _run_loop(executor, record: LoopRecord, nodes: dict, num_objects: int, plan: list, tmp_path: Path) -> str | None:
+    """Start the nodes and spin the probe until every object has a reached next_best_view; None, or why not.
+
+    ``ros2 launch`` starts the nodes in no promised order. The camera starts first here, and the others
+    once the probe has its pose: DDS can match the probe to objects/error before camera_pose, and the
+    views check needs every viewpoint the reconstruction counts (the camera stays put until a plan).
+    """
 
     def spin_until(done, seconds: float) -> bool:
         end = time.monotonic() + seconds
@@ -187,9 +196,14 @@ def _run_loop(executor, record: LoopRecord, nodes: dict, num_objects: int) -> st
             executor.spin_once(timeout_sec=0.1)
         return done()
 
+    (camera,) = [n for n in plan if n.executable == "sim_camera_node"]
+    _start(camera, nodes, tmp_path)
     if not spin_until(lambda: record.viewpoints, START_TIMEOUT_S):
         dead = [name for name, n in nodes.items() if not n.alive()]
         return f"no camera pose within {START_TIMEOUT_S:g} s" + (f" (exited: {dead})" if dead else "")
+    for n in plan:
+        if n is not camera:
+            _start(n, nodes, tmp_path)
 
     def closed() -> bool:
         with record.lock:
