@@ -169,6 +169,10 @@ def add_scene_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--objects", type=int, default=3, help="objects per scene (default: 3, as the demo)")
     parser.add_argument("--steps", type=int, default=5, help="views per object (default: 5, as the demo)")
     parser.add_argument("--source", default="pybullet", help="mesh source (default: pybullet, as the demo)")
+    parser.add_argument("--fusion", choices=("on", "off"), default="on",
+                        help="fuse measured depth with the network (PerceptionConfig.evidence_fusion)")  # fmt: skip
+    parser.add_argument("--depth-noise", default=SimCameraConfig().depth_noise, choices=list(PROFILES),
+                        help="simulated depth sensor (default: SimCameraConfig's)")  # fmt: skip
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -195,10 +199,6 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="no reset before each object (as `vtr-perception demo --keep-tracks`)",
     )
-    parser.add_argument("--fusion", choices=("on", "off"), default="on",
-                        help="fuse measured depth with the network (PerceptionConfig.evidence_fusion)")  # fmt: skip
-    parser.add_argument("--depth-noise", default=SimCameraConfig().depth_noise, choices=list(PROFILES),
-                        help="simulated depth sensor (default: SimCameraConfig's)")  # fmt: skip
     parser.add_argument("--planners", default="nbv,nbv_today,random",
                         help="comma-separated: nbv (configured), nbv_today (estimator error_head), random")  # fmt: skip
     parser.add_argument("--out", type=Path, default=RESULTS_DIR / "tabletop.json")

@@ -10,12 +10,13 @@ at or above, and, within each state, the Spearman correlation of the IoU after a
 planner's score and with plain geometry (elevation, distance, angle to the nearest view taken).
 The NBV and random runs of tabletop.py on the same scenes come alongside. Writes JSON and a PNG.
 
-    python benchmarks/view_oracle.py --split val --scenes 24 [--alternatives 10]
+    python benchmarks/view_oracle.py --split val --scenes 24 [--alternatives 10] [--fusion on|off] [--depth-noise P]
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from pathlib import Path
 
@@ -25,14 +26,15 @@ from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import RESULTS_DIR, run_metadata  # noqa: E402
-from tabletop import add_scene_arguments, planner_config  # noqa: E402
+from tabletop import add_scene_arguments, perception_config, planner_config  # noqa: E402
 from tabletop import summarise as summarise_planners  # noqa: E402
 
 from vtr_perception.io_utils import atomic_write, atomic_write_json  # noqa: E402
 from vtr_perception.nbv.candidates import view_directions  # noqa: E402
 from vtr_perception.nbv.config import PlannerConfig  # noqa: E402
-from vtr_perception.nbv.object_grid import obstacles_besides  # noqa: E402
 from vtr_perception.nbv.planner import NextBestViewPlanner  # noqa: E402
+from vtr_perception.perception.config import PerceptionConfig  # noqa: E402
+from vtr_perception.sim.camera import SimCameraConfig  # noqa: E402
 from vtr_perception.sim.loop import INITIAL_DISTANCE, SimulatedLoop, run_scene  # noqa: E402
 from vtr_perception.sim.object_views import initial_view  # noqa: E402
 from vtr_perception.sim.scenes import make_tabletop_scene  # noqa: E402
@@ -49,10 +51,11 @@ def candidate_features(pose: np.ndarray, score: float, center: np.ndarray, taken
             "distance_m": distance, "nearest_taken_deg": float(nearest)}  # fmt: skip
 
 
-def oracle_scene(scene, backend, config: PlannerConfig, *, seed: int, steps: int, alternatives: int
+def oracle_scene(scene, backend, config: PlannerConfig, *, seed: int, steps: int, alternatives: int,
+                 perception: PerceptionConfig, camera: SimCameraConfig
                  ) -> tuple[list[list[float]], list[dict]]:  # fmt: skip
     """(IoU after each view along the oracle's path per object, the states with their tried candidates)."""
-    loop = SimulatedLoop(scene, backend, NextBestViewPlanner(config))
+    loop = SimulatedLoop(scene, backend, NextBestViewPlanner(config), perception, camera=camera)
     rng = np.random.default_rng(seed)
     paths, states = [], []
     for obj in scene.objects:
@@ -67,17 +70,8 @@ def oracle_scene(scene, backend, config: PlannerConfig, *, seed: int, steps: int
                 continue
             tid, grid = found
             taken = np.asarray([*loop.taken.poses(tid), *moves[1:], loop.pose]).reshape(-1, 4, 4)
-            obstacles = obstacles_besides(loop.grids(), tid, config.occupancy_threshold)
-            result = loop.planner.plan_from_outputs(
-                {"occupancy": grid.occupancy, "error": grid.error},
-                center=grid.center,
-                extent=grid.extent,
-                current_pose=loop.pose,
-                taken_poses=taken,
-                views=grid.views,
-                obstacles=obstacles,
-            )
-            if result.best_pose is None:
+            result = loop.plan(tid, moves)
+            if result is None or result.best_pose is None:
                 path.append(path[-1])
                 continue
             others = np.arange(1, len(result.poses))
@@ -196,17 +190,21 @@ def main(argv: list[str] | None = None) -> int:
     from vtr_perception.infer import load_backend
 
     config = planner_config([])
+    perception = dataclasses.replace(perception_config([]), evidence_fusion=args.fusion == "on")
+    camera = SimCameraConfig(depth_noise=args.depth_noise)
     backend = load_backend("onnxruntime")
     paths, states = [], []
     runs: dict[str, list[list[float]]] = {"nbv": [], "random": []}
     seeds = range(args.first_seed, args.first_seed + args.scenes)
     for seed in tqdm(seeds, desc="table-top scenes"):
         scene = make_tabletop_scene(args.source, num_objects=args.objects, split=args.split, seed=seed)
-        p, s = oracle_scene(scene, backend, config, seed=seed, steps=args.steps, alternatives=args.alternatives)
+        p, s = oracle_scene(scene, backend, config, seed=seed, steps=args.steps, alternatives=args.alternatives,
+                            perception=perception, camera=camera)  # fmt: skip
         paths += p
         states += s
         for name in runs:
-            runs[name] += run_scene(scene, backend, config, name, seed=seed, steps=args.steps)
+            runs[name] += run_scene(scene, backend, config, name, seed=seed, steps=args.steps, perception=perception,
+                                    camera=camera)  # fmt: skip
     summary = summarise(paths, states)
     planners = summarise_planners(runs, objects_per_scene=args.objects)["planners"]
     payload = {
@@ -215,6 +213,8 @@ def main(argv: list[str] | None = None) -> int:
         "objects": len(paths),
         "scenes": {"split": args.split, "source": args.source, "seeds": list(seeds), "objects_per_scene": args.objects},
         "steps": args.steps,
+        "fusion": args.fusion == "on",
+        "depth_noise": args.depth_noise,
         "alternatives": args.alternatives,
         "states": states,
         "backend": backend.name,

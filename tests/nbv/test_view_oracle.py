@@ -51,3 +51,26 @@ def test_summary_measures_the_planner_choice_against_the_other_candidates(view_o
     assert rho["score"]["mean"] == pytest.approx(0.0) and rho["score"]["n"] == 2
     assert rho["elevation_deg"]["mean"] == pytest.approx(0.0)
     assert rho["distance_m"]["n"] == 0  # the same for every candidate: no correlation to measure
+
+
+def test_the_planner_choice_tried_is_the_view_the_nbv_loop_takes(view_oracle):
+    """With fusion and depth noise on, the first candidate tried is the loop's next view: same IoU after it."""
+    from vtr_perception.infer import load_backend
+    from vtr_perception.sim.camera import SimCameraConfig
+    from vtr_perception.sim.loop import run_scene
+    from vtr_perception.sim.scenes import make_tabletop_scene
+
+    scene = make_tabletop_scene("pybullet", num_objects=1, split="val", seed=3)
+    backend = load_backend("onnxruntime")
+    config = view_oracle.planner_config([])
+    perception = view_oracle.perception_config([])
+    camera = SimCameraConfig(depth_noise="realsense_d435")
+    assert perception.evidence_fusion
+    paths, states = view_oracle.oracle_scene(scene, backend, config, seed=3, steps=2, alternatives=2,
+                                             perception=perception, camera=camera)  # fmt: skip
+    (nbv,) = run_scene(scene, backend, config, "nbv", seed=3, steps=2, perception=perception, camera=camera)
+    (state,) = states
+    assert [t["rank"] for t in state["tried"]][0] == 0 and len(state["tried"]) == 3
+    assert state["iou_before"] == pytest.approx(nbv[0])
+    assert state["tried"][0]["iou_after"] == pytest.approx(nbv[1])
+    assert paths[0][1] == max(t["iou_after"] for t in state["tried"])

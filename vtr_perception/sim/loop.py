@@ -21,7 +21,7 @@ from vtr_perception.geometry import cameras
 from vtr_perception.nbv.candidates import candidate_distances
 from vtr_perception.nbv.config import PlannerConfig
 from vtr_perception.nbv.object_grid import ObjectGrid, obstacles_besides
-from vtr_perception.nbv.planner import NextBestViewPlanner
+from vtr_perception.nbv.planner import NextBestViewPlanner, PlanResult
 from vtr_perception.nbv.taken_views import TakenViews
 from vtr_perception.perception.config import PerceptionConfig
 from vtr_perception.perception.pipeline import PerceptionPipeline
@@ -121,7 +121,12 @@ class SimulatedLoop:
         return next((t for t in self.pipeline.tracker.confirmed() if t.id == tid), None)
 
     def planned_view(self, track_id: int, moves: list[np.ndarray]) -> np.ndarray | None:
-        """The planner's next view of ``track_id`` as nbv_node plans it, or None when it has none.
+        """The planner's next view of ``track_id`` as nbv_node plans it, or None when it has none."""
+        result = self.plan(track_id, moves)
+        return None if result is None else result.best_pose
+
+    def plan(self, track_id: int, moves: list[np.ndarray]) -> PlanResult | None:
+        """The planner's ranking of views of ``track_id`` as nbv_node makes it; None without that track.
 
         As nbv_node: the other objects stand in the line of sight; the views the reconstruction used,
         the moves made for the object after its first view (``moves[1:]``) and the current pose count as taken.
@@ -130,7 +135,7 @@ class SimulatedLoop:
         if grid is None:
             return None
         obstacles = obstacles_besides(self.grids(), track_id, self.planner.config.occupancy_threshold)
-        result = self.planner.plan_from_outputs(
+        return self.planner.plan_from_outputs(
             {"occupancy": grid.occupancy, "error": grid.error, "state": grid.state},
             center=grid.center,
             extent=grid.extent,
@@ -139,7 +144,6 @@ class SimulatedLoop:
             obstacles=obstacles,
             views=grid.views,
         )
-        return result.best_pose
 
     def iou_of(self, obj: SceneObject) -> float:
         """IoU at 0.4 of ``obj``'s reconstruction against its truth now; 0 when it has none."""
