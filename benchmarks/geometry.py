@@ -2,7 +2,10 @@
 
     python benchmarks/geometry.py [--objects 20] [--size 128] [--views 36] [--repeats 3]
 
-grid_metrics is timed on the true grid blurred (Gaussian, sigma 1 voxel) as the prediction.
+grid_metrics is timed on the true grid blurred (Gaussian, sigma 1 voxel) as the prediction; the mesh
+of that blurred grid at 0.4 (as the node meshes a reconstruction) is decimated to the markers' 2000
+triangles and to 1000 by simplify_triangles and by quadric decimation alone, timed, with each one's
+Chamfer distance to the full mesh in voxels (``simplify_2000``, ``simplify_1000``).
 Uses pybullet_data random objects random_urdfs/000.. (their .obj, o-groups as parts),
 each normalised into the canonical cube. Writes benchmarks/results/geometry.json.
 Cache build time per object is measured by benchmarks/data_cache.py; its number is
@@ -20,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 from scipy.ndimage import gaussian_filter
+from scipy.spatial import cKDTree
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -27,7 +31,8 @@ from _common import RESULTS_DIR, write_result  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 from vtr_perception.geometry.cameras import RENDER_FOV_DEG, Intrinsics, camera_from_angles  # noqa: E402
-from vtr_perception.geometry.meshing import grid_to_mesh, load_mesh  # noqa: E402
+from vtr_perception.geometry.mesh import MeshData  # noqa: E402
+from vtr_perception.geometry.meshing import grid_to_mesh, load_mesh, sample_surface, simplify_triangles  # noqa: E402
 from vtr_perception.geometry.metrics import grid_metrics  # noqa: E402
 from vtr_perception.geometry.renderer import Renderer  # noqa: E402
 from vtr_perception.geometry.voxels import Normalization, voxelize  # noqa: E402
@@ -52,6 +57,45 @@ def load_objects(n: int) -> tuple[list, list[str]]:
         except (ValueError, FileNotFoundError) as exc:
             skipped.append(f"{d.name}: {exc}")
     return meshes, skipped
+
+
+def quadric_only(vertices: np.ndarray, triangles: np.ndarray, budget: int) -> tuple[np.ndarray, np.ndarray]:
+    import open3d as o3d
+
+    mesh = o3d.geometry.TriangleMesh(o3d.utility.Vector3dVector(vertices),
+                                     o3d.utility.Vector3iVector(triangles.astype(np.int32)))  # fmt: skip
+    mesh = mesh.simplify_quadric_decimation(budget)
+    mesh.remove_unreferenced_vertices()
+    return np.asarray(mesh.vertices), np.asarray(mesh.triangles)
+
+
+def bench_simplify(mesh: MeshData, budget: int = 2000) -> dict | None:
+    """simplify_triangles against quadric decimation alone: ms and Chamfer to ``mesh`` (voxels of a 32^3 grid)."""
+    if len(mesh.triangles) <= budget:
+        return None
+    full = sample_surface(mesh, 20000)
+    row = {"triangles": len(mesh.triangles)}
+    for name, simplify in (("simplify_triangles", simplify_triangles), ("quadric_only", quadric_only)):
+        t0 = time.perf_counter()
+        v, t = simplify(mesh.vertices, mesh.triangles, budget)
+        row[f"{name}_ms"] = 1e3 * (time.perf_counter() - t0)
+        small = sample_surface(MeshData(v, t), 20000)
+        chamfer = 0.5 * (cKDTree(full).query(small)[0].mean() + cKDTree(small).query(full)[0].mean())
+        row[f"{name}_chamfer_voxels"] = float(chamfer) * 32  # the canonical cube's side is 1
+    return row
+
+
+def simplify_summary(rows: list[dict]) -> dict:
+    keys = (
+        "simplify_triangles_ms",
+        "quadric_only_ms",
+        "simplify_triangles_chamfer_voxels",
+        "quadric_only_chamfer_voxels",
+    )
+    if not rows:
+        return {"meshes": 0}
+    return {"meshes": len(rows), "triangles_median": int(np.median([r["triangles"] for r in rows])),
+            **{f"{k}_median": round(float(np.median([r[k] for r in rows])), 3) for k in keys}}  # fmt: skip
 
 
 def bench_render(meshes, *, size: int, views: int, repeats: int) -> dict:
@@ -89,6 +133,7 @@ def main() -> int:
 
     meshes, skipped = load_objects(args.objects)
     voxel_s, whole_mesh_error, metric_s, mc_s, occupied = [], [], [], [], []
+    simplify_rows: dict[int, list[dict]] = {2000: [], 1000: []}
     for mesh in tqdm(meshes, desc="voxelise"):
         voxelize(mesh, 32)  # warm-up (first Open3D scene)
         times = []
@@ -107,6 +152,11 @@ def main() -> int:
         t0 = time.perf_counter()
         grid_metrics(blurred, grid)
         metric_s.append(time.perf_counter() - t0)
+        surface = grid_to_mesh(blurred)
+        for budget, rows in simplify_rows.items():
+            row = bench_simplify(surface, budget)
+            if row is not None:
+                rows.append(row)
 
     render = [bench_render(meshes, size=s, views=args.views, repeats=args.repeats) for s in sorted({64, args.size})]
     cache_build = {"source": "benchmarks/results/data_cache.json", "s_per_object": None}
@@ -133,11 +183,13 @@ def main() -> int:
         },
         "marching_cubes_32": stats_ms(mc_s),
         "grid_metrics_32": stats_ms(metric_s),
+        **{f"simplify_{budget}": simplify_summary(rows) for budget, rows in simplify_rows.items()},
         "cache_build": cache_build,
         "load_average_1min_at_end": round(os.getloadavg()[0], 2),
     }
     path = write_result("geometry", payload, path=args.out)
-    print(json.dumps({k: payload[k] for k in ("views_per_s", "voxelize_32", "grid_metrics_32")}, indent=1))
+    shown = ("views_per_s", "voxelize_32", "grid_metrics_32", "simplify_2000", "simplify_1000")
+    print(json.dumps({k: payload[k] for k in shown}, indent=1))
     print(f"wrote {path}")
     return 0
 

@@ -3,6 +3,7 @@ import pytest
 
 from vtr_perception.geometry.mesh import MeshData
 from vtr_perception.geometry.meshing import (
+    CLUSTER_ABOVE,
     grid_to_mesh,
     is_closed,
     load_mesh,
@@ -43,6 +44,13 @@ def test_simplify_keeps_the_shape_within_the_triangle_budget():
     assert signed_volume(small) == pytest.approx(signed_volume(m), rel=0.03)
     again, _ = voxelize(small, 32, Normalization.identity())
     assert iou(again, shape) > 0.9
+    # far over budget: vertices merged first (CLUSTER_ABOVE), then quadric decimation; the same solid
+    assert len(m.triangles) > CLUSTER_ABOVE * 800
+    v, t = simplify_triangles(m.vertices, m.triangles, 800)
+    assert 0 < len(t) <= 800 and t.max() < len(v)
+    assert signed_volume(MeshData(v, t)) == pytest.approx(signed_volume(m), rel=0.05)
+    again, _ = voxelize(MeshData(v, t), 32, Normalization.identity())
+    assert iou(again, shape) > 0.85
     # already within budget, or no budget: unchanged
     for budget in (0, len(m.triangles)):
         v, t = simplify_triangles(m.vertices, m.triangles, budget)

@@ -467,8 +467,10 @@ def mesh_marker(
     marker = _marker(Marker.TRIANGLE_LIST, marker_id=marker_id, ns=ns, stamp=stamp, frame_id=frame_id, pose=pose)
     marker.scale = Vector3(x=1.0, y=1.0, z=1.0)
     marker.color = _color(color)
-    corners = vertices[triangles.reshape(-1)].tolist()
-    marker.points = [Point(x=x, y=y, z=z) for x, y, z in corners]
+    # One Point per vertex, shared by the corners that use it: building Points is the costly part in Python,
+    # and a marching-cubes vertex is the corner of about six triangles.
+    points = [Point(x=x, y=y, z=z) for x, y, z in vertices.tolist()]
+    marker.points = [points[i] for i in triangles.reshape(-1).tolist()]
     return marker
 
 
