@@ -60,10 +60,18 @@ class Track:
     evidence: object | None = None  # perception.evidence.EvidenceGrid, measured free/occupied space
     network: object | None = None  # perception.pipeline.NetworkResult, the latest network answer
     fused_version: int = -1  # the evidence version the estimate was fused with
+    _box: tuple[np.ndarray, np.ndarray, np.ndarray] | None = field(default=None, repr=False, compare=False)
 
     @property
     def size(self) -> float:
         return float(np.max(self.extent))
+
+    def box(self) -> tuple[np.ndarray, np.ndarray]:
+        """(lo, hi) world corners of the fused points, kept until the points change (every pair of tracks
+        is compared each frame, and the points are thousands)."""
+        if self._box is None or self._box[0] is not self.points:
+            self._box = (self.points, self.points.min(axis=0), self.points.max(axis=0))
+        return self._box[1], self._box[2]
 
     def fuse(
         self, detection: Detection, voxel: float, camera: np.ndarray | None = None, min_angle_deg: float = 0.0
@@ -206,9 +214,14 @@ def footprint_overlap(a: np.ndarray, b: np.ndarray, cell_m: float) -> float:
     return float((inside[0] & inside[1]).sum()) / smaller if smaller else 0.0
 
 
-def _inside(points: np.ndarray, box_points: np.ndarray, margin_m: float, fraction: float = 0.9) -> bool:
-    """Whether ``fraction`` of ``points`` lie in the world box of ``box_points`` grown by ``margin_m``."""
-    lo, hi = box_points.min(axis=0) - margin_m, box_points.max(axis=0) + margin_m
+def _inside(inner: Track, outer: Track, margin_m: float, fraction: float = 0.9) -> bool:
+    """Whether ``fraction`` of ``inner``'s points lie in the world box of ``outer``'s grown by ``margin_m``."""
+    lo, hi = outer.box()
+    lo, hi = lo - margin_m, hi + margin_m
+    inner_lo, inner_hi = inner.box()
+    if np.all(inner_lo >= lo) and np.all(inner_hi <= hi):
+        return True
+    points = inner.points
     return bool(np.mean(np.all((points >= lo) & (points <= hi), axis=1)) >= fraction)
 
 
@@ -217,7 +230,7 @@ def _one_object(a: Track, b: Track, tracks: list[Track], cell_m: float, margin_m
     and either stacked (one's points all above the other's, as a shade over a base) or one inside the other's
     box (a piece of it). A younger track whose box holds another track too is a blob of touching objects,
     never one of them."""
-    boxes = [(t.points[:, :2].min(axis=0), t.points[:, :2].max(axis=0)) for t in (a, b)]
+    boxes = [(lo[:2], hi[:2]) for lo, hi in (a.box(), b.box())]
     apart = float(np.linalg.norm(0.5 * (boxes[0][0] + boxes[0][1]) - 0.5 * (boxes[1][0] + boxes[1][1])))
     larger = max(float(np.max(hi - lo)) for lo, hi in boxes)
     if apart > max(STACKED_CENTRE_FRACTION * larger, margin_m):
@@ -227,10 +240,10 @@ def _one_object(a: Track, b: Track, tracks: list[Track], cell_m: float, margin_m
     za, zb = a.points[:, 2], b.points[:, 2]
     if za.min() > zb.max() - margin_m or zb.min() > za.max() - margin_m:
         return True
-    if _inside(b.points, a.points, margin_m):
+    if _inside(b, a, margin_m):
         return True
     others = (t for t in tracks if t is not a and t is not b and len(t.points))
-    return _inside(a.points, b.points, margin_m) and not any(_inside(t.points, b.points, margin_m) for t in others)
+    return _inside(a, b, margin_m) and not any(_inside(t, b, margin_m) for t in others)
 
 
 def stacked_pair(tracks: list[Track], cell_m: float, margin_m: float) -> tuple[Track, Track] | None:
@@ -254,9 +267,9 @@ def absorb(keep: Track, other: Track, voxel: float, margin_m: float) -> bool:
     whole. Returns whether ``other`` was the whole one (its detections are then the object's)."""
     keep.confirmed = keep.confirmed or other.confirmed
     keep.first_seen, keep.last_seen = min(keep.first_seen, other.first_seen), max(keep.last_seen, other.last_seen)
-    if _inside(other.points, keep.points, margin_m):
+    if _inside(other, keep, margin_m):
         return False
-    whole_other = _inside(keep.points, other.points, margin_m)
+    whole_other = _inside(keep, other, margin_m)
     if whole_other:
         keep.buffer, keep.evidence = other.buffer, other.evidence
         keep.estimate, keep.network, keep.fused_version = None, None, -1  # estimated again under keep's id
@@ -368,8 +381,7 @@ class Tracker:
         tracks = list(self.tracks.values())
         if cfg.merge_fragments:
             known = [t for t in self.confirmed() if len(t.points)]
-            detections = merge_fragments(detections, [(t.points.min(axis=0), t.points.max(axis=0)) for t in known],
-                                         cfg.cluster_eps_m)  # fmt: skip
+            detections = merge_fragments(detections, [t.box() for t in known], cfg.cluster_eps_m)
         pairs = self._associate(tracks, detections)
         jumped = self._pose_jump(T_world_camera)
         # Jumps are measured against the previous frame, used or not: a pose that stays where it
