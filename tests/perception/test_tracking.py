@@ -110,6 +110,26 @@ def test_an_occluded_track_counts_no_miss_but_a_visible_undetected_one_does():
     assert track.id not in tracker.tracks
 
 
+def test_a_frame_whose_support_plane_is_not_under_the_track_counts_no_miss():
+    cfg = PerceptionConfig(confirm_hits=2, retire_misses=3)
+    tracker, track, T, depth = _confirmed_track(cfg)
+    table = np.array([0.0, 0.0, 1.0, -0.005])  # the box stands on it (within the tolerance)
+    tracker.step(segment_depth(depth, K, T, cfg).detections, K, T, 1.5, depth, table)  # found on the table
+    empty = np.full_like(depth, np.nan)
+    tilt = np.radians(8.0)
+    through_foot = np.array([np.sin(tilt), 0.0, np.cos(tilt), 0.0])  # a wrong fit through the box's foot
+    above = through_foot.copy()
+    above[3] = -above[:3] @ [0.3, 0.0, 0.0]  # through the table 30 cm away, 4 cm above the box's foot
+    floor = np.array([0.0, 0.0, 1.0, 0.75])  # 75 cm below the table
+    for s, plane in enumerate((through_foot, above, floor, through_foot, above)):
+        assert tracker.step([], K, T, 2.0 + s, empty, plane).skipped is None
+    assert track.id in tracker.tracks and track.misses == 0
+    for s in range(3):
+        tracker.step([], K, T, 10.0 + s, empty, table)
+    assert track.id not in tracker.tracks
+    assert Tracker(dataclasses.replace(cfg, miss_support_tolerance_m=0.0)).on_support(track, floor)
+
+
 def test_a_track_too_small_to_segment_from_here_counts_no_miss():
     cfg = PerceptionConfig(confirm_hits=2, retire_misses=3, pixel_stride=4)  # the cell counts below are at 4
     tracker, track, T, depth = _confirmed_track(cfg)

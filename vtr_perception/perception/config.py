@@ -177,6 +177,14 @@ class PerceptionConfig:
             "so it counts no miss (a neighbour in front of it does not retire it)"
         },
     )
+    miss_support_tolerance_m: float = field(
+        default=0.03,
+        metadata={
+            "help": "an unmatched track in view counts a miss only when this frame's support plane passes within "
+            "this (m) of its bottom: under another surface (a tilted fit, the floor) nothing on its table is "
+            "segmented; 0 counts a miss whatever the plane"
+        },
+    )
     view_min_visible_fraction: float = field(
         default=0.9,
         metadata={

@@ -195,7 +195,7 @@ class PerceptionPipeline:
         if isinstance(seg, str):
             return self._skip(seg, timings)
 
-        step = self.tracker.step(seg.detections, intrinsics, T, stamp, depth)
+        step = self.tracker.step(seg.detections, intrinsics, T, stamp, depth, seg.plane_world)
         t2 = time.perf_counter()
         timings["tracking"] = 1e3 * (t2 - t1)
         if step.skipped:

@@ -38,6 +38,9 @@ _GATED = 1e6
 # boxes lie 3.4 cm apart for an 11.5 cm mug: 0.35 holds that, and a piece at a box's corner stays apart.
 STACKED_OVERLAP = 0.5
 STACKED_CENTRE_FRACTION = 0.35
+# A frame's support plane turned this much from the one a track was last found on is another surface or a
+# wrong fit (a real table's fit varies by under 2 deg frame to frame): it counts no miss for the track.
+MISS_SUPPORT_TILT_DEG = 5.0
 
 
 @dataclass
@@ -60,6 +63,7 @@ class Track:
     evidence: object | None = None  # perception.evidence.EvidenceGrid, measured free/occupied space
     network: object | None = None  # perception.pipeline.NetworkResult, the latest network answer
     fused_version: int = -1  # the evidence version the estimate was fused with
+    support_normal: np.ndarray | None = None  # unit normal of the support plane of the last frame that matched it
     _box: tuple[np.ndarray, np.ndarray, np.ndarray] | None = field(default=None, repr=False, compare=False)
 
     @property
@@ -357,6 +361,22 @@ class Tracker:
         # Too few points here for segmentation to keep for sure (a flat object seen from far and low): not expected.
         return visible >= cfg.occluded_below_fraction and cells >= cfg.expected_cells_factor * cfg.min_object_points
 
+    def on_support(self, track: Track, plane: np.ndarray | None) -> bool:
+        """Whether segmentation on ``plane`` (a, b, c, d; unit normal) could have found the track: the plane
+        passes within ``miss_support_tolerance_m`` of its bottom and turns less than ``MISS_SUPPORT_TILT_DEG``
+        from the plane of the last frame that found it (True without a plane or tolerance)."""
+        tolerance = self.config.miss_support_tolerance_m
+        if plane is None or tolerance <= 0 or len(track.points) == 0:
+            return True
+        normal = np.asarray(plane[:3], dtype=np.float64)
+        if track.support_normal is not None and abs(float(normal @ track.support_normal)) < np.cos(
+            np.radians(MISS_SUPPORT_TILT_DEG)
+        ):
+            return False
+        lo, hi = track.box()
+        bottom = np.array([0.5 * (lo[0] + hi[0]), 0.5 * (lo[1] + hi[1]), min(lo[2], track.floor_z)])
+        return abs(float(normal @ bottom + plane[3])) <= tolerance
+
     def pose_jumped(self, T_world_camera: np.ndarray) -> bool:
         """Whether ``T_world_camera`` jumps from the previous frame's pose (before ``step`` records it)."""
         return self._pose_jump(T_world_camera)
@@ -375,8 +395,10 @@ class Tracker:
         T_world_camera: np.ndarray,
         stamp: float,
         depth: np.ndarray | None = None,
+        support_plane: np.ndarray | None = None,
     ) -> TrackingStep:
-        """Associate one frame's detections; create, confirm and retire tracks (``depth``: occlusion test)."""
+        """Associate one frame's detections; create, confirm and retire tracks (``depth``: occlusion test;
+        ``support_plane``: this frame's (a, b, c, d) world plane, see ``on_support``)."""
         cfg = self.config
         tracks = list(self.tracks.values())
         if cfg.merge_fragments:
@@ -405,6 +427,8 @@ class Tracker:
             t.misses = 0
             t.last_seen = stamp
             t.confirmed = t.confirmed or t.hits >= cfg.confirm_hits
+            if support_plane is not None:
+                t.support_normal = np.asarray(support_plane[:3], dtype=np.float64)
             if not d.cut_by_border:
                 t.fuse(d, cfg.fused_voxel_m, T_world_camera[:3, 3], cfg.fuse_min_angle_deg)
             matches.append((t, d))
@@ -415,7 +439,7 @@ class Tracker:
         for t in tracks:
             if t.id in matched_tracks:
                 continue
-            if self.in_view(t, intrinsics, T_world_camera, depth):
+            if self.in_view(t, intrinsics, T_world_camera, depth) and self.on_support(t, support_plane):
                 t.misses += 1
             timed_out = cfg.track_timeout_s > 0 and stamp - t.last_seen > cfg.track_timeout_s
             limit = cfg.retire_misses if t.confirmed else 2
