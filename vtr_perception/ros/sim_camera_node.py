@@ -82,7 +82,7 @@ class SimCameraNode(Node):
             if self.config.mode == "orbit":
                 self.camera.orbit_step()
             T = self.camera.T_world_camera.copy()
-            frame = self.camera.renderer.render(self.camera.intrinsics, T)
+            frame = self.camera.render()  # with the configured sensor's depth noise, fresh in every frame
         stamp = self.get_clock().now().to_msg()
         cam_frame = self.config.camera_frame
         depth = np.where(np.isfinite(frame.depth), frame.depth, np.nan).astype(np.float32)
