@@ -37,3 +37,11 @@ def test_scene_shares_judge_each_scene_as_the_demo_does(tabletop):
     assert scenes["share_demo_criteria_per_object"] == 0.5
     assert scenes["share_demo_criteria_scene_mean"] == 0.5
     assert "scenes" not in tabletop.summarise({"nbv": nbv, "random": random})["nbv_vs_random"]
+
+
+def test_the_shipped_error_head_planner_is_compared_when_it_runs_alone(tabletop):
+    nbv_today, random = [[0.2, 0.5], [0.3, 0.3]], [[0.2, 0.4], [0.3, 0.35]]
+    summary = tabletop.summarise({"nbv_today": nbv_today, "random": random})["nbv_vs_random"]
+    assert summary["planner"] == "nbv_today" and summary["share_last_at_or_above_random"] == 0.5
+    assert tabletop.summarise({"nbv": [[0.1, 0.2]], "nbv_today": [[0.1, 0.9]], "random": [[0.1, 0.5]]})[
+        "nbv_vs_random"]["planner"] == "nbv"  # fmt: skip

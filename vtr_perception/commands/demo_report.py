@@ -88,7 +88,8 @@ def write_report(path: Path, scene, nbv_runs: list, random_runs: list) -> Path:
         ax.set_ylabel("IoU@0.4", fontsize=8)
         ax.set_ylim(0, 1)
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
+        if ax.get_legend_handles_labels()[0]:  # an object never reconstructed has no curve
+            ax.legend(fontsize=7)
         ax.tick_params(labelsize=7)
     fig.suptitle("vtr_perception demo: closed-loop active reconstruction (simulated table-top)", fontsize=12)
     fig.tight_layout()
