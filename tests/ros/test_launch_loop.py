@@ -7,11 +7,13 @@ parameter files (config/*.yaml, ``/**`` sections) and the launch files' override
 No argument is overridden: 3 pybullet_data test objects, 5 frames/s, follow mode, backend auto.
 Nothing drives the loop but the nodes: sim_camera_node moves to each ``next_best_view`` of nbv_node.
 
-Checked: every object gets a ``next_best_view`` looking at it that the camera then reaches; the
-objects/error cloud never holds more objects than the scene has (one object, one track; ids stable)
-and never counts more views of an object than the camera has had distinct poses (views, not frames);
-and on SIGINT each process exits with status 0 within a few seconds without a traceback. Every wait is
-bounded and the test runs inside a Deadline, so a stuck loop fails with one message instead of hanging.
+Checked: every object gets a ``next_best_view`` looking at it that the camera then reaches, or is done
+before it needs one (it has the planner's ``max_views``: the middle object collects views from those of
+its neighbours, and under load it can reach them first), and at least one such view is reached; the
+objects/error cloud never holds more objects than the scene has (one object, one track; ids stable) and
+never counts more views of an object than the camera has had distinct poses (views, not frames); and on
+SIGINT each process exits with status 0 within a few seconds without a traceback. Every wait is bounded
+and the test runs inside a Deadline, so a stuck loop fails with one message instead of hanging.
 """
 
 from __future__ import annotations
@@ -82,6 +84,7 @@ class LoopRecord:
         self.viewpoints: list[np.ndarray] = []  # distinct camera poses, in order
         self.centres: dict[int, np.ndarray] = {}  # latest cloud's objects
         self.ids_seen: set[int] = set()
+        self.views: dict[int, int] = {}  # object -> most views a cloud gave it
         self.most_objects = 0
         self.clouds = 0
         self.too_many_views: list[str] = []
@@ -108,6 +111,8 @@ class LoopRecord:
             self.clouds += 1
             self.centres = {i: g.center for i, g in grids.items()}
             self.ids_seen |= set(grids)
+            for i, g in grids.items():
+                self.views[i] = max(self.views.get(i, 0), int(g.views))
             self.most_objects = max(self.most_objects, len(grids))
             for i, g in grids.items():
                 if g.views > len(self.viewpoints):
@@ -117,7 +122,7 @@ class LoopRecord:
     def summary(self) -> str:
         with self.lock:
             return (f"{self.clouds} objects/error clouds, ids seen {sorted(self.ids_seen)}, "
-                    f"{len(self.suggestions)} next_best_view, reached per object {self.reached}, "
+                    f"{len(self.suggestions)} next_best_view, reached per object {self.reached}, views {self.views}, "
                     f"{len(self.viewpoints)} camera viewpoints")  # fmt: skip
 
 
@@ -205,14 +210,18 @@ def _run_loop(executor, record: LoopRecord, nodes: dict, num_objects: int, plan:
         if n is not camera:
             _start(n, nodes, tmp_path)
 
+    (nbv,) = [n for n in plan if n.executable == "nbv_node"]
+    max_views = int(nbv.parameter_values()["planner.max_views"])
+
     def closed() -> bool:
         with record.lock:
-            return len(record.centres) >= num_objects and all(record.reached.get(i) for i in record.centres)
+            served = all(record.reached.get(i) or record.views.get(i, 0) >= max_views for i in record.centres)
+            return len(record.centres) >= num_objects and served and bool(record.reached)
 
     if not spin_until(closed, LOOP_TIMEOUT_S):
         dead = [name for name, n in nodes.items() if not n.alive()]
         if dead:
             return f"node processes exited during the loop: {dead}"
-        return f"the loop did not reach a next_best_view for every object within {LOOP_TIMEOUT_S:g} s"
+        return f"the loop did not reach a next_best_view for every unfinished object within {LOOP_TIMEOUT_S:g} s"
     spin_until(lambda: False, 2.0)  # a few more clouds: tracks stay one per object after the last move
     return None
