@@ -82,13 +82,12 @@ def simplify_triangles(
 
     mesh = o3d.geometry.TriangleMesh(o3d.utility.Vector3dVector(vertices),
                                      o3d.utility.Vector3iVector(triangles.astype(np.int32)))  # fmt: skip
-    corners = vertices[triangles]
-    edge = float(np.linalg.norm(corners[:, 0] - corners[:, 1], axis=1).mean())
-    cell = CLUSTER_CELL_EDGES * edge * np.sqrt(len(triangles) / max_triangles)
-    if len(triangles) > CLUSTER_ABOVE * max_triangles and cell > 0:
-        mesh = mesh.simplify_vertex_clustering(cell)
-        mesh.remove_degenerate_triangles()
-        mesh.remove_duplicated_triangles()
+    if len(triangles) > CLUSTER_ABOVE * max_triangles:
+        edge = float(np.linalg.norm(vertices[triangles[:, 0]] - vertices[triangles[:, 1]], axis=1).mean())
+        if edge > 0:
+            mesh = mesh.simplify_vertex_clustering(CLUSTER_CELL_EDGES * edge * np.sqrt(len(triangles) / max_triangles))
+            mesh.remove_degenerate_triangles()
+            mesh.remove_duplicated_triangles()
     if len(mesh.triangles) > max_triangles:
         mesh = mesh.simplify_quadric_decimation(int(max_triangles))
     mesh.remove_unreferenced_vertices()
