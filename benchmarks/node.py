@@ -15,11 +15,15 @@ seconds it calls ``reconstruction/reset``, so the objects are rebuilt from their
 again and markers keep changing: one orbit gives an object all the views its buffer keeps,
 after which a reconstruction, and so a latency sample, is rare.
 
-    latency_ms_*   wall time of a marker's arrival here minus its image stamp (the camera's
-                   capture time): queueing + sync + perception + network + publish + DDS
+    latency_ms_*   wall time of a marker array's arrival here (before it is deserialised) minus its
+                   image stamp (the camera's capture time): queueing + sync + perception + network +
+                   publish + DDS
     throughput_hz  frames the node took all the way through the pipeline per second (frames_received =
                    frames_processed + frames_dropped: the node keeps the newest frame, never a queue)
     updates_hz     MarkerArray updates per second (frames that changed an object's reconstruction)
+    node_cpu_ms_per_frame, node_cpu_cores
+                   the node's CPU time (all threads) per frame it received, and in cores; a steadier
+                   measure of its cost than latency on a shared machine (benchmark_cpu_cores: this process)
     rss_mb_*       resident memory of the node process after warm-up and at the end of the soak;
                    rss_mb_per_min is the least-squares slope over the soak (after the warm-up)
     latency_ms_p50_first / _last / latency_drift_ms
@@ -215,7 +219,10 @@ class Listener:
         self.latency_times: list[float] = []  # time.monotonic() of each latency sample
         self.updates = 0
         self.diagnostics: dict[str, str] = {}
-        self.node.create_subscription(MarkerArray, "objects/markers", self._on_markers, latched_qos())
+        # raw: the arrival time is taken before this process deserialises the array, which rviz (C++) does
+        # in a fraction of a millisecond and rclpy's Python messages in up to 15 ms for three meshes
+        self._marker_array = MarkerArray
+        self.node.create_subscription(MarkerArray, "objects/markers", self._on_markers, latched_qos(), raw=True)
         # the node publishes /diagnostics from the root (the ROS convention), not in its namespace
         self.node.create_subscription(DiagnosticArray, "/diagnostics", self._on_diagnostics, reliable_qos())
         self.reset_client = self.node.create_client(Trigger, "reconstruction/reset")
@@ -234,8 +241,11 @@ class Listener:
         except ExternalShutdownException:
             pass
 
-    def _on_markers(self, msg) -> None:
+    def _on_markers(self, data: bytes) -> None:
+        from rclpy.serialization import deserialize_message
+
         now = time.time()
+        msg = deserialize_message(data, self._marker_array)
         stamps = [self._stamp(m.header.stamp) for m in msg.markers if m.action == 0]
         if stamps:
             with self.lock:
@@ -317,6 +327,7 @@ def measure(objects: int, args, node, listener: Listener, logs: Path) -> dict:
         raise SystemExit("reconstruction_node offers no reconstruction/reset service")
     before = listener.reset()
     t0 = time.monotonic()
+    cpu0 = {"node": sum(proc.cpu_times()[:2]), "benchmark": sum(psutil.Process().cpu_times()[:2])}
     next_sample, next_reset, resets = t0 + 5.0, t0 + args.reset_every, 0
     with tqdm(total=int(args.duration), desc=f"{objects} object(s)", unit="s") as bar:
         while (now := time.monotonic()) < t0 + args.duration:
@@ -332,13 +343,15 @@ def measure(objects: int, args, node, listener: Listener, logs: Path) -> dict:
             time.sleep(max(0.0, wake - time.monotonic()))
             bar.update(int(time.monotonic() - t0) - bar.n)
     elapsed = time.monotonic() - t0
+    cpu = {"node": sum(proc.cpu_times()[:2]) - cpu0["node"],
+           "benchmark": sum(psutil.Process().cpu_times()[:2]) - cpu0["benchmark"]}  # fmt: skip
     with listener.lock:
         latencies, updates, after = np.array(listener.latencies_ms), listener.updates, dict(listener.diagnostics)
         latency_t = np.array(listener.latency_times) - t0
         resets_answered = listener.resets_answered
     return {"latencies": latencies, "updates": updates, "before": before, "after": after, "elapsed": elapsed,
             "rss": rss, "rss_t": rss_t, "resets": resets, "resets_answered": resets_answered, "load": load,
-            "latency_t": latency_t}  # fmt: skip
+            "latency_t": latency_t, "cpu_s": cpu}  # fmt: skip
 
 
 def over_time(m: dict, window_s: float = 300.0) -> dict:
@@ -434,6 +447,11 @@ def summarise_run(objects: int, m: dict) -> dict:
         "rss_mb_max": max(rss),
         "rss_mb_per_min": float(np.polyfit(minutes, rss, 1)[0]) if len(rss) > 2 else 0.0,
         "duration_s": elapsed,
+        # CPU time (user + system, all threads) over the soak: the node's per frame it received, and in cores;
+        # this process (replayed camera and listener) shares the machine with it
+        "node_cpu_ms_per_frame": 1e3 * m["cpu_s"]["node"] / max(delta("frames_processed") + delta("frames_dropped"), 1),
+        "node_cpu_cores": m["cpu_s"]["node"] / elapsed,
+        "benchmark_cpu_cores": m["cpu_s"]["benchmark"] / elapsed,
         # the node's own mean per pipeline stage over its last 100 frames (diagnostics stage_ms.*)
         "stage_ms": {k.removeprefix("stage_ms."): float(v) for k, v in after.items() if k.startswith("stage_ms.")},
         **over_time(m),

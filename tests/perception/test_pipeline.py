@@ -53,6 +53,17 @@ def test_reconstructs_only_when_a_new_useful_view_arrives():
     assert len(same.estimates) == 1
 
 
+def test_a_frame_that_may_not_reconstruct_keeps_its_view_for_the_next_frame():
+    pipe = _pipeline(evidence_fusion=False)
+    _feed(pipe, [0])
+    calls = len(pipe.backend.calls)
+    held = _feed(pipe, [20], start=1.0, reconstruct=False)  # a new view: due, but this frame may not run the network
+    assert held.updated == [] and len(pipe.backend.calls) == calls and held.timings["network"] == 0.0
+    assert len(next(iter(pipe.tracker.tracks.values())).buffer) == 2  # the view was kept
+    later = _feed(pipe, [20.5], start=2.0)  # a near duplicate, no new view: the waiting one is reconstructed now
+    assert later.updated and len(pipe.backend.calls) == calls + 1
+
+
 @pytest.mark.parametrize("limit", [1, 0])
 def test_reconstructions_per_frame_are_bounded_and_every_object_gets_its_turn(limit):
     boxes = [Box((-0.12, -0.05), (0.08, 0.06, 0.09), 10), BOX, Box((0.16, 0.08), (0.07, 0.07, 0.11), 60)]

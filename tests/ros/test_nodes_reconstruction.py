@@ -41,7 +41,7 @@ from vtr_perception.resources import section_parameters  # noqa: E402
 from vtr_perception.ros import conversions as conv  # noqa: E402
 from vtr_perception.ros.marker_scene import MarkerScene  # noqa: E402
 from vtr_perception.ros.qos import latched_qos, reliable_qos  # noqa: E402
-from vtr_perception.ros.reconstruction_node import ReconstructionNodeConfig  # noqa: E402
+from vtr_perception.ros.reconstruction_node import ReconstructionNodeConfig, catching_up  # noqa: E402
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
 
@@ -281,7 +281,14 @@ def test_diagnostics_report_backend_and_counts(running, model_params):
     assert values["backend"] == model_params["backend"]
     assert values["errors"] == "0", reconstruction.output()[-3000:]
     assert float(values["input_rate_hz"]) < 4.0 * 1.5  # the camera publishes at 4 Hz
-    for key in ("frames_dropped", "frames_skipped", "latency_ms_p50", "latency_ms_p95", "objects"):
+    for key in (
+        "frames_dropped",
+        "frames_skipped",
+        "frames_catching_up",
+        "latency_ms_p50",
+        "latency_ms_p95",
+        "objects",
+    ):
         assert key in values
     rates = {k.removeprefix("input_hz."): float(v) for k, v in values.items() if k.startswith("input_hz.")}
     assert {"image", "camera_info", "depth", "camera_pose"} <= set(rates), rates
@@ -290,6 +297,13 @@ def test_diagnostics_report_backend_and_counts(running, model_params):
     expected_stages = {"arrival", "queue", "pose_wait", "segmentation", "network", "total", "publish"}
     assert {f"stage_ms.{k}" for k in expected_stages} <= set(stages), stages
     assert all(v >= 0.0 for v in stages.values()), stages
+
+
+def test_a_frame_that_arrived_during_a_reconstruction_leaves_the_next_one_to_a_later_frame():
+    assert catching_up(arrived=10.05, previous_done=10.10, previous_reconstructed=True)
+    assert not catching_up(arrived=10.05, previous_done=10.10, previous_reconstructed=False)  # a light frame
+    assert not catching_up(arrived=10.12, previous_done=10.10, previous_reconstructed=True)  # the worker kept up
+    assert not catching_up(arrived=10.05, previous_done=-np.inf, previous_reconstructed=False)  # the first frame
 
 
 def test_running_node_holds_the_yaml_parameters(running, model_params):

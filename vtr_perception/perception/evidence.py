@@ -101,7 +101,7 @@ def make_frame(
     if x1 <= x0 or y1 <= y0:
         return None
     crop_k = intrinsics.cropped(x0, y0, x1 - x0, y1 - y0)
-    own = np.asarray(own_mask, dtype=bool)[y0:y1, x0:x1]
+    own = np.ascontiguousarray(np.asarray(own_mask, dtype=bool)[y0:y1, x0:x1])  # raveled for every update
     radius = int(config.evidence_guard_px)
     if depth is None:
         # Silhouette: the mask grown by the guard, so a voxel on the rim is never carved.
@@ -128,19 +128,20 @@ def frame_update_and_surface(centers_world: np.ndarray, frame: EvidenceFrame, vo
     ahead = z > 1e-6
     zs = np.where(ahead, z, 1.0)
     k = frame.intrinsics
-    u = np.floor(k.fx * p[:, 0] / zs + k.cx).astype(np.int64)
-    v = np.floor(k.fy * p[:, 1] / zs + k.cy).astype(np.int64)
+    u = k.fx * p[:, 0] / zs + k.cx
+    v = k.fy * p[:, 1] / zs + k.cy
     inside = ahead & (u >= 0) & (u < k.width) & (v >= 0) & (v < k.height)
-    ui, vi = np.where(inside, u, 0), np.where(inside, v, 0)
+    # one flat pixel index for the three lookups (truncation is floor here: inside means u, v >= 0)
+    pixel = np.where(inside, v, 0).astype(np.int32) * np.int32(k.width) + np.where(inside, u, 0).astype(np.int32)
     delta = np.zeros(len(p), dtype=np.float32)
-    own = frame.own[vi, ui] & inside
+    own = np.take(frame.own.ravel(), pixel) & inside
     if frame.depth is None:
         delta[inside & ~own] = config.evidence_miss_logodds
         return delta, np.zeros(len(p), dtype=bool)
-    d = frame.depth[vi, ui]
+    d = np.take(frame.depth.ravel(), pixel)
     valid = inside & np.isfinite(d)
     margin = config.evidence_margin_m
-    free = valid & (z < frame.guard[vi, ui] - margin)
+    free = valid & (z < np.take(frame.guard.ravel(), pixel) - margin)
     behind = z - d
     surface = (valid & ~free & (behind >= config.evidence_occupied_offset_m)
                & (behind <= config.evidence_band_voxels * voxel_m))  # fmt: skip

@@ -173,8 +173,14 @@ class PerceptionPipeline:
         T_world_camera: np.ndarray,
         stamp: float,
         mask: np.ndarray | None = None,
+        *,
+        reconstruct: bool = True,
     ) -> FrameResult:
-        """Use one frame. ``rgb`` (H, W, 3) uint8; ``depth`` (H, W) metres or None; ``mask`` instance ids."""
+        """Use one frame. ``rgb`` (H, W, 3) uint8; ``depth`` (H, W) metres or None; ``mask`` instance ids.
+
+        ``reconstruct`` false: the frame's views and evidence are kept, and the tracks due for a
+        reconstruction wait for a later frame (a node that has fallen behind its camera catches up).
+        """
         t0 = time.perf_counter()
         rgb = np.asarray(rgb)
         if rgb.shape != (intrinsics.height, intrinsics.width, 3) or rgb.dtype != np.uint8:
@@ -219,7 +225,7 @@ class PerceptionPipeline:
         timings["evidence"] = 1e3 * (time.perf_counter() - t3)
 
         updated, network_ms, pose_ms = [], 0.0, 0.0
-        for track in self._due_for_reconstruction(stamp):
+        for track in self._due_for_reconstruction(stamp) if reconstruct else []:
             before = track.estimate
             if track.needs_reconstruction:
                 n_ms, p_ms = self._reconstruct(track, stamp)

@@ -152,7 +152,8 @@ def visible_footprint(points_world: np.ndarray, depth: np.ndarray, intrinsics: I
     uv = uv[inside]
     seen = depth[uv[:, 1], uv[:, 0]]
     hidden = np.isfinite(seen) & (seen < p[:, 2].min() - margin_m)
-    cells = np.unique(uv[~hidden] // max(int(stride), 1), axis=0)
+    cell = uv[~hidden] // max(int(stride), 1)
+    cells = np.unique(cell[:, 1] * (intrinsics.width + 1) + cell[:, 0])  # 1-D keys: unique(axis=0) is 10x slower
     return float(1.0 - hidden.mean()), len(cells)
 
 

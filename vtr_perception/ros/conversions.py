@@ -123,10 +123,13 @@ def image_to_rgb(msg: Image) -> np.ndarray:
     """(H, W, 3) uint8 RGB from a colour or mono8 image."""
     if msg.encoding not in _RGB_CHANNELS:
         raise ValueError(f"cannot read {msg.encoding!r} as a colour image; expected one of {', '.join(_RGB_CHANNELS)}")
-    pixels = image_to_numpy(msg)
+    pixels = image_to_numpy(msg)  # a copy already
+    channels = _RGB_CHANNELS[msg.encoding]
     if pixels.ndim == 2:
-        pixels = pixels[..., None]
-    return np.ascontiguousarray(pixels[..., list(_RGB_CHANNELS[msg.encoding])])
+        return np.repeat(pixels[..., None], 3, axis=2)
+    # slices, not a fancy index: a fancy index costs 3 ms at 640x480, rgb8 then costs nothing
+    order = slice(0, 3) if channels == (0, 1, 2) else slice(2, None, -1)
+    return np.ascontiguousarray(pixels[..., order])
 
 
 def image_to_depth(msg: Image) -> np.ndarray:

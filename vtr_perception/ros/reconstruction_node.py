@@ -192,6 +192,16 @@ def arrival_rate(times: collections.deque[float], now: float, window_s: float = 
     return (len(recent) - 1) / (recent[-1] - recent[0]) if len(recent) > 1 and recent[-1] > recent[0] else 0.0
 
 
+def catching_up(arrived: float, previous_done: float, previous_reconstructed: bool) -> bool:
+    """Whether a frame should skip reconstruction so that the worker catches up with the camera: it arrived
+    (``time.time()``) while the worker was still busy (until ``previous_done``) with a frame that reconstructed.
+
+    A reconstruction (network, meshing, publishing) takes longer than a camera period on a CPU; three objects
+    that gain views together would otherwise be reconstructed on three frames in a row and frames would be
+    dropped. Skipping one frame's turn lets a light frame follow each heavy one; no turn is lost."""
+    return previous_reconstructed and arrived < previous_done
+
+
 class LatestFrameSlot:
     """A one-frame mailbox between the callbacks and the worker: the newest frame wins."""
 
@@ -292,6 +302,7 @@ class ReconstructionNode(Node):
         self._reset_wall = -np.inf  # frames completed before this time.time() predate the last reset
         self.create_service(Trigger, "~/reset", self._on_reset)
         self.create_service(Trigger, "~/save_meshes", self._on_save_meshes)
+        self._previous_done, self._previous_reconstructed = -np.inf, False  # see catching_up
         self._worker = threading.Thread(target=self._work, name="reconstruction-worker", daemon=True)
         self._worker.start()
         self.create_timer(cfg.diagnostics_period_s, self._publish_diagnostics)
@@ -384,6 +395,7 @@ class ReconstructionNode(Node):
                     return
                 self.stats["errors"] += 1
                 self.get_logger().error(f"frame failed: {exc!r}", throttle_duration_sec=self.config.log_throttle_s)
+            self._previous_done = time.time()
 
     def process_frame(self, frame: Frame) -> None:
         parts = frame.parts
@@ -419,8 +431,11 @@ class ReconstructionNode(Node):
 
     def _use(self, frame: Frame, rgb, depth, intrinsics, T: np.ndarray, mask, lags: dict[str, float]) -> None:
         """Run the pipeline on a converted frame and publish what changed (under the state lock)."""
-        result = self.pipeline.process(rgb, depth, intrinsics, T, frame.stamp, mask=mask)
+        catch_up = catching_up(frame.completed, self._previous_done, self._previous_reconstructed)
+        result = self.pipeline.process(rgb, depth, intrinsics, T, frame.stamp, mask=mask, reconstruct=not catch_up)
+        self._previous_reconstructed = bool(result.updated) or result.timings.get("network", 0.0) > 0.0
         self.stats["frames_processed"] += 1
+        self.stats["frames_catching_up"] += int(catch_up)
         for stage, ms in result.timings.items():
             self.stage_ms[stage].append(ms)
         for stage, seconds in lags.items():
@@ -514,6 +529,8 @@ class ReconstructionNode(Node):
             "input_rate_hz": f"{rate:.2f}",
             "frames_processed": str(self.stats["frames_processed"]),
             "frames_dropped": str(self.slot.dropped),
+            # frames that skipped their reconstruction turn because they arrived during one (catching_up)
+            "frames_catching_up": str(self.stats["frames_catching_up"]),
             "frames_skipped": str(skipped),
             "latency_ms_p50": f"{np.percentile(lat, 50):.1f}",
             "latency_ms_p95": f"{np.percentile(lat, 95):.1f}",
