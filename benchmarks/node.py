@@ -4,6 +4,7 @@
     python benchmarks/node.py --camera qvga --no-room   # the bare table at 320x240
     python benchmarks/node.py --duration 300     # the full 5-minute soak
     python benchmarks/node.py --random-init      # an untrained default-size model (same compute, no real meshes)
+    python benchmarks/node.py --transport SHM    # Fast DDS shared memory instead of UDP on localhost
 
 For 1 and 3 objects: frames of the simulated table-top scene in the cluttered room (sim/room.py),
 640x480 at 65 deg with RealSense D435 depth noise by default (``--camera``, ``--no-room``,
@@ -286,6 +287,7 @@ class Listener:
 def start_run(objects: int, args, model_dir: Path, backend: str, logs: Path):
     """The reconstruction node (and the live simulated camera, or a replay of its frames) and a listener."""
     env = ros_env()
+    env["FASTDDS_BUILTIN_TRANSPORTS"] = args.transport
     for key in ("ROS_DOMAIN_ID", "ROS_AUTOMATIC_DISCOVERY_RANGE", "FASTDDS_BUILTIN_TRANSPORTS"):
         os.environ[key] = env[key]  # this process's listener joins the same graph
     procs = [start("vtr_perception.ros.reconstruction_node",
@@ -491,6 +493,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--image-qos", default="reliable", choices=("reliable", "sensor_data"),
                         help="the node's image_qos (default: reliable, as for a same-host driver: best effort loses "
                              "most VGA frames over UDP)")  # fmt: skip
+    parser.add_argument("--transport", default="UDPv4", choices=("UDPv4", "SHM", "DEFAULT", "LARGE_DATA"),
+                        help="FASTDDS_BUILTIN_TRANSPORTS of the nodes and this process (default UDPv4, as the "
+                             "tests run; DEFAULT is Fast DDS's own: shared memory on one host, else UDP)")  # fmt: skip
     parser.add_argument("--seed", type=int, default=5, help="scene seed")
     parser.add_argument(
         "--camera",
@@ -544,7 +549,7 @@ def main() -> int:
         "camera_rate_hz": args.rate,
         "image_size": f"{camera_record(args)['width']}x{camera_record(args)['height']}",
         "sim_camera": camera_record(args),
-        "transport": "Fast DDS UDPv4 on localhost",
+        "transport": f"Fast DDS {args.transport} on localhost",
         "camera": "sim_camera_node (live rendering)" if args.live_sim else "pre-rendered sim frames replayed",
         "pose_qos": args.pose_qos,
         "image_qos": args.image_qos,
