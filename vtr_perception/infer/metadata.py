@@ -93,9 +93,14 @@ def _show(shape: tuple[int | None, ...]) -> str:
 
 def check_onnx_signature(model, info: ModelInfo, *, source: str) -> None:
     """A ValueError naming ``source`` when the graph's inputs or outputs are not the ones ``info`` implies."""
+    check_signature({i.name: _shape(i) for i in model.graph.input}, {o.name: _shape(o) for o in model.graph.output},
+                    info, source=source)  # fmt: skip
+
+
+def check_signature(inputs: dict[str, tuple[int | None, ...]], outputs: dict[str, tuple[int | None, ...]],
+                    info: ModelInfo, *, source: str) -> None:  # fmt: skip
+    """``check_onnx_signature`` on name -> shape maps (None: a free axis), as a runtime's session lists them."""
     expected = expected_shapes(info)
-    inputs = {i.name: _shape(i) for i in model.graph.input}
-    outputs = {o.name: _shape(o) for o in model.graph.output}
     wanted_inputs = [n for n in INPUT_NAMES if n in expected]
     if sorted(inputs) != sorted(wanted_inputs):
         raise ValueError(f"{source}: model inputs are {sorted(inputs)}, expected {wanted_inputs} ({info.mode} model)")

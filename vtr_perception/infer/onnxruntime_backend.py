@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from vtr_perception.infer.base import OUTPUT_NAMES, ModelInfo, check_inputs
-from vtr_perception.infer.metadata import read_onnx_model_info
+from vtr_perception.infer.metadata import check_signature, props_to_model_info, read_onnx_model_info
 from vtr_perception.infer.paths import default_engine_cache_dir
 
 log = logging.getLogger(__name__)
@@ -50,6 +50,28 @@ def choose_providers(available: list[str], *, engine_cache: str | Path | None = 
     return chosen or ["CPUExecutionProvider"]
 
 
+def session_model_info(session, *, source: str) -> ModelInfo:
+    """The ModelInfo in a loaded session's metadata, checked against its inputs and outputs (ValueError naming
+    ``source`` when they disagree)."""
+    info = props_to_model_info(session.get_modelmeta().custom_metadata_map, source=source)
+
+    def shapes(args) -> dict[str, tuple[int | None, ...]]:  # symbolic axes come as names (or None): free
+        return {a.name: tuple(d if isinstance(d, int) and d > 0 else None for d in a.shape) for a in args}
+
+    check_signature(shapes(session.get_inputs()), shapes(session.get_outputs()), info, source=source)
+    return info
+
+
+def _explain_unloadable(onnx_path: Path) -> None:
+    """Raise what is wrong with a file ONNX Runtime cannot load where the onnx package can say it (unreadable,
+    metadata or signature off); return when it cannot or finds nothing."""
+    try:
+        import onnx  # noqa: F401  (only the TensorRT path and this diagnosis need it)
+    except ImportError:
+        return
+    read_onnx_model_info(onnx_path)
+
+
 class OnnxRuntimeBackend:
     name = "onnxruntime"
 
@@ -72,7 +94,6 @@ class OnnxRuntimeBackend:
             raise ValueError(f"graph_optimization must be one of {GRAPH_LEVELS}, got {graph_optimization!r}")
         if intra_op_threads is not None and intra_op_threads < 0:
             raise ValueError(f"intra_op_threads must be >= 0 (0 = ONNX Runtime's default), got {intra_op_threads}")
-        self.info = info or read_onnx_model_info(self.onnx_path)
         options = ort.SessionOptions()
         options.graph_optimization_level = {
             "disable": ort.GraphOptimizationLevel.ORT_DISABLE_ALL,
@@ -92,7 +113,10 @@ class OnnxRuntimeBackend:
             self.session = ort.InferenceSession(str(self.onnx_path), sess_options=options, providers=providers)
         except Exception as exc:  # onnxruntime's Fail, InvalidGraph, ... share no base class but Exception
             first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            _explain_unloadable(self.onnx_path)
             raise ValueError(f"{self.onnx_path}: ONNX Runtime cannot load the model ({first_line})") from None
+        # The metadata and the graph's signature from the session: no second parse of the file (with onnx)
+        self.info = info or session_model_info(self.session, source=str(self.onnx_path))
         self.providers = self.session.get_providers()
         self.input_names = [i.name for i in self.session.get_inputs()]
         missing = set(OUTPUT_NAMES) - {o.name for o in self.session.get_outputs()}
