@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -70,6 +73,15 @@ def test_provider_order_prefers_tensorrt_then_cuda_then_cpu(tmp_path):
     openvino = choose_providers(["OpenVINOExecutionProvider", "CPUExecutionProvider"], threads=2)
     assert openvino == [("OpenVINOExecutionProvider", {"device_type": "CPU", "precision": "FP32",
                                                        "num_of_threads": "2"}), "CPUExecutionProvider"]  # fmt: skip
+
+
+def test_onnxruntime_reads_its_model_without_the_onnx_package(tiny_model_files):
+    # the run-time path needs no onnx (0.8 s to import): the session holds the metadata and the signature
+    code = ("import sys; from vtr_perception.infer.onnxruntime_backend import OnnxRuntimeBackend; "
+            f"b = OnnxRuntimeBackend({str(tiny_model_files[0] / 'reconstructor.onnx')!r}); "
+            "print(b.info.image_size, b.info.resolution, 'onnx' in sys.modules)")  # fmt: skip
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    assert out.stdout.split() == ["32", "8", "False"], out.stderr
 
 
 def test_onnxruntime_rejects_missing_and_corrupt_files(tmp_path):
