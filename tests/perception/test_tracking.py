@@ -130,6 +130,25 @@ def test_a_frame_whose_support_plane_is_not_under_the_track_counts_no_miss():
     assert Tracker(dataclasses.replace(cfg, miss_support_tolerance_m=0.0)).on_support(track, floor)
 
 
+def test_a_well_found_track_whose_points_all_lie_in_the_noise_band_counts_no_miss():
+    # a support tolerance that takes both planes below as under the box, so only the noise band decides
+    cfg = PerceptionConfig(confirm_hits=2, retire_misses=3, miss_support_tolerance_m=0.2)
+    tracker, track, T, depth = _confirmed_track(cfg)  # a 10 cm box on z = 0, found in 2 frames
+    empty = np.full_like(depth, np.nan)
+    table = np.array([0.0, 0.0, 1.0, 0.0])
+    under_top = np.array([0.0, 0.0, 1.0, -0.097])  # a support 3 mm under the box's top: no point clears its band
+    assert tracker.in_view(track, K, T, empty, table) and tracker.in_view(track, K, T, empty, under_top)
+    track.hits = cfg.retire_misses  # found as often as it takes to retire it: a real object
+    assert tracker.in_view(track, K, T, empty, table)
+    assert not tracker.in_view(track, K, T, empty, under_top)  # segmentation could not find it: no miss
+    for s in range(5):
+        tracker.step([], K, T, 2.0 + s, empty, under_top)
+    assert track.id in tracker.tracks and track.misses == 0
+    for s in range(3):
+        tracker.step([], K, T, 10.0 + s, empty, table)
+    assert track.id not in tracker.tracks
+
+
 def test_a_track_too_small_to_segment_from_here_counts_no_miss():
     cfg = PerceptionConfig(confirm_hits=2, retire_misses=3, pixel_stride=4)  # the cell counts below are at 4
     tracker, track, T, depth = _confirmed_track(cfg)

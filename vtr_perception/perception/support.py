@@ -122,6 +122,11 @@ def refine_plane(points: np.ndarray, threshold: np.ndarray, plane: np.ndarray, r
     return plane
 
 
+def height_above(points: np.ndarray, plane: np.ndarray) -> np.ndarray:
+    """Signed height (m) of (N, 3) world ``points`` above ``plane`` (a, b, c, d; unit normal)."""
+    return _plane_distance(points, plane)
+
+
 def _plane_distance(points: np.ndarray, plane: np.ndarray) -> np.ndarray:
     """Signed distances of (N, 3) ``points`` to ``plane`` (elementwise: no threaded BLAS call)."""
     return points[:, 0] * plane[0] + points[:, 1] * plane[1] + points[:, 2] * plane[2] + plane[3]

@@ -26,6 +26,7 @@ from scipy.spatial import ConvexHull, Delaunay, QhullError
 from vtr_perception.geometry.cameras import Intrinsics, invert, rotation_angle_deg, transform_points
 from vtr_perception.perception.config import PerceptionConfig
 from vtr_perception.perception.segmentation import Detection, segmentation_stride
+from vtr_perception.perception.support import height_above, noise_threshold
 from vtr_perception.perception.view_buffer import ViewBuffer
 
 _GATED = 1e6
@@ -344,10 +345,20 @@ class Tracker:
         return [(int(r), int(c)) for r, c in zip(rows, cols, strict=True) if cost[r, c] < _GATED]
 
     def in_view(
-        self, track: Track, intrinsics: Intrinsics, T_world_camera: np.ndarray, depth: np.ndarray | None = None
+        self,
+        track: Track,
+        intrinsics: Intrinsics,
+        T_world_camera: np.ndarray,
+        depth: np.ndarray | None = None,
+        plane: np.ndarray | None = None,
     ) -> bool:
         """Whether the camera should see the track: centre in front and in the image and, given a
-        depth image, neither occluded nor too small to segment (see ``visible_footprint``)."""
+        depth image, neither occluded nor too small to segment (see ``visible_footprint``). Given the
+        frame's support ``plane``, only the points of a track found in at least ``retire_misses`` frames
+        that stand above the plane's noise band at their distance from this camera count: segmentation
+        sees nothing lower (a shallow bowl seen from 0.9 m, where the band is 12 mm, kept too few points to
+        be found, and its track was retired). A track found less often keeps all its points, so a flat
+        patch of table noise found once or twice is still missed away."""
         T_camera_world = invert(T_world_camera)
         p = transform_points(T_camera_world, track.center[None])[0]
         if p[2] <= self.config.min_depth_m or p[2] > self.config.max_depth_m:
@@ -358,7 +369,13 @@ class Tracker:
         if depth is None or len(track.points) == 0:
             return True
         cfg = self.config
-        visible, cells = visible_footprint(track.points, depth, intrinsics, T_camera_world, cfg.occlusion_margin_m,
+        points = track.points
+        if plane is not None and track.hits >= cfg.retire_misses:
+            distance = transform_points(T_camera_world, points)[:, 2]
+            points = points[height_above(points, plane) > noise_threshold(distance, cfg)]
+            if len(points) == 0:
+                return False
+        visible, cells = visible_footprint(points, depth, intrinsics, T_camera_world, cfg.occlusion_margin_m,
                                            segmentation_stride(cfg, intrinsics))  # fmt: skip
         # Too few points here for segmentation to keep for sure (a flat object seen from far and low): not expected.
         return visible >= cfg.occluded_below_fraction and cells >= cfg.expected_cells_factor * cfg.min_object_points
@@ -414,7 +431,9 @@ class Tracker:
         if jumped:
             # Consistent = most confirmed tracks expected in view are matched and most detections
             # match a track; a jump to an empty view (nothing expected, nothing seen) is accepted.
-            expected = [t for t in self.confirmed() if self.in_view(t, intrinsics, T_world_camera, depth)]
+            expected = [
+                t for t in self.confirmed() if self.in_view(t, intrinsics, T_world_camera, depth, support_plane)
+            ]
             matched = {tracks[i].id for i, _ in pairs}
             frac = cfg.jump_min_consistency
             tracks_ok = not expected or sum(t.id in matched for t in expected) >= frac * len(expected)
@@ -441,7 +460,7 @@ class Tracker:
         for t in tracks:
             if t.id in matched_tracks:
                 continue
-            if self.in_view(t, intrinsics, T_world_camera, depth) and self.on_support(t, support_plane):
+            if self.in_view(t, intrinsics, T_world_camera, depth, support_plane) and self.on_support(t, support_plane):
                 t.misses += 1
             timed_out = cfg.track_timeout_s > 0 and stamp - t.last_seen > cfg.track_timeout_s
             limit = cfg.retire_misses if t.confirmed else 2
