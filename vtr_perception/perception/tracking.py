@@ -354,11 +354,10 @@ class Tracker:
     ) -> bool:
         """Whether the camera should see the track: centre in front and in the image and, given a
         depth image, neither occluded nor too small to segment (see ``visible_footprint``). Given the
-        frame's support ``plane``, only the points of a track found in at least ``retire_misses`` frames
-        that stand above the plane's noise band at their distance from this camera count: segmentation
-        sees nothing lower (a shallow bowl seen from 0.9 m, where the band is 12 mm, kept too few points to
-        be found, and its track was retired). A track found less often keeps all its points, so a flat
-        patch of table noise found once or twice is still missed away."""
+        frame's support ``plane``, a track found in at least ``retire_misses`` frames counts only its
+        points that stand above the plane's noise band at their distance from this camera, as segmentation
+        keeps nothing lower (a shallow object seen from far is not expected); a track found less often
+        counts all its points, so a flat patch of noise found once or twice is still missed away."""
         T_camera_world = invert(T_world_camera)
         p = transform_points(T_camera_world, track.center[None])[0]
         if p[2] <= self.config.min_depth_m or p[2] > self.config.max_depth_m:
