@@ -423,6 +423,7 @@ class Tracker:
             known = [t for t in self.confirmed() if len(t.points)]
             detections = merge_fragments(detections, [t.box() for t in known], cfg.cluster_eps_m)
         pairs = self._associate(tracks, detections)
+        matched_tracks = {tracks[i].id for i, _ in pairs}
         jumped = self._pose_jump(T_world_camera)
         # Jumps are measured against the previous frame, used or not: a pose that stays where it
         # jumped to is a real move (judged on its own next frame), a one-frame glitch is skipped.
@@ -433,9 +434,8 @@ class Tracker:
             expected = [
                 t for t in self.confirmed() if self.in_view(t, intrinsics, T_world_camera, depth, support_plane)
             ]
-            matched = {tracks[i].id for i, _ in pairs}
             frac = cfg.jump_min_consistency
-            tracks_ok = not expected or sum(t.id in matched for t in expected) >= frac * len(expected)
+            tracks_ok = not expected or sum(t.id in matched_tracks for t in expected) >= frac * len(expected)
             detections_ok = not detections or len(pairs) >= frac * len(detections)
             if self.confirmed() and not (tracks_ok and detections_ok):
                 return TrackingStep([], [], [], skipped="camera_pose_jump")
@@ -452,7 +452,6 @@ class Tracker:
             if not d.cut_by_border:
                 t.fuse(d, cfg.fused_voxel_m, T_world_camera[:3, 3], cfg.fuse_min_angle_deg)
             matches.append((t, d))
-        matched_tracks = {tracks[i].id for i, _ in pairs}
         matched_dets = {j for _, j in pairs}
 
         retired = []
