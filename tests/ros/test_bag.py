@@ -247,6 +247,34 @@ def test_player_offers_a_recorded_latched_topic_latched_to_a_late_subscriber(tmp
     assert got[0].width == 640
 
 
+def test_player_spaces_a_frames_messages_recorded_microseconds_apart(tmp_path):
+    """A burst of a VGA frame's messages lost a small pose on UDP: the player sends them PLAY_SPACING_S apart."""
+    from rclpy.serialization import serialize_message
+    from rosbags.rosbag2 import Writer
+    from rosbags.typesys import Stores, get_typestore
+    from sensor_msgs.msg import CameraInfo
+
+    from vtr_perception.ros.bag import PLAY_SPACING_S, BagPlayer
+
+    path, store = tmp_path / "bag", get_typestore(Stores.ROS2_HUMBLE)
+    with Writer(path, version=9) as writer:
+        info = writer.add_connection("/camera_info", "sensor_msgs/msg/CameraInfo", typestore=store)
+        image = writer.add_connection("/image", "sensor_msgs/msg/Image", typestore=store)
+        for j in range(3):  # one frame: three messages 1 us apart
+            writer.write(info, 1_000_000_000 + j * 1000, serialize_message(CameraInfo(width=640, height=480)))
+        writer.write(
+            image, 1_000_003_000, serialize_message(conv.numpy_to_image(np.zeros((2, 2, 3), np.uint8), "rgb8"))
+        )
+    sent: list[float] = []
+    with isolated_node("bag_spacing_test") as (node, _):
+        player = BagPlayer(node, path)
+        for publisher in player.publishers.values():
+            publish = publisher.publish
+            publisher.publish = lambda msg, publish=publish: (sent.append(time.monotonic()), publish(msg))
+        assert player.play() == 4
+    assert len(sent) == 4 and min(np.diff(sent)) >= 0.9 * PLAY_SPACING_S
+
+
 def test_a_bag_without_the_remapped_image_topic_names_what_it_has_and_never_matches_a_last_segment(tmp_path):
     """/camera/image is not /image: the check names the topics and the remapping to give."""
     bag = _small_bag(tmp_path / "bag")

@@ -295,6 +295,13 @@ def read_transforms(path: str | Path) -> TransformTree | None:
     return tree
 
 
+# A frame's messages recorded microseconds apart go out as one burst (about 2 MB at VGA) that can overflow Fast
+# DDS's UDP buffers: the small camera_pose is then lost and repaired by the reliable protocol seconds late (1.8 s
+# seen), so its frame waits for it and is skipped, and the frames dropped meanwhile look like a camera pose jump.
+# As sim_camera_node does (publish_spacing_s), consecutive messages go out at least this far apart.
+PLAY_SPACING_S = 0.005
+
+
 class BagPlayer:
     """Publishes a bag from ``node``: every playable topic under its recorded name, with :func:`replay_qos`.
 
@@ -339,17 +346,20 @@ class BagPlayer:
         self.pose_publisher.publish(conv.matrix_to_pose_stamped(T, stamp=msg.header.stamp, frame_id=self.world_frame))
         self.poses_from_tf += 1
 
-    def play(self, *, rate: float = 1.0) -> int:
-        """Publish every message at ``rate`` times the recorded speed; returns the count published."""
-        start_wall, start_bag, n = time.monotonic(), None, 0
+    def play(self, *, rate: float = 1.0, spacing_s: float = PLAY_SPACING_S) -> int:
+        """Publish every message at ``rate`` times the recorded speed, consecutive ones at least ``spacing_s``
+        apart (see ``PLAY_SPACING_S``); returns the count published."""
+        start_wall, start_bag, n, last = time.monotonic(), None, 0, float("-inf")
         for topic, stamp, msg in read_bag(self.path, self.publishers):
             start_bag = stamp if start_bag is None else start_bag
-            delay = (stamp - start_bag) / 1e9 / rate - (time.monotonic() - start_wall)
+            due = start_wall + (stamp - start_bag) / 1e9 / rate
+            delay = max(due, last + spacing_s) - time.monotonic()
             if delay > 0:
                 time.sleep(delay)
             if topic == self.image_topic and self.pose_publisher is not None:
                 self._publish_pose(msg)
             self.publishers[topic].publish(msg)
+            last = time.monotonic()
             n += 1
         return n
 
