@@ -64,12 +64,11 @@ def session_model_info(session, *, source: str) -> ModelInfo:
 
 def _explain_unloadable(onnx_path: Path) -> None:
     """Raise what is wrong with a file ONNX Runtime cannot load where the onnx package can say it (unreadable,
-    metadata or signature off); return when it cannot or finds nothing."""
+    metadata or signature off); return when it is not installed or finds nothing."""
     try:
-        import onnx  # noqa: F401  (only the TensorRT path and this diagnosis need it)
-    except ImportError:
+        read_onnx_model_info(onnx_path)
+    except ImportError:  # onnx is only needed by the TensorRT path and this diagnosis
         return
-    read_onnx_model_info(onnx_path)
 
 
 class OnnxRuntimeBackend:
