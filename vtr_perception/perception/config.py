@@ -320,6 +320,12 @@ class PerceptionConfig:
     evidence_reset_min_voxels: int = field(
         default=20, metadata={"help": "... and at least this many of them (a few noisy voxels never reset)"}
     )
+    evidence_reset_frames: int = field(
+        default=2,
+        metadata={"help": "... on this many integrated frames in a row: a moved object contradicts every later "
+                          "frame, a new view of a thin or hollow part (carving the band behind its first-seen "
+                          "surface) mostly one", "range": (1, 100)},
+    )  # fmt: skip
 
     # --- pose -----------------------------------------------------------------------------------
     axis_source: Literal["observed", "reconstruction", "both"] = field(

@@ -167,6 +167,7 @@ class EvidenceGrid:
         self.logodds = np.zeros((resolution,) * 3, dtype=np.float32)
         self.frames: list[EvidenceFrame] = []
         self.resets = 0
+        self.contradicting = 0  # integrated frames in a row that contradicted the evidence (reset at the config's)
         self.version = 0  # increments when a voxel's state changes or the grid is rebuilt (estimates then re-fuse)
         self._centers = voxel_centers(resolution).reshape(-1, 3)
         self._world = self._centers.astype(np.float32)
@@ -210,14 +211,17 @@ class EvidenceGrid:
     def clear(self) -> None:
         self.logodds[:] = 0.0
         self.frames.clear()
+        self.contradicting = 0
         self.version += 1
 
     def integrate(self, frame: EvidenceFrame, *, may_reset: bool = True) -> Integration:
         """Add one frame (the grid must already ``follow`` the track's cube).
 
-        A frame that contradicts the measured occupied space (``evidence_reset_fraction``) resets the
-        evidence to what it measures (the object moved) or, with ``may_reset`` false (the camera pose
-        just jumped, so the pose may be what is wrong), is dropped and leaves the evidence untouched.
+        A frame that contradicts the measured occupied space (``evidence_reset_fraction``) after
+        ``evidence_reset_frames - 1`` contradicting frames in a row resets the evidence to what it measures
+        (the object moved); an earlier one is integrated as any frame. With ``may_reset`` false (the camera
+        pose just jumped, so the pose may be what is wrong) a contradicting frame is dropped and leaves the
+        evidence untouched.
         """
         t0 = time.perf_counter()
         cfg = self.config
@@ -230,14 +234,17 @@ class EvidenceGrid:
         measured = known & ((delta != 0) | surface)
         against = int((known & (delta < 0)).sum())
         contradicted = against / max(int(measured.sum()), 1)
-        reset = against >= cfg.evidence_reset_min_voxels and contradicted > cfg.evidence_reset_fraction
-        if reset and not may_reset:
+        contradicts = against >= cfg.evidence_reset_min_voxels and contradicted > cfg.evidence_reset_fraction
+        if contradicts and not may_reset:
             self.logodds[:] = before
             return Integration(0, float(contradicted), False, True, 1e3 * (time.perf_counter() - t0))
+        self.contradicting = self.contradicting + 1 if contradicts else 0
+        reset = self.contradicting >= cfg.evidence_reset_frames
         if reset:  # the object moved (or was taken away): what was measured before no longer holds
             self.frames.clear()
             self.logodds[:] = 0.0
             self.resets += 1
+            self.contradicting = 0
             self._apply(frame, centers)
         self.frames.append(frame)
         if len(self.frames) > cfg.evidence_max_frames:
