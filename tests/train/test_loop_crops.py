@@ -1,3 +1,4 @@
+import json
 import subprocess
 import sys
 
@@ -120,6 +121,50 @@ def test_fine_tune_keeps_the_best_validation_checkpoint(crops, tmp_path):
     model, _, metadata = load_checkpoint(out)
     assert crop_iou(model, LoopCropDataset([path])) == pytest.approx(metrics["val_crop_iou"], abs=1e-6)
     assert metadata["loop_finetune"]["crops"] == [str(path)]
+
+
+def _two_sources(path, tmp_path):
+    """A copy of the crops in which the second half of the samples claims to be procedural objects."""
+    with np.load(path) as f:
+        arrays = {k: f[k] for k in f.files}
+    half = len(arrays["object"]) // 2
+    arrays["object"] = np.asarray([f"procedural_cup_{i:04d}" if i >= half else key
+                                   for i, key in enumerate(arrays["object"])])  # fmt: skip
+    out = tmp_path / "two_sources.npz"
+    np.savez(out, **arrays)
+    return out, half
+
+
+def test_validation_averages_the_sources_and_the_learning_curve_is_written(crops, tmp_path):
+    from vtr_perception.geometry.metrics import iou_batch
+    from vtr_perception.models.checkpoint import load_checkpoint
+    from vtr_perception.train.loop_finetune import LoopFineTuneConfig, crop_iou, crop_iou_by_source, fine_tune
+
+    path, _ = crops
+    mixed, half = _two_sources(path, tmp_path)
+    model = load_checkpoint("models/reconstructor.pt")[0].eval()
+    dataset = LoopCropDataset([mixed])
+    per_sample = []
+    with torch.no_grad():
+        for i in range(len(dataset)):
+            item = dataset[i]
+            occupancy = model(item["images"][None], item["rotations"][None])["occupancy"].numpy()
+            per_sample.append(iou_batch(occupancy, item["voxels"].numpy()[None] > 0.5)[0])
+    by_source = crop_iou_by_source(model, dataset)
+    assert list(by_source) == ["procedural", "pybullet"]
+    assert by_source["pybullet"] == pytest.approx(np.mean(per_sample[:half]), abs=1e-5)
+    assert by_source["procedural"] == pytest.approx(np.mean(per_sample[half:]), abs=1e-5)
+    assert crop_iou(model, dataset) == pytest.approx(np.mean(list(by_source.values())), abs=1e-6)
+
+    out = tmp_path / "ft.pt"
+    config = LoopFineTuneConfig(crops=(str(path),), val_crops=(str(mixed),), out=str(out), max_minutes=10.0,
+                                max_steps=2, batch_size=4, val_every=1, progress=False)  # fmt: skip
+    metrics = fine_tune(config)
+    for entry in metrics["history"]:
+        assert entry["val_iou"] == pytest.approx(np.mean(list(entry["val_iou_by_source"].values())))
+    curve = json.loads(out.with_suffix(".json").read_text())
+    assert curve["val_crop_iou"] == metrics["val_crop_iou"] and len(curve["history"]) == len(metrics["history"])
+    assert out.with_suffix(".png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_cli_without_crops_is_one_readable_error(tmp_path):

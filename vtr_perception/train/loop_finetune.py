@@ -3,7 +3,9 @@
 Same losses and weights as train/trainer.py (occupancy BCE, per-view volumes, pose head, error
 head), AdamW, a cosine learning rate over the wall-time budget, batches of one view count, a
 random quarter turn of the reference frame per item. The kept checkpoint is the one with the best
-IoU at 0.4 on the validation crops (checked every ``val_every`` steps and at the end).
+IoU at 0.4 on the validation crops (checked every ``val_every`` steps and at the end), averaged over
+the mesh sources the crops come from, so that a source with more crops does not decide alone. The
+learning curve goes next to the checkpoint (``<out>.json`` and a PNG, ``<out>.png``).
 """
 
 from __future__ import annotations
@@ -43,18 +45,36 @@ class LoopFineTuneConfig:
     progress: bool = field(default=True, metadata={"help": "show a progress bar"})
 
 
+def crop_source(key: str) -> str:
+    """The mesh source of a loop-crop object key (``pybullet_589``, ``procedural_cup_0047``)."""
+    return key.split("_", 1)[0]
+
+
 @torch.no_grad()
-def crop_iou(model: torch.nn.Module, dataset: LoopCropDataset, batch_size: int = 16) -> float:
-    """Mean IoU at 0.4 of ``model`` on every sample of ``dataset``."""
+def crop_iou_by_source(model: torch.nn.Module, dataset: LoopCropDataset, batch_size: int = 16) -> dict[str, float]:
+    """Mean IoU at 0.4 of ``model`` over the samples of each mesh source in ``dataset``."""
     from vtr_perception.geometry.metrics import iou_batch
 
     was_training = model.training
     model.eval()
     loader = DataLoader(dataset, batch_sampler=SameViewCountBatches(dataset, batch_size, torch.Generator()))
-    ious = [iou_batch(model(b["images"], b["rotations"])["occupancy"].numpy(), b["voxels"].numpy() > 0.5)
-            for b in loader]  # fmt: skip
+    per_source: dict[str, list[float]] = {}
+    for batch in loader:
+        ious = iou_batch(model(batch["images"], batch["rotations"])["occupancy"].numpy(), batch["voxels"].numpy() > 0.5)
+        for key, iou in zip(batch["object_id"], ious, strict=True):
+            per_source.setdefault(crop_source(key), []).append(float(iou))
     model.train(was_training)
-    return float(np.concatenate(ious).mean())
+    return {source: float(np.mean(values)) for source, values in sorted(per_source.items())}
+
+
+def crop_iou(model: torch.nn.Module, dataset: LoopCropDataset, batch_size: int = 16) -> float:
+    """IoU at 0.4 of ``model`` on ``dataset``: the mean over its mesh sources of each source's mean."""
+    return float(np.mean(list(crop_iou_by_source(model, dataset, batch_size).values())))
+
+
+def _validate(model: torch.nn.Module, dataset: LoopCropDataset, **entry) -> dict:
+    by_source = crop_iou_by_source(model, dataset)
+    return {**entry, "val_iou": float(np.mean(list(by_source.values()))), "val_iou_by_source": by_source}
 
 
 def fine_tune(config: LoopFineTuneConfig) -> dict:
@@ -74,7 +94,7 @@ def fine_tune(config: LoopFineTuneConfig) -> dict:
     generator = torch.Generator().manual_seed(config.seed)
     loader = DataLoader(train_set, batch_sampler=SameViewCountBatches(train_set, config.batch_size, generator))
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    history = [{"step": 0, "val_iou": crop_iou(model, val_set)}]
+    history = [_validate(model, val_set, step=0)]
     best, best_state = history[0]["val_iou"], {k: v.clone() for k, v in model.state_dict().items()}
     model.train()
     budget, start, step = 60.0 * config.max_minutes, time.monotonic(), 0
@@ -99,13 +119,13 @@ def fine_tune(config: LoopFineTuneConfig) -> dict:
             step += 1
             bar.update(int(time.monotonic() - start) - bar.n)
             if step % config.val_every == 0:
-                history.append({"step": step, "seconds": round(time.monotonic() - start), "loss": float(loss.detach()),
-                                "val_iou": crop_iou(model, val_set)})  # fmt: skip
+                history.append(_validate(model, val_set, step=step, seconds=round(time.monotonic() - start),
+                                         loss=float(loss.detach())))  # fmt: skip
                 bar.set_postfix(val_iou=f"{history[-1]['val_iou']:.3f}")
                 if history[-1]["val_iou"] > best:
                     best, best_state = history[-1]["val_iou"], {k: v.clone() for k, v in model.state_dict().items()}
     bar.close()
-    history.append({"step": step, "seconds": round(time.monotonic() - start), "val_iou": crop_iou(model, val_set)})
+    history.append(_validate(model, val_set, step=step, seconds=round(time.monotonic() - start)))
     if history[-1]["val_iou"] > best:
         best, best_state = history[-1]["val_iou"], {k: v.clone() for k, v in model.state_dict().items()}
     model.load_state_dict(best_state)
@@ -115,4 +135,31 @@ def fine_tune(config: LoopFineTuneConfig) -> dict:
     save_checkpoint(
         Path(config.out), model, metrics=metrics, metadata={**base_metadata, "loop_finetune": to_dict(config)}
     )
+    write_learning_curve(Path(config.out), metrics, config)
     return metrics
+
+
+def write_learning_curve(out: Path, metrics: dict, config: LoopFineTuneConfig) -> None:
+    """``<out>.json`` (the metrics and the config) and ``<out>.png`` (validation IoU per source against steps)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from vtr_perception.io_utils import atomic_write, atomic_write_json
+
+    atomic_write_json(out.with_suffix(".json"), {"checkpoint": str(out), "config": to_dict(config), **metrics})
+    history = metrics["history"]
+    steps = [h["step"] for h in history]
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    for source in history[0]["val_iou_by_source"]:
+        ax.plot(steps, [h["val_iou_by_source"].get(source, np.nan) for h in history], "o-", ms=3, label=source)
+    ax.plot(steps, [h["val_iou"] for h in history], "k--", lw=1, label="mean over sources (selects)")
+    ax.set_xlabel("steps")
+    ax.set_ylabel("validation crop IoU@0.4")
+    ax.set_title(f"train-loop from {Path(config.base).name}: best {metrics['val_crop_iou']:.3f}", fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    atomic_write(out.with_suffix(".png"), lambda p: fig.savefig(p, dpi=80, format="png"))
+    plt.close(fig)
