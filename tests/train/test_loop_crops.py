@@ -1,3 +1,4 @@
+import dataclasses
 import json
 import subprocess
 import sys
@@ -116,7 +117,7 @@ def test_fine_tune_keeps_the_best_validation_checkpoint(crops, tmp_path):
     config = LoopFineTuneConfig(crops=(str(path),), val_crops=(str(path),), out=str(out), max_minutes=10.0,
                                 max_steps=4, batch_size=4, val_every=2, progress=False)  # fmt: skip
     metrics = fine_tune(config)
-    assert metrics["steps"] == 4 and len(metrics["history"]) == 4  # the base, steps 2 and 4, the end
+    assert metrics["steps"] == 4 and [h["step"] for h in metrics["history"]] == [0, 2, 4]
     assert metrics["val_crop_iou"] == max(h["val_iou"] for h in metrics["history"])
     model, _, metadata = load_checkpoint(out)
     assert crop_iou(model, LoopCropDataset([path])) == pytest.approx(metrics["val_crop_iou"], abs=1e-6)
@@ -165,6 +166,23 @@ def test_validation_averages_the_sources_and_the_learning_curve_is_written(crops
     curve = json.loads(out.with_suffix(".json").read_text())
     assert curve["val_crop_iou"] == metrics["val_crop_iou"] and len(curve["history"]) == len(metrics["history"])
     assert out.with_suffix(".png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_stopped_fine_tune_resumes_where_it_stopped(crops, tmp_path):
+    from vtr_perception.models.checkpoint import read_checkpoint
+    from vtr_perception.train.loop_finetune import LoopFineTuneConfig, fine_tune, last_path
+
+    path, _ = crops
+    config = LoopFineTuneConfig(crops=(str(path),), val_crops=(str(path),), out=str(tmp_path / "ft.pt"),
+                                max_minutes=10.0, max_steps=2, batch_size=4, val_every=2, progress=False)  # fmt: skip
+    first = fine_tune(config)
+    stopped = read_checkpoint(last_path(config))
+    assert stopped["step"] == 2 and stopped["optimizer"]["state"] and stopped["seconds"] > 0
+    resumed = fine_tune(dataclasses.replace(config, max_steps=4, resume=True))
+    assert resumed["steps"] == 4 and [h["step"] for h in resumed["history"]] == [0, 2, 4]
+    assert resumed["history"][:2] == first["history"]  # continued, not started again from the base
+    again = fine_tune(dataclasses.replace(config, max_steps=4))  # without --resume: from the base again
+    assert [h["step"] for h in again["history"]] == [0, 2, 4] and again["history"][0] == first["history"][0]
 
 
 def test_cli_without_crops_is_one_readable_error(tmp_path):

@@ -5,7 +5,8 @@ head), AdamW, a cosine learning rate over the wall-time budget, batches of one v
 random quarter turn of the reference frame per item. The kept checkpoint is the one with the best
 IoU at 0.4 on the validation crops (checked every ``val_every`` steps and at the end), averaged over
 the mesh sources the crops come from, so that a source with more crops does not decide alone. The
-learning curve goes next to the checkpoint (``<out>.json`` and a PNG, ``<out>.png``).
+learning curve goes next to the checkpoint (``<out>.json`` and a PNG, ``<out>.png``), and so does
+``<out>.last.pt``, from which ``resume`` continues a run that was stopped.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from vtr_perception.config import to_dict
-from vtr_perception.models.checkpoint import load_checkpoint, save_checkpoint
+from vtr_perception.models.checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
 from vtr_perception.train.loop_crops import LoopCropDataset, SameViewCountBatches
 from vtr_perception.train.losses import reconstruction_losses
 
@@ -43,6 +44,11 @@ class LoopFineTuneConfig:
     seed: int = field(default=0, metadata={"help": "seed of batches and augmentation"})
     threads: int = field(default=2, metadata={"help": "torch CPU threads"})
     progress: bool = field(default=True, metadata={"help": "show a progress bar"})
+    resume: bool = field(
+        default=False,
+        metadata={"help": "continue from <out>.last.pt (written at every validation: weights, optimizer, step, "
+                          "training time, history, best so far); max_minutes counts the time before"},
+    )  # fmt: skip
 
 
 def crop_source(key: str) -> str:
@@ -77,6 +83,49 @@ def _validate(model: torch.nn.Module, dataset: LoopCropDataset, **entry) -> dict
     return {**entry, "val_iou": float(np.mean(list(by_source.values()))), "val_iou_by_source": by_source}
 
 
+@dataclass
+class LoopRun:
+    """Where a fine-tune stands: what ``<out>.last.pt`` records and ``--resume`` restores."""
+
+    step: int
+    seconds_before: float  # training time of the runs this one resumes
+    history: list[dict]
+    best: float
+    best_state: dict[str, torch.Tensor]
+
+
+def last_path(config: LoopFineTuneConfig) -> Path:
+    """The resumable state next to the checkpoint (written at every validation)."""
+    return Path(config.out).with_suffix(".last.pt")
+
+
+def _start(config: LoopFineTuneConfig, model, optimizer, val_set: LoopCropDataset) -> LoopRun:
+    if config.resume and last_path(config).is_file():
+        state = read_checkpoint(last_path(config))
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        return LoopRun(int(state["step"]), float(state["seconds"]), list(state["metrics"]["history"]),
+                       float(state["metrics"]["best"]), state["best_state"])  # fmt: skip
+    history = [_validate(model, val_set, step=0)]
+    return LoopRun(0, 0.0, history, history[0]["val_iou"], _copy_state(model))
+
+
+def _copy_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+def _save_last(config: LoopFineTuneConfig, model, optimizer, run: LoopRun, seconds: float) -> None:
+    save_checkpoint(last_path(config), model, metrics={"history": run.history, "best": run.best},
+                    extra={"optimizer": optimizer.state_dict(), "step": run.step, "seconds": seconds,
+                           "best_state": run.best_state})  # fmt: skip
+
+
+def _record(run: LoopRun, model, val_set: LoopCropDataset, **entry) -> None:
+    run.history.append(_validate(model, val_set, step=run.step, **entry))
+    if run.history[-1]["val_iou"] > run.best:
+        run.best, run.best_state = run.history[-1]["val_iou"], _copy_state(model)
+
+
 def fine_tune(config: LoopFineTuneConfig) -> dict:
     """Fine-tune ``config.base`` on ``config.crops``; returns the metrics (also stored in the checkpoint)."""
     from tqdm import tqdm
@@ -91,19 +140,19 @@ def fine_tune(config: LoopFineTuneConfig) -> dict:
                          f"{model.config.mode}")  # fmt: skip
     train_set = LoopCropDataset(list(config.crops), augment=True)
     val_set = LoopCropDataset(list(config.val_crops))
-    generator = torch.Generator().manual_seed(config.seed)
-    loader = DataLoader(train_set, batch_sampler=SameViewCountBatches(train_set, config.batch_size, generator))
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    history = [_validate(model, val_set, step=0)]
-    best, best_state = history[0]["val_iou"], {k: v.clone() for k, v in model.state_dict().items()}
+    run = _start(config, model, optimizer, val_set)
+    generator = torch.Generator().manual_seed(config.seed + run.step)  # a resumed run draws new batches
+    loader = DataLoader(train_set, batch_sampler=SameViewCountBatches(train_set, config.batch_size, generator))
     model.train()
-    budget, start, step = 60.0 * config.max_minutes, time.monotonic(), 0
-    bar = tqdm(total=int(budget), unit="s", desc="loop fine-tune", disable=not config.progress)
+    budget, start = 60.0 * config.max_minutes, time.monotonic() - run.seconds_before
+    bar = tqdm(total=int(budget), initial=int(run.seconds_before), unit="s", desc="loop fine-tune",
+               disable=not config.progress)  # fmt: skip
     done = False
     while not done:
         for batch in loader:
             elapsed = time.monotonic() - start
-            if elapsed >= budget or (config.max_steps and step >= config.max_steps):
+            if elapsed >= budget or (config.max_steps and run.step >= config.max_steps):
                 done = True
                 break
             lr = config.lr * (0.05 + 0.95 * 0.5 * (1.0 + math.cos(math.pi * elapsed / budget)))
@@ -116,21 +165,19 @@ def fine_tune(config: LoopFineTuneConfig) -> dict:
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
-            step += 1
+            run.step += 1
             bar.update(int(time.monotonic() - start) - bar.n)
-            if step % config.val_every == 0:
-                history.append(_validate(model, val_set, step=step, seconds=round(time.monotonic() - start),
-                                         loss=float(loss.detach())))  # fmt: skip
-                bar.set_postfix(val_iou=f"{history[-1]['val_iou']:.3f}")
-                if history[-1]["val_iou"] > best:
-                    best, best_state = history[-1]["val_iou"], {k: v.clone() for k, v in model.state_dict().items()}
+            if run.step % config.val_every == 0:
+                _record(run, model, val_set, seconds=round(time.monotonic() - start), loss=float(loss.detach()))
+                bar.set_postfix(val_iou=f"{run.history[-1]['val_iou']:.3f}")
+                _save_last(config, model, optimizer, run, time.monotonic() - start)
     bar.close()
-    history.append(_validate(model, val_set, step=step, seconds=round(time.monotonic() - start)))
-    if history[-1]["val_iou"] > best:
-        best, best_state = history[-1]["val_iou"], {k: v.clone() for k, v in model.state_dict().items()}
-    model.load_state_dict(best_state)
-    metrics = {"val_crop_iou": best, "val_crop_iou_base": history[0]["val_iou"], "steps": step,
-               "train_samples": len(train_set), "val_samples": len(val_set), "history": history}  # fmt: skip
+    if run.history[-1]["step"] != run.step:
+        _record(run, model, val_set, seconds=round(time.monotonic() - start))
+    _save_last(config, model, optimizer, run, time.monotonic() - start)
+    model.load_state_dict(run.best_state)
+    metrics = {"val_crop_iou": run.best, "val_crop_iou_base": run.history[0]["val_iou"], "steps": run.step,
+               "train_samples": len(train_set), "val_samples": len(val_set), "history": run.history}  # fmt: skip
     base_metadata = {k: v for k, v in metadata.items() if k != "metrics"}
     save_checkpoint(
         Path(config.out), model, metrics=metrics, metadata={**base_metadata, "loop_finetune": to_dict(config)}
