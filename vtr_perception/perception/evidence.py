@@ -167,7 +167,7 @@ class EvidenceGrid:
         self.logodds = np.zeros((resolution,) * 3, dtype=np.float32)
         self.frames: list[EvidenceFrame] = []
         self.resets = 0
-        self.contradicting = 0  # integrated frames in a row that contradicted the evidence (reset at the config's)
+        self.contradicting = 0  # frames in a row that contradicted it (evidence_reset_frames of them reset it)
         self.version = 0  # increments when a voxel's state changes or the grid is rebuilt (estimates then re-fuse)
         self._centers = voxel_centers(resolution).reshape(-1, 3)
         self._world = self._centers.astype(np.float32)
