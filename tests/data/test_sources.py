@@ -127,3 +127,10 @@ def test_record_round_trips_through_dict():
     r = ObjectRecord("procedural", "chair_0001", "chair_0001", "chair", None, {"index": 1})
     assert ObjectRecord.from_dict(r.to_dict()) == r
     assert r.key == "procedural_chair_0001"
+
+
+def test_a_key_names_its_source():
+    for record in (ObjectRecord("pybullet", "042", "random_042", "random"),
+                   ObjectRecord("procedural", "cup_0047", "cup", "cup"),
+                   ObjectRecord("shapenet", "03797390/abc_def", "abc_def", "mug")):  # fmt: skip
+        assert ObjectRecord.source_of_key(record.key) == record.source

@@ -21,6 +21,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from vtr_perception.config import to_dict
+from vtr_perception.data.sources import ObjectRecord
 from vtr_perception.models.checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
 from vtr_perception.train.loop_crops import LoopCropDataset, SameViewCountBatches
 from vtr_perception.train.losses import reconstruction_losses
@@ -51,11 +52,6 @@ class LoopFineTuneConfig:
     )  # fmt: skip
 
 
-def crop_source(key: str) -> str:
-    """The mesh source of a loop-crop object key (``pybullet_589``, ``procedural_cup_0047``)."""
-    return key.split("_", 1)[0]
-
-
 @torch.no_grad()
 def crop_iou_by_source(model: torch.nn.Module, dataset: LoopCropDataset, batch_size: int = 16) -> dict[str, float]:
     """Mean IoU at 0.4 of ``model`` over the samples of each mesh source in ``dataset``."""
@@ -68,18 +64,18 @@ def crop_iou_by_source(model: torch.nn.Module, dataset: LoopCropDataset, batch_s
     for batch in loader:
         ious = iou_batch(model(batch["images"], batch["rotations"])["occupancy"].numpy(), batch["voxels"].numpy() > 0.5)
         for key, iou in zip(batch["object_id"], ious, strict=True):
-            per_source.setdefault(crop_source(key), []).append(float(iou))
+            per_source.setdefault(ObjectRecord.source_of_key(key), []).append(float(iou))
     model.train(was_training)
     return {source: float(np.mean(values)) for source, values in sorted(per_source.items())}
 
 
 def crop_iou(model: torch.nn.Module, dataset: LoopCropDataset, batch_size: int = 16) -> float:
     """IoU at 0.4 of ``model`` on ``dataset``: the mean over its mesh sources of each source's mean."""
-    return float(np.mean(list(crop_iou_by_source(model, dataset, batch_size).values())))
+    return _validate(model, dataset, batch_size=batch_size)["val_iou"]
 
 
-def _validate(model: torch.nn.Module, dataset: LoopCropDataset, **entry) -> dict:
-    by_source = crop_iou_by_source(model, dataset)
+def _validate(model: torch.nn.Module, dataset: LoopCropDataset, batch_size: int = 16, **entry) -> dict:
+    by_source = crop_iou_by_source(model, dataset, batch_size)
     return {**entry, "val_iou": float(np.mean(list(by_source.values()))), "val_iou_by_source": by_source}
 
 

@@ -27,6 +27,11 @@ class ObjectRecord:
         safe = "".join(c if c.isalnum() or c in "-_." else "-" for c in self.object_id)
         return f"{self.source}_{safe}"
 
+    @staticmethod
+    def source_of_key(key: str) -> str:
+        """The source name of a ``key`` (source names have no underscore)."""
+        return key.split("_", 1)[0]
+
     def to_dict(self) -> dict:
         return asdict(self)
 
